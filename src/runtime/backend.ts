@@ -1,0 +1,53 @@
+/**
+ * The seam between the TypeScript planner and a native backend (oneDNN on CPU, cuDNN on CUDA).
+ * A backend compiles one Plan (planned at the session's maxBatch) into a Program; the Program
+ * runs any batch n <= plan.batch with the same arena offsets (every buffer of a batch-n run
+ * is a prefix-sized part of the batch-maxBatch buffer at the same offset), creating its
+ * per-n primitives lazily and sharing the prepared weights between them.
+ */
+import type { LayoutPolicy, Plan } from '../plan/types';
+
+export type DeviceKind = 'cpu' | 'cuda';
+export type Precision = 'fp32' | 'tf32' | 'fp16';
+
+export interface CompileOptions {
+  readonly precision: Precision;
+  /** CUDA only: device ordinal. */
+  readonly deviceIndex?: number;
+  /** CPU only: threads used by the backend (default: all cores). */
+  readonly threads?: number;
+  /** CUDA only: time algorithms at creation (true) or use heuristics (false). */
+  readonly benchmark?: boolean;
+}
+
+export interface BackendInfo {
+  readonly name: DeviceKind;
+  readonly available: boolean;
+  /** Why not, and what to install, when !available. */
+  readonly reason?: string;
+  /** Library versions, e.g. { onednn: '2.6.3', isa: 'avx2' } or { cudnn: '9.13.0', cudaRuntime: '13.0', driver: '13.0' }. */
+  readonly versions: Readonly<Record<string, string>>;
+  readonly devices: readonly { readonly index: number; readonly name: string; readonly memoryBytes?: number }[];
+}
+
+export interface Program {
+  /**
+   * Runs n images. `input` is plain NCHW float32 [n,3,H,W] (length n*3*H*W), n in 1..plan.batch.
+   * Resolves to plain float32 [n,K]. Runs off the JS thread; calls on one Program are serialised by the caller.
+   */
+  run(input: Float32Array, n: number): Promise<Float32Array>;
+  /** Bytes of the backend's scratch/workspace memory (max over steps). */
+  readonly workspaceBytes: number;
+  /** Bytes of prepared weights held by the backend (after any reorder/cast). */
+  readonly weightBytes: number;
+  /** Bytes of the activation arena allocated (>= plan.arenaBytes). */
+  readonly arenaBytes: number;
+  dispose(): void;
+}
+
+export interface Backend {
+  readonly kind: DeviceKind;
+  info(): BackendInfo;
+  layoutPolicy(precision: Precision): LayoutPolicy;
+  compile(plan: Plan, options: CompileOptions): Promise<Program>;
+}
