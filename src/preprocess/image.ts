@@ -1,0 +1,137 @@
+/**
+ * Image bytes -> normalised float32 NCHW, following the model's `Preprocessing`:
+ * decode (JPEG, PNG, WebP), apply EXIF orientation, resize so the image covers
+ * (size / cropPct) with the model's interpolation, centre-crop `size`, convert to RGB
+ * (grey expanded, alpha dropped), then (v / 255 - mean) / std per channel.
+ */
+import sharp from 'sharp';
+import { ImageDecodeError, invalidParam } from '../errors';
+import type { Preprocessing } from '../models/types';
+import { cropGeometry, type CropGeometry } from './geometry';
+
+/** Default limit on decoded pixels (width x height) per image, against decompression bombs. */
+export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
+
+const SUPPORTED_FORMATS: readonly string[] = ['jpeg', 'png', 'webp'];
+
+export interface ImageTensorOptions {
+  readonly height: number;
+  readonly width: number;
+  readonly preprocessing: Preprocessing;
+  /** Images with more pixels than this are refused before decoding (default DEFAULT_MAX_INPUT_PIXELS). */
+  readonly maxInputPixels?: number;
+}
+
+/** Checks an `images` argument: a non-empty array of Buffer / Uint8Array. */
+export function checkImages(images: unknown, name = 'images'): asserts images is readonly Uint8Array[] {
+  if (!Array.isArray(images) || images.length === 0) {
+    throw invalidParam(name, 'a non-empty array of Buffer or Uint8Array image bytes', images);
+  }
+  images.forEach((image: unknown, i) => {
+    if (!(image instanceof Uint8Array)) throw invalidParam(`${name}[${i}]`, 'a Buffer or Uint8Array of image bytes', image);
+  });
+}
+
+export function checkMaxInputPixels(value: unknown): number {
+  if (value === undefined) return DEFAULT_MAX_INPUT_PIXELS;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw invalidParam('maxInputPixels', 'a positive integer', value);
+  }
+  return value;
+}
+
+/** Decodes and preprocesses a batch of images into one [n,3,height,width] array. */
+export async function imagesToTensor(images: readonly Uint8Array[], options: ImageTensorOptions): Promise<Float32Array> {
+  checkImages(images);
+  const plane = options.height * options.width;
+  const batch = new Float32Array(images.length * 3 * plane);
+  await Promise.all(
+    images.map(async (bytes, i) => {
+      const one = await imageToTensor(bytes, options, { index: i, count: images.length });
+      batch.set(one, i * 3 * plane);
+    }),
+  );
+  return batch;
+}
+
+/** One image -> [3,height,width]. `position` only makes error messages name the image. */
+export async function imageToTensor(
+  bytes: Uint8Array,
+  options: ImageTensorOptions,
+  position: { index: number; count: number } = { index: 0, count: 1 },
+): Promise<Float32Array> {
+  const rgb = await decodeAndCrop(bytes, options, position);
+  return normalise(rgb, options.height, options.width, options.preprocessing);
+}
+
+/** RGB uint8 [height,width,3] after orientation, resize and centre crop. */
+export async function decodeAndCrop(
+  bytes: Uint8Array,
+  options: ImageTensorOptions,
+  position: { index: number; count: number } = { index: 0, count: 1 },
+): Promise<Uint8Array> {
+  const which = position.count > 1 ? `image ${position.index} of ${position.count}` : 'the image';
+  const limit = checkMaxInputPixels(options.maxInputPixels);
+  const fail = (what: string, cause?: unknown): ImageDecodeError =>
+    new ImageDecodeError(`cannot decode ${which}: ${what}`, { cause });
+  if (bytes.length === 0) throw fail('it is empty (0 bytes); pass JPEG, PNG or WebP file contents');
+
+  let geometry: CropGeometry;
+  let pipeline: sharp.Sharp;
+  try {
+    pipeline = sharp(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
+    const meta = await pipeline.metadata();
+    if (meta.format === undefined || !SUPPORTED_FORMATS.includes(meta.format)) {
+      throw fail(`unsupported format '${String(meta.format)}'; supported: ${SUPPORTED_FORMATS.join(', ')}`);
+    }
+    const width = meta.autoOrient?.width ?? meta.width;
+    const height = meta.autoOrient?.height ?? meta.height;
+    if (!width || !height) throw fail('its header has no width/height');
+    if (width * height > limit) {
+      throw fail(
+        `${width}x${height} = ${width * height} pixels exceeds maxInputPixels=${limit}; ` +
+          'raise maxInputPixels if you trust this image',
+      );
+    }
+    geometry = cropGeometry(width, height, options.height, options.width, options.preprocessing.cropPct);
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
+    throw fail(sharpMessage(error) + '; pass JPEG, PNG or WebP file contents', error);
+  }
+
+  try {
+    const kernel = options.preprocessing.interpolation === 'bicubic' ? 'cubic' : 'linear';
+    const { data, info } = await pipeline
+      .resize(geometry.resizeWidth, geometry.resizeHeight, { fit: 'fill', kernel, fastShrinkOnLoad: false })
+      .extract({ left: geometry.left, top: geometry.top, width: geometry.width, height: geometry.height })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== geometry.width || info.height !== geometry.height) {
+      throw fail(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${geometry.width}x${geometry.height}x3`);
+    }
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  } catch (error) {
+    if (error instanceof ImageDecodeError) throw error;
+    throw fail(sharpMessage(error), error);
+  }
+}
+
+/** Interleaved RGB uint8 -> planar float32, (v / 255 - mean[c]) / std[c] in float64, rounded once. */
+export function normalise(rgb: Uint8Array, height: number, width: number, p: Preprocessing): Float32Array {
+  const plane = height * width;
+  const out = new Float32Array(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const table = new Float32Array(256);
+    for (let v = 0; v < 256; v++) table[v] = (v / 255 - p.mean[c]) / p.std[c];
+    const base = c * plane;
+    for (let i = 0; i < plane; i++) out[base + i] = table[rgb[3 * i + c]];
+  }
+  return out;
+}
+
+function sharpMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.trim().replace(/\s+/g, ' ');
+}
