@@ -24,6 +24,10 @@ enum class OpKind : int32_t {
 
 constexpr int32_t kNoTensor = -1;
 
+// The version of the JS <-> native contract (Plan object, module exports, OpKind values).
+// Must equal ABI_VERSION in src/native/abi.ts; each module exports it as `abiVersion`.
+constexpr int32_t kAbiVersion = 1;
+
 struct PlanBuffer {
   int64_t offset = 0;  // bytes into the activation arena
   int64_t bytes = 0;   // bytes reserved at plan.batch
