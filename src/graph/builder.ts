@@ -94,9 +94,9 @@ export class GraphBuilder {
   conv2d(name: string, x: number, spec: Conv2dSpec): number {
     const kernel = toPair(spec.kernel);
     const inChannels = this.shapeOf(x)[1] ?? 0;
-    this.declareParam(name, spec.weight, [spec.outChannels, inChannels, kernel[0], kernel[1]]);
-    if (spec.bias !== null) this.declareParam(name, spec.bias, [spec.outChannels]);
-    return this.add<Conv2dNode>({
+    const params: ParamSpec[] = [{ name: spec.weight, shape: [spec.outChannels, inChannels, kernel[0], kernel[1]] }];
+    if (spec.bias !== null) params.push({ name: spec.bias, shape: [spec.outChannels] });
+    return this.add<Conv2dNode>(params, {
       op: 'conv2d',
       name,
       inputs: spec.residual === undefined ? [x] : [x, spec.residual.tensor],
@@ -112,13 +112,13 @@ export class GraphBuilder {
 
   /** Inference batch norm over dim 1 of [N,C,H,W] or [N,F]. */
   batchnorm(name: string, x: number, spec: BatchNormSpec): number {
-    const channels = [this.shapeOf(x)[1] ?? 0];
-    for (const param of [spec.weight, spec.bias, spec.runningMean, spec.runningVar]) this.declareParam(name, param, channels);
-    return this.add<BatchNormNode>({ op: 'batchnorm', name, inputs: [x], ...spec });
+    const shape = [this.shapeOf(x)[1] ?? 0];
+    const params = [spec.weight, spec.bias, spec.runningMean, spec.runningVar].map((param) => ({ name: param, shape }));
+    return this.add<BatchNormNode>(params, { op: 'batchnorm', name, inputs: [x], ...spec });
   }
 
   relu(name: string, x: number): number {
-    return this.add<ReluNode>({ op: 'relu', name, inputs: [x] });
+    return this.add<ReluNode>([], { op: 'relu', name, inputs: [x] });
   }
 
   maxpool(name: string, x: number, kernel: Size2, stride: Size2, pad: Size2 = 0): number {
@@ -132,25 +132,25 @@ export class GraphBuilder {
 
   /** [N,C,H,W] -> [N,C] (adaptive average to 1x1, then flatten). */
   globalAvgPool(name: string, x: number): number {
-    return this.add<GlobalAvgPoolNode>({ op: 'globalavgpool', name, inputs: [x] });
+    return this.add<GlobalAvgPoolNode>([], { op: 'globalavgpool', name, inputs: [x] });
   }
 
   /** Channel concatenation, inputs in order. */
   concat(name: string, xs: readonly number[]): number {
-    return this.add<ConcatNode>({ op: 'concat', name, inputs: [...xs] });
+    return this.add<ConcatNode>([], { op: 'concat', name, inputs: [...xs] });
   }
 
   /** y = act(x + scale * h). */
   residualAdd(name: string, x: number, h: number, scale: number, relu: boolean): number {
-    return this.add<ResidualAddNode>({ op: 'residual_add', name, inputs: [x, h], scale, relu });
+    return this.add<ResidualAddNode>([], { op: 'residual_add', name, inputs: [x, h], scale, relu });
   }
 
   /** [N,in] -> [N,outFeatures]; weight [outFeatures, in]. */
   linear(name: string, x: number, spec: LinearSpec): number {
     const inFeatures = this.shapeOf(x)[1] ?? 0;
-    this.declareParam(name, spec.weight, [spec.outFeatures, inFeatures]);
-    if (spec.bias !== null) this.declareParam(name, spec.bias, [spec.outFeatures]);
-    return this.add<LinearNode>({
+    const params: ParamSpec[] = [{ name: spec.weight, shape: [spec.outFeatures, inFeatures] }];
+    if (spec.bias !== null) params.push({ name: spec.bias, shape: [spec.outFeatures] });
+    return this.add<LinearNode>(params, {
       op: 'linear',
       name,
       inputs: [x],
@@ -162,11 +162,11 @@ export class GraphBuilder {
 
   /** y = x / max(||x||_2, eps) per row. */
   l2norm(name: string, x: number, eps: number): number {
-    return this.add<L2NormNode>({ op: 'l2norm', name, inputs: [x], eps });
+    return this.add<L2NormNode>([], { op: 'l2norm', name, inputs: [x], eps });
   }
 
   softmax(name: string, x: number): number {
-    return this.add<SoftmaxNode>({ op: 'softmax', name, inputs: [x] });
+    return this.add<SoftmaxNode>([], { op: 'softmax', name, inputs: [x] });
   }
 
   /**
@@ -226,7 +226,7 @@ export class GraphBuilder {
     pad: Size2,
     countIncludePad: boolean,
   ): number {
-    return this.add<Pool2dNode>({
+    return this.add<Pool2dNode>([], {
       op,
       name,
       inputs: [x],
@@ -237,24 +237,31 @@ export class GraphBuilder {
     });
   }
 
-  private declareParam(node: string, name: string, shape: Shape): void {
-    const known = this.params.get(name);
-    if (known === undefined) {
-      this.params.set(name, [...shape]);
-    } else if (known.length !== shape.length || known.some((d, i) => d !== shape[i])) {
-      throw new PlanError(
-        `${node}: parameter '${name}' is already declared with shape ${formatShape(known)}, now used as ${formatShape(shape)}`,
-      );
+  /** Params of the node being added that are not declared yet; throws on a shape conflict. */
+  private newParams(node: string, params: readonly ParamSpec[]): Map<string, Shape> {
+    const fresh = new Map<string, Shape>();
+    for (const { name, shape } of params) {
+      const known = this.params.get(name) ?? fresh.get(name);
+      if (known === undefined) {
+        fresh.set(name, [...shape]);
+      } else if (known.length !== shape.length || known.some((d, i) => d !== shape[i])) {
+        throw new PlanError(
+          `${node}: parameter '${name}' is already declared with shape ${formatShape(known)}, now used as ${formatShape(shape)}`,
+        );
+      }
     }
+    return fresh;
   }
 
-  private add<T extends Node>(partial: WithoutOutput<T>): number {
+  /** Appends a node after checking its name, params and shape; nothing changes when it throws. */
+  private add<T extends Node>(params: readonly ParamSpec[], partial: WithoutOutput<T>): number {
     const { name, inputs } = partial;
     if (this.nodeNames.has(name)) throw new PlanError(`node name '${name}' is used twice; node names must be unique`);
     const inputShapes = inputs.map((t) => this.shapeOf(t));
+    const fresh = this.newParams(name, params);
     const output = this.tensors.length;
     const node = { ...partial, output } as unknown as Node;
-    const result = inferShape(node, inputShapes, (param) => this.params.get(param));
+    const result = inferShape(node, inputShapes, (param) => this.params.get(param) ?? fresh.get(param));
     if (!result.ok) {
       if (result.tooSmall) {
         const input = this.shapeOf(this.input);
@@ -264,6 +271,7 @@ export class GraphBuilder {
       }
       throw new PlanError(`${name}: ${result.problem}`);
     }
+    for (const [param, shape] of fresh) this.params.set(param, shape);
     this.newTensor(result.shape);
     this.nodes.push(node);
     this.nodeNames.add(name);
