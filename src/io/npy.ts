@@ -76,8 +76,9 @@ function decodeNpy(bytes: Uint8Array, label: string): NpyArray {
         : `found ${actual} data bytes after the header, but shape (${shape.join(', ')}) of ${descr} needs exactly ${expected}`,
     );
   }
-  // Copy into a fresh, aligned buffer (the data offset need not be a multiple of 8).
-  const raw = bytes.slice(dataStart, dataStart + expected);
+  // Copy into a fresh, aligned buffer (the data offset need not be a multiple of 8). Not
+  // bytes.slice(): on a Buffer that is a view into shared pool memory.
+  const raw = new Uint8Array(bytes.subarray(dataStart, dataStart + expected));
   if (endianness() !== 'LE') swapBytesInPlace(raw, itemSize);
   const data = itemSize === 4 ? new Float32Array(raw.buffer) : new Float64Array(raw.buffer);
   return { shape, data };
@@ -161,7 +162,7 @@ export function encodeNpy(data: Float32Array | Float64Array, shape: readonly num
   else view.setUint32(8, padded, true);
   const headerText = dict + ' '.repeat(padded - dict.length - 1) + '\n';
   out.set(new TextEncoder().encode(headerText), preamble);
-  const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  const body = new Uint8Array(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   if (endianness() !== 'LE') swapBytesInPlace(body, data.BYTES_PER_ELEMENT);
   out.set(body, preamble + padded);
   return out;
