@@ -1,0 +1,166 @@
+/**
+ * Session options: the public shape, and their validation into a fully defaulted
+ * `ResolvedOptions` (sharp-style messages; unknown keys rejected, nothing guessed).
+ */
+import { DeviceError, InvalidArgumentError, describe, invalidParam } from '../errors';
+import { getModel } from '../models/registry';
+import type { ModelDefinition, ModelName } from '../models/types';
+import type { DeviceKind, Precision } from './backend';
+
+export type SyntheticProfile = 'dcfree' | 'plain';
+export type DeviceName = 'cpu' | 'cuda' | `cuda:${number}`;
+export type Head = 'embedding' | 'logits';
+
+export interface SessionOptions {
+  /** 'inception_v4' | 'inception_resnet_v2' | 'inception_resnet_v1'. */
+  readonly model: ModelName;
+  /**
+   * Path of a .safetensors checkpoint, or fixture weights that make the outputs meaningless
+   * but let everything run without a download: 'synthetic' (= { synthetic: 'dcfree' }).
+   */
+  readonly weights: string | { readonly synthetic: SyntheticProfile };
+  /** Default 'cpu'. 'cuda' = 'cuda:0'. */
+  readonly device?: DeviceName;
+  /** Default 'fp32'; the CPU backend runs fp32 only. */
+  readonly precision?: Precision;
+  /** Largest batch one run accepts; memory is planned for it. Default 8. */
+  readonly maxBatch?: number;
+  /** Input height and width (a number: square). Default: the model's (299, 299, 160). */
+  readonly inputSize?: number | readonly [number, number];
+  /** CPU only: backend threads (default: all cores). */
+  readonly threads?: number;
+  /** inception_resnet_v1 only: 'embedding' (default) or 'logits' (needs a checkpoint with logits.*). */
+  readonly head?: Head;
+}
+
+export type WeightsSpec = { readonly kind: 'checkpoint'; readonly path: string } | { readonly kind: 'synthetic'; readonly profile: SyntheticProfile };
+
+export interface DeviceSpec {
+  readonly kind: DeviceKind;
+  /** CUDA device ordinal (0 for the CPU). */
+  readonly index: number;
+}
+
+export interface ResolvedOptions {
+  readonly model: ModelDefinition;
+  readonly weights: WeightsSpec;
+  readonly device: DeviceSpec;
+  readonly precision: Precision;
+  readonly maxBatch: number;
+  readonly height: number;
+  readonly width: number;
+  readonly threads: number | undefined;
+  readonly head: Head;
+}
+
+export const DEFAULT_MAX_BATCH = 8;
+/** Upper bounds that only exist to turn a typo into an error instead of a huge allocation. */
+export const MAX_BATCH_LIMIT = 4096;
+export const MAX_INPUT_SIDE = 4096;
+
+const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'head'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
+const PROFILES: readonly SyntheticProfile[] = ['dcfree', 'plain'];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+/** 'cpu' | 'cuda' | 'cuda:N'. Anything else is a DeviceError that lists the accepted forms. */
+export function parseDevice(value: unknown): DeviceSpec {
+  if (value === undefined) return { kind: 'cpu', index: 0 };
+  if (typeof value !== 'string') throw invalidParam('device', "one of 'cpu', 'cuda', 'cuda:N'", value);
+  if (value === 'cpu') return { kind: 'cpu', index: 0 };
+  if (value === 'cuda') return { kind: 'cuda', index: 0 };
+  const match = /^cuda:(0|[1-9][0-9]{0,3})$/.exec(value);
+  if (match) return { kind: 'cuda', index: Number(match[1]) };
+  throw new DeviceError(`Unknown device ${describe(value)}; use 'cpu', 'cuda' or 'cuda:N' (N = device ordinal, e.g. 'cuda:0')`);
+}
+
+export function deviceName(device: DeviceSpec): string {
+  return device.kind === 'cpu' ? 'cpu' : `cuda:${device.index}`;
+}
+
+function parseWeights(value: unknown): WeightsSpec {
+  const expected = "a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' }";
+  if (typeof value === 'string') {
+    if (value === 'synthetic') return { kind: 'synthetic', profile: 'dcfree' };
+    if (value.length === 0) throw invalidParam('weights', expected, value);
+    return { kind: 'checkpoint', path: value };
+  }
+  if (isPlainObject(value)) {
+    const extra = Object.keys(value).filter((k) => k !== 'synthetic');
+    if (extra.length > 0) throw new InvalidArgumentError(`Unknown key '${extra[0]}' in weights; the only key is 'synthetic'`);
+    const profile = value.synthetic;
+    if (typeof profile === 'string' && (PROFILES as readonly string[]).includes(profile)) {
+      return { kind: 'synthetic', profile: profile as SyntheticProfile };
+    }
+    throw invalidParam('weights.synthetic', "'dcfree' or 'plain'", profile);
+  }
+  throw invalidParam('weights', expected, value);
+}
+
+function parseInputSize(value: unknown, model: ModelDefinition): { height: number; width: number } {
+  const side = model.preprocessing.inputSize;
+  if (value === undefined) return { height: side, width: side };
+  const expected = `an integer in [${model.minSize}, ${MAX_INPUT_SIDE}] (${model.name} needs at least ${model.minSize})`;
+  if (typeof value === 'number') {
+    if (!isIntegerIn(value, model.minSize, MAX_INPUT_SIDE)) throw invalidParam('inputSize', expected, value);
+    return { height: value, width: value };
+  }
+  if (Array.isArray(value) && value.length === 2) {
+    value.forEach((v: unknown, i) => {
+      if (!isIntegerIn(v, model.minSize, MAX_INPUT_SIDE)) throw invalidParam(`inputSize[${i}]`, expected, v);
+    });
+    return { height: value[0] as number, width: value[1] as number };
+  }
+  throw invalidParam('inputSize', 'an integer or a [height, width] pair of integers', value);
+}
+
+/** Validates every option (unknown keys rejected) and fills in the defaults. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (!isPlainObject(options)) throw invalidParam('options', 'an object with at least model and weights', options);
+  const unknown = Object.keys(options).filter((key) => !KNOWN_KEYS.includes(key));
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(`Unknown option '${unknown[0]}'; the options are: ${KNOWN_KEYS.join(', ')}`);
+  }
+  if (options.model === undefined) throw invalidParam('model', 'a model name', undefined);
+  const model = getModel(options.model as string);
+  if (options.weights === undefined) throw invalidParam('weights', "a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' }", undefined);
+  const weights = parseWeights(options.weights);
+  const device = parseDevice(options.device);
+
+  const precision = options.precision ?? 'fp32';
+  if (typeof precision !== 'string' || !(PRECISIONS as readonly string[]).includes(precision)) {
+    throw invalidParam('precision', "one of 'fp32', 'tf32', 'fp16'", precision);
+  }
+  if (device.kind === 'cpu' && precision !== 'fp32') {
+    throw new InvalidArgumentError(`precision '${precision}' needs device 'cuda'; the CPU backend runs 'fp32' only`);
+  }
+
+  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  if (!isIntegerIn(maxBatch, 1, MAX_BATCH_LIMIT)) throw invalidParam('maxBatch', `an integer in [1, ${MAX_BATCH_LIMIT}]`, maxBatch);
+
+  const { height, width } = parseInputSize(options.inputSize, model);
+
+  const threads = options.threads;
+  if (threads !== undefined) {
+    if (!isIntegerIn(threads, 1, 1024)) throw invalidParam('threads', 'an integer in [1, 1024]', threads);
+    if (device.kind !== 'cpu') throw new InvalidArgumentError("threads applies to device 'cpu' only; remove it for 'cuda'");
+  }
+
+  const head = options.head ?? (model.output === 'embedding' ? 'embedding' : 'logits');
+  if (head !== 'embedding' && head !== 'logits') throw invalidParam('head', "'embedding' or 'logits'", head);
+  if (options.head !== undefined && model.name !== 'inception_resnet_v1') {
+    throw new InvalidArgumentError(`head applies to inception_resnet_v1 only; ${model.name} always outputs logits`);
+  }
+  if (head === 'logits' && model.output === 'embedding' && weights.kind === 'synthetic') {
+    throw new InvalidArgumentError("head 'logits' needs a facenet checkpoint with logits.weight and logits.bias; synthetic weights have none");
+  }
+
+  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, head };
+}

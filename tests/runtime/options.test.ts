@@ -1,0 +1,60 @@
+import { describe, it, expect } from 'vitest';
+import { resolveOptions, parseDevice } from '../../src/runtime/options';
+import { DeviceError, InvalidArgumentError, UnknownModelError } from '../../src/errors';
+
+// Pure validation: every rejection asserts the error class and the exact message.
+describe('resolveOptions', () => {
+  it('fills the defaults', () => {
+    const r = resolveOptions({ model: 'inception_v4', weights: 'synthetic' });
+    expect(r.model.name).toBe('inception_v4');
+    expect(r.weights).toEqual({ kind: 'synthetic', profile: 'dcfree' });
+    expect(r.device).toEqual({ kind: 'cpu', index: 0 });
+    expect([r.precision, r.maxBatch, r.height, r.width, r.threads, r.head]).toEqual(['fp32', 8, 299, 299, undefined, 'logits']);
+    const v1 = resolveOptions({ model: 'inception_resnet_v1', weights: { synthetic: 'plain' }, inputSize: [170, 180], maxBatch: 2, threads: 1 });
+    expect([v1.height, v1.width, v1.maxBatch, v1.threads, v1.head]).toEqual([170, 180, 2, 1, 'embedding']);
+    expect(v1.weights).toEqual({ kind: 'synthetic', profile: 'plain' });
+    expect(resolveOptions({ model: 'inception_v4', weights: '/x/y.safetensors', device: 'cuda:1', precision: 'fp16' }).device).toEqual({ kind: 'cuda', index: 1 });
+  });
+
+  const cases: [string, unknown, new (...args: never[]) => Error, string][] = [
+    ['not an object', 'inception_v4', InvalidArgumentError, "Expected an object with at least model and weights for options but received 'inception_v4' of type string"],
+    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, device, precision, maxBatch, inputSize, threads, head"],
+    ['missing model', { weights: 'synthetic' }, InvalidArgumentError, 'Expected a model name for model but received undefined'],
+    ['unknown model', { model: 'resnet50', weights: 'synthetic' }, UnknownModelError, "Unknown model 'resnet50'; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1"],
+    ['missing weights', { model: 'inception_v4' }, InvalidArgumentError, "Expected a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received undefined"],
+    ['empty weights', { model: 'inception_v4', weights: '' }, InvalidArgumentError, "Expected a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received '' of type string"],
+    ['bad profile', { model: 'inception_v4', weights: { synthetic: 'random' } }, InvalidArgumentError, "Expected 'dcfree' or 'plain' for weights.synthetic but received 'random' of type string"],
+    ['unknown device', { model: 'inception_v4', weights: 'synthetic', device: 'tpu' }, DeviceError, "Unknown device 'tpu' of type string; use 'cpu', 'cuda' or 'cuda:N' (N = device ordinal, e.g. 'cuda:0')"],
+    ['malformed cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda:-1' }, DeviceError, "Unknown device 'cuda:-1' of type string; use 'cpu', 'cuda' or 'cuda:N' (N = device ordinal, e.g. 'cuda:0')"],
+    ['device not a string', { model: 'inception_v4', weights: 'synthetic', device: 0 }, InvalidArgumentError, "Expected one of 'cpu', 'cuda', 'cuda:N' for device but received 0 of type number"],
+    ['fp16 on cpu', { model: 'inception_v4', weights: 'synthetic', precision: 'fp16' }, InvalidArgumentError, "precision 'fp16' needs device 'cuda'; the CPU backend runs 'fp32' only"],
+    ['bad precision', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', precision: 'int8' }, InvalidArgumentError, "Expected one of 'fp32', 'tf32', 'fp16' for precision but received 'int8' of type string"],
+    ['maxBatch 0', { model: 'inception_v4', weights: 'synthetic', maxBatch: 0 }, InvalidArgumentError, 'Expected an integer in [1, 4096] for maxBatch but received 0 of type number'],
+    ['maxBatch fraction', { model: 'inception_v4', weights: 'synthetic', maxBatch: 2.5 }, InvalidArgumentError, 'Expected an integer in [1, 4096] for maxBatch but received 2.5 of type number'],
+    ['maxBatch string', { model: 'inception_v4', weights: 'synthetic', maxBatch: '8' }, InvalidArgumentError, "Expected an integer in [1, 4096] for maxBatch but received '8' of type string"],
+    ['inputSize too small', { model: 'inception_v4', weights: 'synthetic', inputSize: 64 }, InvalidArgumentError, 'Expected an integer in [75, 4096] (inception_v4 needs at least 75) for inputSize but received 64 of type number'],
+    ['inputSize pair item', { model: 'inception_v4', weights: 'synthetic', inputSize: [299, 'x'] }, InvalidArgumentError, "Expected an integer in [75, 4096] (inception_v4 needs at least 75) for inputSize[1] but received 'x' of type string"],
+    ['inputSize triple', { model: 'inception_v4', weights: 'synthetic', inputSize: [1, 2, 3] }, InvalidArgumentError, 'Expected an integer or a [height, width] pair of integers for inputSize but received an array of length 3'],
+    ['threads 0', { model: 'inception_v4', weights: 'synthetic', threads: 0 }, InvalidArgumentError, 'Expected an integer in [1, 1024] for threads but received 0 of type number'],
+    ['threads on cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', threads: 2 }, InvalidArgumentError, "threads applies to device 'cpu' only; remove it for 'cuda'"],
+    ['head on v4', { model: 'inception_v4', weights: 'synthetic', head: 'logits' }, InvalidArgumentError, 'head applies to inception_resnet_v1 only; inception_v4 always outputs logits'],
+    ['bad head', { model: 'inception_resnet_v1', weights: 'synthetic', head: 'pooled' }, InvalidArgumentError, "Expected 'embedding' or 'logits' for head but received 'pooled' of type string"],
+    ['logits head on synthetic', { model: 'inception_resnet_v1', weights: 'synthetic', head: 'logits' }, InvalidArgumentError, "head 'logits' needs a facenet checkpoint with logits.weight and logits.bias; synthetic weights have none"],
+  ];
+  for (const [what, options, errorClass, message] of cases) {
+    it(`rejects ${what}`, () => {
+      expect(() => resolveOptions(options)).toThrow(errorClass);
+      expect(() => resolveOptions(options)).toThrow(message);
+    });
+  }
+});
+
+describe('parseDevice', () => {
+  it('accepts cpu, cuda and cuda:N', () => {
+    expect(parseDevice(undefined)).toEqual({ kind: 'cpu', index: 0 });
+    expect(parseDevice('cuda')).toEqual({ kind: 'cuda', index: 0 });
+    expect(parseDevice('cuda:12')).toEqual({ kind: 'cuda', index: 12 });
+    expect(() => parseDevice('cuda:01')).toThrow(DeviceError);
+    expect(() => parseDevice('CPU')).toThrow(DeviceError);
+  });
+});
