@@ -11,6 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { SafetensorsError } from '../errors';
 import { float16BitsToFloat32, bfloat16BitsToFloat32 } from './half';
+import { classifyMagic, torchCheckpointMessage } from './format';
 
 /** Bytes per element of every dtype the safetensors format defines. */
 export const DTYPE_SIZES: Readonly<Record<string, number>> = {
@@ -185,6 +186,8 @@ async function readHeader(handle: FileHandle, path: string, size: number): Promi
   const prefix = Buffer.alloc(8);
   await readExactly(handle, prefix, 0, path);
   const headerLength = prefix.readBigUInt64LE(0);
+  const format = classifyMagic(prefix);
+  if (format !== 'other') throw new SafetensorsError(torchCheckpointMessage(path, format));
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     fail(`the header length field says ${headerLength} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (corrupt file, or not safetensors)`);
   }
