@@ -1,0 +1,68 @@
+// inception_cpu.node: registers the exports; the work lives in program.* (oneDNN) and program_wrap.*.
+#include <dnnl.hpp>
+#include <napi.h>
+#include <omp.h>
+
+#include "core/plan.h"
+#include "cpu/addon_data.h"
+#include "cpu/layout.h"
+#include "cpu/program_wrap.h"
+#include "js/convert.h"
+
+namespace inception::cpu {
+namespace {
+
+// Whether a step may write straight into a channel slice of a blocked concat buffer. Verified by
+// tests/native/cpu-views.test.ts (convs and pools into views at batch 2, compared to a reference).
+constexpr bool kConcatViews = true;
+
+Napi::Value JsInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const dnnl_version_t* v = dnnl_version();
+  const CpuIsa isa = DetectIsa();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("onednn", Concat(v->major, ".", v->minor, ".", v->patch));
+  result.Set("isa", isa.name);
+  result.Set("channelBlock", isa.channel_block);
+  result.Set("threads", omp_get_num_procs());
+  return result;
+}
+
+Napi::Value JsLayoutPolicy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string precision = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (precision != "fp32") {
+    throw ToJsError(env, Error(kCodeInvalidArgument, "",
+                               "Expected 'fp32' for precision but received '" + precision +
+                                   "': the CPU backend computes in fp32 only (tf32/fp16 are CUDA precisions)"));
+  }
+  Napi::Object policy = Napi::Object::New(env);
+  policy.Set("elementBytes", 4);
+  policy.Set("channelBlock", DetectIsa().channel_block);
+  policy.Set("alignment", 64);
+  policy.Set("concatViews", kConcatViews);
+  return policy;
+}
+
+void Cleanup(void* arg) { static_cast<AddonData*>(arg)->ReleaseAll(); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);  // deleted by Node at environment teardown
+  data->program_constructor = Napi::Persistent(ProgramWrap::Define(env));
+  env.AddCleanupHook(Cleanup, static_cast<void*>(data));
+  exports.Set("abiVersion", kAbiVersion);
+  exports.Set("opKinds", OpKindsToJs(env));
+  exports.Set("info", Napi::Function::New(env, JsInfo, "info"));
+  exports.Set("layoutPolicy", Napi::Function::New(env, JsLayoutPolicy, "layoutPolicy"));
+  exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
+  exports.Set("Program", data->program_constructor.Value());
+  return exports;
+}
+
+}  // namespace
+}  // namespace inception::cpu
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return inception::cpu::Init(env, exports); }
+
+NODE_API_MODULE(inception_cpu, InitModule)

@@ -1,0 +1,384 @@
+#include "cpu/program.h"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <unordered_map>
+#include <utility>
+
+#include "core/error.h"
+#include "cpu/check.h"
+#include "cpu/loops.h"
+
+namespace inception::cpu {
+
+using dnnl::algorithm;
+using dnnl::memory;
+using dnnl::prop_kind;
+
+namespace {
+constexpr int64_t kAlignment = 64;
+int64_t RoundUp(int64_t value, int64_t to) { return (value + to - 1) / to * to; }
+
+uint8_t* AlignedAlloc(int64_t bytes, const char* what) {
+  void* p = std::aligned_alloc(kAlignment, static_cast<size_t>(RoundUp(bytes, kAlignment)));
+  if (p == nullptr) {
+    throw Error(kCodeNative, "ENOMEM", Concat("could not allocate ", bytes, " bytes for the ", what), "aligned_alloc");
+  }
+  return static_cast<uint8_t*>(p);
+}
+}  // namespace
+
+void CpuProgram::FreeDeleter::operator()(void* p) const { std::free(p); }
+
+struct CpuProgram::StepExec {
+  std::string name, impl, shapes;
+  bool is_primitive = false;
+  dnnl::primitive primitive;
+  std::unordered_map<int, memory> args;
+  memory::desc scratch_desc;
+  int64_t scratch_bytes = 0;
+  std::function<void()> loop;
+};
+
+struct CpuProgram::BatchExec {
+  int32_t n = 0;
+  memory input_user, input_buffer, output_buffer, output_user;
+  dnnl::reorder input_reorder, output_reorder;
+  std::vector<StepExec> steps;
+};
+
+CpuProgram::CpuProgram(const Plan& plan, int32_t threads) : plan_(plan), threads_(threads) {
+  omp_set_num_threads(threads_);
+  engine_ = DnnlCall("dnnl::engine(cpu, 0)", [] { return dnnl::engine(dnnl::engine::kind::cpu, 0); });
+  stream_ = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine_); });
+
+  const CpuIsa isa = DetectIsa();
+  const int32_t input_buffer = plan_.tensors[plan_.input].buffer;
+  for (size_t i = 0; i < plan_.buffers.size(); ++i) {
+    const PlanBuffer& b = plan_.buffers[i];
+    const int32_t block = static_cast<int32_t>(i) == input_buffer ? 1 : isa.channel_block;
+    layouts_.push_back(MakeBufferLayout(b, block));
+    const int64_t needed = static_cast<int64_t>(BufferDesc(layouts_.back(), plan_.batch).get_size());
+    INCEPTION_CHECK_PLAN(needed <= b.bytes, "buffer ", i, " [", b.n, ",", b.c, ",", b.h, ",", b.w, "] needs ", needed,
+                         " bytes in layout ", LayoutName(layouts_.back()), " but the plan reserves ", b.bytes,
+                         " (was the plan made with this backend's layoutPolicy()?)");
+    INCEPTION_CHECK_PLAN(b.offset % kAlignment == 0, "buffer ", i, " offset ", b.offset, " is not ", kAlignment,
+                         "-byte aligned");
+  }
+
+  arena_bytes_ = RoundUp(plan_.arena_bytes, kAlignment);
+  arena_.reset(AlignedAlloc(arena_bytes_, "activation arena"));
+  // Zeroed once so padded channels never hold non-finite garbage (0 * NaN would poison a conv).
+  std::memset(arena_.get(), 0, static_cast<size_t>(arena_bytes_));
+
+  weights_.resize(plan_.steps.size());
+  params_a_.resize(plan_.steps.size());
+  params_b_.resize(plan_.steps.size());
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    if (s.op == OpKind::kConv2d || s.op == OpKind::kLinear || s.op == OpKind::kAffine) {
+      if (s.op == OpKind::kAffine) params_a_[i].assign(plan_.weights + s.weight.offset, plan_.weights + s.weight.offset + s.weight.length);
+      else params_a_[i].assign(plan_.weights + s.bias.offset, plan_.weights + s.bias.offset + s.bias.length);
+      if (s.op == OpKind::kAffine) params_b_[i].assign(plan_.weights + s.bias.offset, plan_.weights + s.bias.offset + s.bias.length);
+      weight_bytes_ += static_cast<int64_t>((params_a_[i].size() + params_b_[i].size()) * sizeof(float));
+    }
+  }
+  ExecFor(plan_.batch);  // creates the batch-max primitives and reorders every weight once
+  plan_.weights = nullptr;
+  plan_.weight_count = 0;
+}
+
+CpuProgram::~CpuProgram() = default;
+
+void CpuProgram::Release() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  released_ = true;
+  execs_.clear();
+  weights_.clear();
+  params_a_.clear();
+  params_b_.clear();
+  arena_.reset();
+  scratch_.reset();
+}
+
+int64_t CpuProgram::InputElements(int32_t n) const {
+  const PlanTensor& t = plan_.tensors[plan_.input];
+  return int64_t{n} * t.c * t.h * t.w;
+}
+
+int64_t CpuProgram::OutputElements(int32_t n) const {
+  const PlanTensor& t = plan_.tensors[plan_.output];
+  return int64_t{n} * t.c;
+}
+
+memory::desc CpuProgram::DescOf(int32_t tensor, int32_t n) const {
+  return TensorDesc(LayoutOf(tensor), plan_.tensors[tensor], n);
+}
+
+TensorAccess CpuProgram::AccessOf(int32_t tensor, int32_t n) const {
+  return MakeAccess(arena_.get(), LayoutOf(tensor), plan_.tensors[tensor], n);
+}
+
+std::string CpuProgram::ShapesOf(const PlanStep& step) const {
+  std::string s;
+  auto describe = [&](const char* role, int32_t index) {
+    const PlanTensor& t = plan_.tensors[index];
+    s += Concat(s.empty() ? "" : ", ", role, " ", ShapeString({t.n, t.c, t.h, t.w}), " ",
+                LayoutName(layouts_[t.buffer]), t.channel_offset != 0 || t.c != layouts_[t.buffer].c
+                    ? Concat(" view at channel ", t.channel_offset, " of ", layouts_[t.buffer].c)
+                    : std::string());
+  };
+  for (int32_t in : step.inputs) describe("input", in);
+  describe("output", step.output);
+  if (step.op == OpKind::kConv2d || step.op == OpKind::kMaxPool2d || step.op == OpKind::kAvgPool2d) {
+    s += Concat(", kernel ", step.kernel[0], "x", step.kernel[1], " stride ", step.stride[0], "x", step.stride[1],
+                " pad ", step.pad[0], "x", step.pad[1]);
+  }
+  return s;
+}
+
+CpuProgram::BatchExec& CpuProgram::ExecFor(int32_t n) {
+  auto found = execs_.find(n);
+  if (found != execs_.end()) return *found->second;
+  std::unique_ptr<BatchExec> exec = CreateExec(n);
+  BatchExec& ref = *exec;
+  execs_.emplace(n, std::move(exec));
+  return ref;
+}
+
+std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
+  auto exec = std::make_unique<BatchExec>();
+  exec->n = n;
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& step = plan_.steps[i];
+    try {
+      switch (step.op) {
+        case OpKind::kConv2d:
+        case OpKind::kLinear: exec->steps.push_back(CreateConv(i, step, n)); break;
+        case OpKind::kMaxPool2d:
+        case OpKind::kAvgPool2d:
+        case OpKind::kGlobalAvgPool: exec->steps.push_back(CreatePool(step, n)); break;
+        default: exec->steps.push_back(CreateLoop(i, step, n)); break;
+      }
+    } catch (Error& e) {
+      e.WithStep(step.name).WithShapes(ShapesOf(step));
+      throw;
+    }
+    exec->steps.back().name = step.name;
+    exec->steps.back().shapes = ShapesOf(step);
+  }
+
+  // One shared scratchpad: grow it if this batch size needs more, then point every primitive at it.
+  int64_t scratch = 0;
+  for (const StepExec& s : exec->steps) scratch = std::max(scratch, s.scratch_bytes);
+  EnsureScratch(scratch);
+  for (StepExec& s : exec->steps) {
+    if (s.scratch_bytes > 0) s.args[DNNL_ARG_SCRATCHPAD] = memory(s.scratch_desc, engine_, scratch_.get());
+  }
+
+  const PlanTensor& in = plan_.tensors[plan_.input];
+  const PlanTensor& out = plan_.tensors[plan_.output];
+  DnnlCall("reorder(input, output)", [&] {
+    exec->input_user = memory({{n, in.c, in.h, in.w}, memory::data_type::f32, memory::format_tag::nchw}, engine_,
+                              DNNL_MEMORY_NONE);
+    exec->input_buffer = memory(DescOf(plan_.input, n), engine_, arena_.get() + LayoutOf(plan_.input).offset);
+    exec->input_reorder = dnnl::reorder(exec->input_user, exec->input_buffer);
+    exec->output_buffer = memory(DescOf(plan_.output, n), engine_, arena_.get() + LayoutOf(plan_.output).offset);
+    exec->output_user = memory({{n, out.c, out.h, out.w}, memory::data_type::f32, memory::format_tag::nchw}, engine_,
+                               DNNL_MEMORY_NONE);
+    exec->output_reorder = dnnl::reorder(exec->output_buffer, exec->output_user);
+    return 0;
+  });
+  return exec;
+}
+
+void CpuProgram::EnsureScratch(int64_t bytes) {
+  if (bytes <= scratch_bytes_) return;
+  scratch_.reset(AlignedAlloc(bytes, "oneDNN scratchpad"));
+  scratch_bytes_ = bytes;
+  for (auto& [batch, exec] : execs_) {
+    for (StepExec& s : exec->steps) {
+      if (s.scratch_bytes > 0) s.args[DNNL_ARG_SCRATCHPAD].set_data_handle(scratch_.get());
+    }
+  }
+}
+
+CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, int32_t n) {
+  const PlanTensor& in = plan_.tensors[step.inputs[0]];
+  const PlanTensor& out = plan_.tensors[step.output];
+  const memory::dims weight_dims = {out.c, in.c, step.kernel[0], step.kernel[1]};
+  const memory::desc src = DescOf(step.inputs[0], n);
+  const memory::desc dst = DescOf(step.output, n);
+
+  auto pd = DnnlCall("convolution_forward::primitive_desc", [&] {
+    dnnl::post_ops ops;
+    if (step.residual != kNoTensor) ops.append_sum(1.0f);
+    if (step.relu) ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::desc desc(
+        prop_kind::forward_inference, algorithm::convolution_direct, src,
+        memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
+        memory::desc({out.c}, memory::data_type::f32, memory::format_tag::x), dst, {step.stride[0], step.stride[1]},
+        {step.pad[0], step.pad[1]}, {step.pad[0], step.pad[1]});
+    return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
+  });
+
+  StepExec exec;
+  exec.is_primitive = true;
+  exec.impl = pd.impl_info_str();
+  exec.primitive = DnnlCall("convolution_forward", [&] { return dnnl::convolution_forward(pd); });
+  exec.scratch_desc = pd.scratchpad_desc();
+  exec.scratch_bytes = static_cast<int64_t>(exec.scratch_desc.get_size());
+  exec.args[DNNL_ARG_SRC] = memory(src, engine_, arena_.get() + LayoutOf(step.inputs[0]).offset);
+  exec.args[DNNL_ARG_DST] = memory(dst, engine_, arena_.get() + LayoutOf(step.output).offset);
+  exec.args[DNNL_ARG_WEIGHTS] = WeightsFor(index, step, pd.weights_desc());
+  exec.args[DNNL_ARG_BIAS] = memory(pd.bias_desc(), engine_, params_a_[index].data());
+  return exec;
+}
+
+memory CpuProgram::WeightsFor(size_t index, const PlanStep& step, const memory::desc& desc) {
+  for (const memory& m : weights_[index]) {
+    if (m.get_desc() == desc) return m;
+  }
+  const PlanTensor& in = plan_.tensors[step.inputs[0]];
+  const PlanTensor& out = plan_.tensors[step.output];
+  return DnnlCall("reorder(weights)", [&] {
+    memory source;
+    if (!weights_[index].empty()) {
+      source = weights_[index].front();  // another batch size's format: reorder from it
+    } else {
+      if (plan_.weights == nullptr) throw Error(kCodeNative, "", "plan weights are gone before the first reorder", "WeightsFor");
+      const memory::desc oihw({out.c, in.c, step.kernel[0], step.kernel[1]}, memory::data_type::f32,
+                              memory::format_tag::oihw);
+      source = memory(oihw, engine_, const_cast<float*>(plan_.weights + step.weight.offset));
+    }
+    memory prepared(desc, engine_);
+    dnnl::reorder(source, prepared).execute(stream_, source, prepared);
+    stream_.wait();
+    weights_[index].push_back(prepared);
+    weight_bytes_ += static_cast<int64_t>(desc.get_size());
+    return prepared;
+  });
+}
+
+CpuProgram::StepExec CpuProgram::CreatePool(const PlanStep& step, int32_t n) {
+  const PlanTensor& in = plan_.tensors[step.inputs[0]];
+  const memory::desc src = DescOf(step.inputs[0], n);
+  const memory::desc dst = DescOf(step.output, n);
+  algorithm alg = algorithm::pooling_max;
+  memory::dims kernel = {step.kernel[0], step.kernel[1]}, stride = {step.stride[0], step.stride[1]},
+               pad = {step.pad[0], step.pad[1]};
+  if (step.op == OpKind::kAvgPool2d) {
+    alg = step.count_include_pad ? algorithm::pooling_avg_include_padding : algorithm::pooling_avg_exclude_padding;
+  } else if (step.op == OpKind::kGlobalAvgPool) {
+    alg = algorithm::pooling_avg_exclude_padding;
+    kernel = {in.h, in.w};
+    stride = {1, 1};
+    pad = {0, 0};
+  }
+  auto pd = DnnlCall("pooling_forward::primitive_desc", [&] {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::pooling_forward::desc desc(prop_kind::forward_inference, alg, src, dst, stride, kernel, pad, pad);
+    return dnnl::pooling_forward::primitive_desc(desc, attr, engine_);
+  });
+  StepExec exec;
+  exec.is_primitive = true;
+  exec.impl = pd.impl_info_str();
+  exec.primitive = DnnlCall("pooling_forward", [&] { return dnnl::pooling_forward(pd); });
+  exec.scratch_desc = pd.scratchpad_desc();
+  exec.scratch_bytes = static_cast<int64_t>(exec.scratch_desc.get_size());
+  exec.args[DNNL_ARG_SRC] = memory(src, engine_, arena_.get() + LayoutOf(step.inputs[0]).offset);
+  exec.args[DNNL_ARG_DST] = memory(dst, engine_, arena_.get() + LayoutOf(step.output).offset);
+  return exec;
+}
+
+CpuProgram::StepExec CpuProgram::CreateLoop(size_t index, const PlanStep& step, int32_t n) {
+  StepExec exec;
+  exec.impl = "loop";
+  const TensorAccess out = AccessOf(step.output, n);
+  const TensorAccess in = AccessOf(step.inputs[0], n);
+  switch (step.op) {
+    case OpKind::kRelu: exec.loop = [in, out] { ReluLoop(in, out); }; break;
+    case OpKind::kResidualAdd: {
+      const TensorAccess b = AccessOf(step.inputs[1], n);
+      const float scale = step.scale;
+      const bool relu = step.relu;
+      exec.loop = [in, b, out, scale, relu] { ResidualAddLoop(in, b, out, scale, relu); };
+      break;
+    }
+    case OpKind::kAffine: {
+      const float* scale = params_a_[index].data();
+      const float* shift = params_b_[index].data();
+      const bool relu = step.relu;
+      exec.loop = [in, out, scale, shift, relu] { AffineLoop(in, out, scale, shift, relu); };
+      break;
+    }
+    case OpKind::kConcat: {
+      std::vector<TensorAccess> inputs;
+      for (int32_t t : step.inputs) inputs.push_back(AccessOf(t, n));
+      exec.loop = [inputs, out] { ConcatLoop(inputs, out); };
+      break;
+    }
+    case OpKind::kL2Norm: {
+      const float eps = step.eps;
+      exec.loop = [in, out, eps] { L2NormLoop(in, out, eps); };
+      break;
+    }
+    case OpKind::kSoftmax: exec.loop = [in, out] { SoftmaxLoop(in, out); }; break;
+    default: throw Error(kCodeNative, "", Concat("no loop for op kind ", static_cast<int32_t>(step.op)), "CreateLoop");
+  }
+  return exec;
+}
+
+void CpuProgram::Run(const float* input, int32_t n, float* output) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (released_) throw Error(kCodeDisposed, "", "this program has been disposed", "Program.run");
+  INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
+                  " (the plan's maximum batch)");
+  omp_set_num_threads(threads_);
+  BatchExec& exec = ExecFor(n);
+  DnnlCall("reorder(input).execute", [&] {
+    exec.input_user.set_data_handle(const_cast<float*>(input));
+    exec.input_reorder.execute(stream_, exec.input_user, exec.input_buffer);
+    return 0;
+  });
+  for (StepExec& s : exec.steps) {
+    try {
+      if (s.is_primitive) {
+        DnnlCall("primitive::execute", [&] {
+          s.primitive.execute(stream_, s.args);
+          return 0;
+        });
+      } else {
+        stream_.wait();
+        s.loop();
+      }
+    } catch (Error& e) {
+      e.WithStep(s.name).WithShapes(s.shapes);
+      throw;
+    }
+  }
+  DnnlCall("reorder(output).execute", [&] {
+    exec.output_user.set_data_handle(output);
+    exec.output_reorder.execute(stream_, exec.output_buffer, exec.output_user);
+    stream_.wait();
+    return 0;
+  });
+}
+
+std::vector<StepImplementation> CpuProgram::Implementations() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<StepImplementation> result;
+  for (const auto& [batch, exec] : execs_) {
+    for (const StepExec& s : exec->steps) result.push_back({s.name, s.impl, batch});
+  }
+  return result;
+}
+
+}  // namespace inception::cpu

@@ -1,0 +1,89 @@
+// A compiled Plan on oneDNN: one activation arena, weights reordered once, primitives per batch
+// size created lazily and cached, one shared user scratchpad. Plain C++ (no Napi): the JS wrapper
+// lives in program_wrap.*. Not thread-safe by design except that Run/Release serialise on a mutex.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/plan.h"
+#include "cpu/layout.h"
+
+namespace inception::cpu {
+
+struct StepImplementation {
+  std::string step;
+  std::string impl;  // oneDNN impl_info_str(), or "loop" for the plain loops
+  int32_t batch = 0;
+};
+
+class CpuProgram {
+ public:
+  // Reads plan.weights (must stay valid during the call), creates the batch-max primitives,
+  // reorders the weights, allocates the arena. Throws inception::Error.
+  CpuProgram(const Plan& plan, int32_t threads);
+  ~CpuProgram();
+  CpuProgram(const CpuProgram&) = delete;
+  CpuProgram& operator=(const CpuProgram&) = delete;
+
+  // input: plain NCHW fp32 [n,3,H,W]; output: [n,K]. 1 <= n <= batch(). Throws inception::Error.
+  void Run(const float* input, int32_t n, float* output);
+  // Frees everything (idempotent); later Run calls throw E_DISPOSED. Waits for a Run in progress.
+  void Release();
+
+  int32_t batch() const { return plan_.batch; }
+  int64_t InputElements(int32_t n) const;
+  int64_t OutputElements(int32_t n) const;
+  int32_t threads() const { return threads_; }
+  int64_t workspace_bytes() const { return scratch_bytes_; }
+  int64_t weight_bytes() const { return weight_bytes_; }
+  int64_t arena_bytes() const { return arena_bytes_; }
+  std::vector<StepImplementation> Implementations();
+
+ private:
+  struct StepExec;
+  struct BatchExec;
+
+  BatchExec& ExecFor(int32_t n);
+  std::unique_ptr<BatchExec> CreateExec(int32_t n);
+  StepExec CreateConv(size_t index, const PlanStep& step, int32_t n);
+  StepExec CreatePool(const PlanStep& step, int32_t n);
+  StepExec CreateLoop(size_t index, const PlanStep& step, int32_t n);
+  dnnl::memory WeightsFor(size_t index, const PlanStep& step, const dnnl::memory::desc& desc);
+  void EnsureScratch(int64_t bytes);
+  const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
+  dnnl::memory::desc DescOf(int32_t tensor, int32_t n) const;
+  TensorAccess AccessOf(int32_t tensor, int32_t n) const;
+  std::string ShapesOf(const PlanStep& step) const;
+
+  Plan plan_;  // weights pointer valid only during the constructor
+  int32_t threads_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  std::vector<BufferLayout> layouts_;
+
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<uint8_t, FreeDeleter> arena_;
+  int64_t arena_bytes_ = 0;
+  std::unique_ptr<uint8_t, FreeDeleter> scratch_;
+  int64_t scratch_bytes_ = 0;
+
+  // Per step: prepared conv weights in each format a primitive asked for; biases and affine params.
+  std::vector<std::vector<dnnl::memory>> weights_;
+  std::vector<std::vector<float>> params_a_, params_b_;
+  int64_t weight_bytes_ = 0;
+
+  std::map<int32_t, std::unique_ptr<BatchExec>> execs_;
+  std::mutex mutex_;
+  bool released_ = false;
+};
+
+}  // namespace inception::cpu

@@ -1,0 +1,227 @@
+#include "cpu/program_wrap.h"
+
+#include <omp.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "cpu/addon_data.h"
+#include "js/convert.h"
+
+namespace inception::cpu {
+namespace {
+
+// Base for workers that keep an inception::Error (code, step, shapes) for the JS rejection.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, const char* name) : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  // Runs fn() and turns any exception into a stored error (Execute must not touch JS).
+  template <typename Fn>
+  void Guard(Fn&& fn) {
+    try {
+      fn();
+    } catch (const Error& e) {
+      error_ = e;
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      error_ = Error(kCodeNative, dynamic_cast<const std::bad_alloc*>(&e) ? "ENOMEM" : "EXCEPTION", e.what());
+      SetError(e.what());
+    }
+  }
+  void OnError(const Napi::Error& fallback) override {
+    Cleanup();
+    if (error_) deferred_.Reject(ToJsError(Env(), *error_).Value());
+    else deferred_.Reject(fallback.Value());
+  }
+  virtual void Cleanup() {}
+
+  Napi::Promise::Deferred deferred_;
+  std::optional<Error> error_;
+};
+
+class CompileWorker : public PromiseWorker {
+ public:
+  CompileWorker(Napi::Env env, Plan plan, Napi::Object js_plan, int32_t threads)
+      : PromiseWorker(env, "inception_cpu.compile"), plan_(std::move(plan)), threads_(threads) {
+    js_plan_ = Napi::Persistent(js_plan);  // keeps plan.weights (a Float32Array) alive during Execute
+  }
+  void Execute() override {
+    Guard([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_); });
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      auto* data = env.GetInstanceData<AddonData>();
+      Napi::Object wrap = data->program_constructor.New({Napi::External<std::shared_ptr<CpuProgram>>::New(env, &program_)});
+      data->Register(program_);
+      deferred_.Resolve(wrap);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  Plan plan_;
+  int32_t threads_;
+  Napi::ObjectReference js_plan_;
+  std::shared_ptr<CpuProgram> program_;
+};
+
+class RunWorker : public PromiseWorker {
+ public:
+  RunWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
+            std::vector<float> input, int32_t n)
+      : PromiseWorker(env, "inception_cpu.run"), wrap_(wrap), program_(std::move(program)), input_(std::move(input)), n_(n) {
+    self_ = Napi::Persistent(self);  // the wrap outlives the work
+  }
+  void Execute() override {
+    Guard([&] {
+      output_.resize(static_cast<size_t>(program_->OutputElements(n_)));
+      program_->Run(input_.data(), n_, output_.data());
+    });
+  }
+  void OnOK() override {
+    Cleanup();
+    Napi::Env env = Env();
+    Napi::Float32Array result = Napi::Float32Array::New(env, output_.size());
+    std::copy(output_.begin(), output_.end(), result.Data());
+    deferred_.Resolve(result);
+  }
+  void Cleanup() override { wrap_->FinishRun(); }
+
+ private:
+  ProgramWrap* wrap_;
+  Napi::ObjectReference self_;
+  std::shared_ptr<CpuProgram> program_;
+  std::vector<float> input_, output_;
+  int32_t n_;
+};
+
+Napi::Value Rejected(Napi::Env env, const Error& error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(ToJsError(env, error).Value());
+  return deferred.Promise();
+}
+
+}  // namespace
+
+Napi::Function ProgramWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Program",
+                     {
+                         InstanceMethod<&ProgramWrap::JsRun>("run"),
+                         InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
+                         InstanceMethod<&ProgramWrap::JsImplementations>("implementations"),
+                         InstanceAccessor<&ProgramWrap::JsWorkspaceBytes>("workspaceBytes"),
+                         InstanceAccessor<&ProgramWrap::JsWeightBytes>("weightBytes"),
+                         InstanceAccessor<&ProgramWrap::JsArenaBytes>("arenaBytes"),
+                         InstanceAccessor<&ProgramWrap::JsBatch>("batch"),
+                         InstanceAccessor<&ProgramWrap::JsDisposed>("disposed"),
+                     });
+}
+
+ProgramWrap::ProgramWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw ToJsError(info.Env(), Error(kCodeInvalidArgument, "", "Program objects are made by compile(plan, options), not new Program()"));
+  }
+  program_ = *info[0].As<Napi::External<std::shared_ptr<CpuProgram>>>().Data();
+}
+
+std::shared_ptr<CpuProgram> ProgramWrap::Live(Napi::Env env, const char* method) {
+  if (!program_) throw ToJsError(env, Error(kCodeDisposed, "", Concat("Program.", method, " after dispose()")));
+  return program_;
+}
+
+Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!program_) return Rejected(env, Error(kCodeDisposed, "", "Program.run after dispose()"));
+  if (info.Length() < 2 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
+    return Rejected(env, Error(kCodeInvalidArgument, "", "Expected run(input: Float32Array, n: number)"));
+  }
+  const double n_value = info[1].As<Napi::Number>().DoubleValue();
+  if (!(n_value >= 1 && n_value <= program_->batch()) || n_value != static_cast<int32_t>(n_value)) {
+    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected an integer batch between 1 and ", program_->batch(),
+                                                            " for n but received ", n_value)));
+  }
+  const int32_t n = static_cast<int32_t>(n_value);
+  Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+  const int64_t expected = program_->InputElements(n);
+  if (static_cast<int64_t>(input.ElementLength()) != expected) {
+    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected a Float32Array of length ", expected, " for ", n,
+                                                            " images but received length ", input.ElementLength())));
+  }
+  if (busy_.exchange(true)) {
+    return Rejected(env, Error(kCodeInvalidArgument, "",
+                               "Program.run called while another run of this program is in progress; await it first"));
+  }
+  // Copied: the caller may reuse or transfer its array while the run is in flight.
+  std::vector<float> copy(input.Data(), input.Data() + expected);
+  auto* worker = new RunWorker(env, this, Value(), program_, std::move(copy), n);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ProgramWrap::JsDispose(const Napi::CallbackInfo& info) {
+  // A run in flight keeps its own reference; its memory goes when it finishes.
+  if (program_ && !busy_) program_->Release();
+  program_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value ProgramWrap::JsImplementations(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<StepImplementation> impls = Live(env, "implementations")->Implementations();
+  Napi::Array result = Napi::Array::New(env, impls.size());
+  for (size_t i = 0; i < impls.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("step", impls[i].step);
+    o.Set("impl", impls[i].impl);
+    o.Set("batch", impls[i].batch);
+    result.Set(static_cast<uint32_t>(i), o);
+  }
+  return result;
+}
+
+Napi::Value ProgramWrap::JsWorkspaceBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Live(info.Env(), "workspaceBytes")->workspace_bytes()));
+}
+Napi::Value ProgramWrap::JsWeightBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Live(info.Env(), "weightBytes")->weight_bytes()));
+}
+Napi::Value ProgramWrap::JsArenaBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Live(info.Env(), "arenaBytes")->arena_bytes()));
+}
+Napi::Value ProgramWrap::JsBatch(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Live(info.Env(), "batch")->batch());
+}
+Napi::Value ProgramWrap::JsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !program_);
+}
+
+Napi::Value JsCompile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      throw Error(kCodeInvalidArgument, "", "Expected compile(plan: Plan, options?: { threads?: number })");
+    }
+    Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    const int32_t threads = OptionalInt32(options, "threads", omp_get_num_procs(), 1, 1024);
+    Napi::Object js_plan = info[0].As<Napi::Object>();
+    Plan plan = PlanFromJs(js_plan);
+    auto* worker = new CompileWorker(env, std::move(plan), js_plan, threads);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  } catch (const Error& e) {
+    return Rejected(env, e);
+  }
+}
+
+}  // namespace inception::cpu

@@ -1,0 +1,41 @@
+// The JS face of a CpuProgram: `Program` objects made by compile(), with run() as an AsyncWorker.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "cpu/program.h"
+
+namespace inception::cpu {
+
+class AddonData;
+
+class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // Constructed only by compile(): info[0] is an External holding the compiled program.
+  explicit ProgramWrap(const Napi::CallbackInfo& info);
+
+  void FinishRun() { busy_ = false; }
+
+ private:
+  Napi::Value JsRun(const Napi::CallbackInfo& info);
+  Napi::Value JsDispose(const Napi::CallbackInfo& info);
+  Napi::Value JsImplementations(const Napi::CallbackInfo& info);
+  Napi::Value JsWorkspaceBytes(const Napi::CallbackInfo& info);
+  Napi::Value JsWeightBytes(const Napi::CallbackInfo& info);
+  Napi::Value JsArenaBytes(const Napi::CallbackInfo& info);
+  Napi::Value JsBatch(const Napi::CallbackInfo& info);
+  Napi::Value JsDisposed(const Napi::CallbackInfo& info);
+  std::shared_ptr<CpuProgram> Live(Napi::Env env, const char* method);
+
+  std::shared_ptr<CpuProgram> program_;
+  std::atomic<bool> busy_{false};
+};
+
+// compile(plan, { threads }) -> Promise<Program>
+Napi::Value JsCompile(const Napi::CallbackInfo& info);
+
+}  // namespace inception::cpu
