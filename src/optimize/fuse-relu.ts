@@ -4,7 +4,7 @@
  * tensor is not the graph output. relu(relu(x)) = relu(x), so a producer already flagged is fine.
  */
 import type { Graph, Node, WeightStore } from '../graph/ir';
-import { producers, readCounts } from './graph-edit';
+import { compactTensors, producers, readCounts } from './graph-edit';
 
 const withReluFlag = new Set<Node['op']>(['conv2d', 'linear', 'batchnorm', 'residual_add']);
 
@@ -28,5 +28,5 @@ export function fuseRelu(graph: Graph, weights: WeightStore): { graph: Graph; we
     if (relu === undefined) nodes.push(node);
     else nodes.push({ ...node, relu: true, output: relu.output } as Node);
   }
-  return { graph: { ...graph, nodes }, weights };
+  return { graph: compactTensors({ ...graph, nodes }), weights };
 }

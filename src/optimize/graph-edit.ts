@@ -2,7 +2,7 @@
  * Small queries and rebuild helpers shared by the optimisation passes. Passes never mutate
  * their inputs: they build new node lists and new weight maps (sharing untouched arrays).
  */
-import { WeightsError } from '../errors';
+import { PlanError, WeightsError } from '../errors';
 import type { Graph, Node, ParamSpec, WeightStore } from '../graph/ir';
 
 /** How many times each tensor is read; the graph output counts as one extra read. */
@@ -58,6 +58,27 @@ export interface NewParam {
 }
 
 /**
+ * Drops tensors that are neither the graph input nor produced by a node (left behind when a pass
+ * removes a node) and renumbers the rest so ids stay equal to their index, order kept.
+ */
+export function compactTensors(graph: Graph): Graph {
+  const live = new Set<number>([graph.input, ...graph.nodes.map((n) => n.output)]);
+  if (graph.tensors.every((t) => live.has(t.id))) return graph;
+  const renumber = new Map<number, number>();
+  const tensors = graph.tensors.filter((t) => live.has(t.id)).map((t, index) => {
+    renumber.set(t.id, index);
+    return { ...t, id: index };
+  });
+  const id = (old: number): number => {
+    const v = renumber.get(old);
+    if (v === undefined) throw new PlanError(`tensor ${old} is read but no node produces it`);
+    return v;
+  };
+  const nodes = graph.nodes.map((n) => ({ ...n, inputs: n.inputs.map(id), output: id(n.output) }) as Node);
+  return { ...graph, tensors, nodes, input: id(graph.input), output: id(graph.output) };
+}
+
+/**
  * Rebuilds (graph, weights) after a pass rewrote the nodes: params keep their order, new
  * params take the place of the one they replace, and params no longer referenced are dropped
  * from both the list and the weight map.
@@ -80,5 +101,5 @@ export function rebuild(graph: Graph, weights: WeightStore, nodes: Node[], added
     emit(p, weights.get(p.name));
   }
   for (const q of added) emit(q.spec, q.value);
-  return { graph: { ...graph, nodes, params }, weights: store };
+  return { graph: compactTensors({ ...graph, nodes, params }), weights: store };
 }

@@ -11,6 +11,7 @@
  */
 import { PlanError, WeightsError } from '../errors';
 import type { Graph, Node, WeightStore } from '../graph/ir';
+import { validateGraph } from '../graph/validate';
 import { type BufferLifetime, checkNoLiveOverlap, lowerBound, naiveBytes, planArena } from './arena';
 import { type Dims, type StorageDecision, assignStorage } from './storage';
 import type { LayoutPolicy, Plan, PlanBuffer, PlanStep, PlanTensor, WeightRef } from './types';
@@ -167,6 +168,7 @@ export function stepTensors(step: PlanStep): number[] {
 
 export function lowerToPlan(graph: Graph, weights: WeightStore, policy: LayoutPolicy): { plan: Plan; report: PlannerReport } {
   checkPolicy(policy);
+  validateGraph(graph);
   const dims = tensorDims(graph);
   const storage = assignStorage(graph, dims, policy);
   const prep = new StepWeights(weights);

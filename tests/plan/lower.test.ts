@@ -5,6 +5,7 @@ import { optimize } from '../../src/optimize';
 import { lowerToPlan } from '../../src/plan/lower';
 import type { LayoutPolicy, Plan } from '../../src/plan/types';
 import { maxRelativeError } from '../helpers/compare';
+import { checkLayout } from './layout-invariants';
 import { interpretPlan } from '../helpers/plan-interpreter';
 import { TestGraphBuilder, arbitraryGraph, randomGraph, randomInput, randomWeights } from '../helpers/random-graph';
 import { referenceForward } from '../helpers/reference';
@@ -71,7 +72,11 @@ describe('lowerToPlan golden plans (exact offsets)', () => {
     const res = convAt(plan, 'n2.resconv');
     expect(res.residual).toBe(res.output);
     expect(bufferOf(plan, res.output)).toBe(bufferOf(plan, convAt(plan, 'n0.conv').output));
-    expect(plan.buffers).toHaveLength(4); // X, A (= R), H, out
+    // X, A (= R), H, out: 32 B each, 64 B apart (alignment). Lifetimes X 0-3, A/R 0-3 (A written at
+    // step 0, R read at step 3), H 1-2, out 0-3: all overlap at step 1, so four slots; equal sizes go
+    // by first use then index: X 0, A 64, out 128, H 192.
+    expect(plan.buffers.map((buf) => buf.offset)).toEqual([0, 64, 192, 128]);
+    expect(plan.arenaBytes).toBe(256);
     // weights pre-multiplied by the residual scale 0.5
     const w = randomWeights(graph, 4);
     expect(plan.weights[res.weight.offset]).toBe(Math.fround(w.get('n2.resconv.weight')![0]! * 0.5));
@@ -109,6 +114,10 @@ describe('lowerToPlan golden plans (exact offsets)', () => {
     // buffers: X [1,3->8,4,4] 512 B, concat 1024 B, out [1,4->8,4,4] 512 B; all live at step 1
     expect(report.lowerBoundBytes).toBe(512 + 1024 + 512);
     expect(report.arenaBytes).toBe(2048);
+    // largest first: the concat buffer at 0, then X (index 0) at 1024, then out at 1536
+    expect(plan.buffers[conv.buffer]!.offset).toBe(0);
+    expect(plan.buffers[plan.tensors[plan.input]!.buffer]!.offset).toBe(1024);
+    expect(plan.buffers[plan.tensors[plan.output]!.buffer]!.offset).toBe(1536);
   });
 
   it('concat falls back to a copy step when a piece is misaligned or views are off', () => {
@@ -130,49 +139,6 @@ describe('lowerToPlan golden plans (exact offsets)', () => {
     expect(plan.steps.map((s) => s.op)).toEqual(['conv2d', 'concat']);
   });
 });
-
-/** Recomputes buffer lifetimes from the steps (independently of lower.ts) and checks every layout invariant. */
-function checkLayout(plan: Plan, policy: LayoutPolicy): void {
-  const first = plan.buffers.map(() => Infinity);
-  const last = plan.buffers.map(() => -Infinity);
-  const touch = (t: number, s: number): void => {
-    const b = plan.tensors[t]!.buffer;
-    first[b] = Math.min(first[b]!, s);
-    last[b] = Math.max(last[b]!, s);
-  };
-  plan.steps.forEach((step, s) => {
-    const ts: number[] = 'inputs' in step ? [...step.inputs] : [step.input];
-    ts.push(step.output);
-    if (step.op === 'conv2d' && step.residual >= 0) {
-      expect(step.residual).toBe(step.output);
-      ts.push(step.residual);
-    }
-    ts.forEach((t) => touch(t, s));
-  });
-  for (const t of [plan.input, plan.output]) {
-    touch(t, 0);
-    touch(t, Math.max(plan.steps.length - 1, 0));
-  }
-  plan.buffers.forEach((buf, i) => {
-    expect(buf.offset % policy.alignment).toBe(0);
-    expect(buf.offset + buf.bytes).toBeLessThanOrEqual(plan.arenaBytes);
-    expect(buf.bytes).toBe(buf.n * Math.ceil(buf.c / policy.channelBlock) * policy.channelBlock * buf.h * buf.w * policy.elementBytes);
-    for (let j = i + 1; j < plan.buffers.length; j++) {
-      const other = plan.buffers[j]!;
-      const live = Math.max(first[i]!, first[j]!) <= Math.min(last[i]!, last[j]!);
-      const bytes = Math.max(buf.offset, other.offset) < Math.min(buf.offset + buf.bytes, other.offset + other.bytes);
-      if (live && bytes) throw new Error(`buffers ${i} and ${j} are live together and overlap`);
-    }
-  });
-  for (const t of plan.tensors) {
-    const buf = plan.buffers[t.buffer]!;
-    expect([t.n, t.h, t.w]).toEqual([buf.n, buf.h, buf.w]);
-    expect(t.channelOffset % policy.channelBlock).toBe(0);
-    expect(t.channelOffset + t.c).toBeLessThanOrEqual(buf.c);
-  }
-  for (const step of plan.steps)
-    for (const ref of Object.values(step)) if (typeof ref === 'object' && ref !== null && 'length' in ref && 'offset' in ref) expect((ref as { offset: number }).offset % 64).toBe(0);
-}
 
 describe('lowerToPlan on random graphs', () => {
   it.each([true, false])('interpretPlan(lowerToPlan(optimize(g))) == referenceForward(g), concatViews %s', (concatViews) => {
