@@ -77,7 +77,7 @@ interface Lowering {
 
 function lowerSteps(graph: Graph, dims: ReadonlyMap<number, Dims>, storage: StorageDecision, prep: StepWeights): Lowering {
   const tensorIndex = new Map<number, number>();
-  const T = (id: number): number => {
+  const planTensor = (id: number): number => {
     let index = tensorIndex.get(id);
     if (index === undefined) {
       index = tensorIndex.size;
@@ -85,7 +85,7 @@ function lowerSteps(graph: Graph, dims: ReadonlyMap<number, Dims>, storage: Stor
     }
     return index;
   };
-  T(graph.input);
+  planTensor(graph.input);
   const steps: PlanStep[] = [];
   for (const node of graph.nodes) {
     const [n, c, h, w] = dims.get(node.inputs[0]!)!;
@@ -97,16 +97,16 @@ function lowerSteps(graph: Graph, dims: ReadonlyMap<number, Dims>, storage: Stor
         const refs = prep.weightAndBias(node.weight, node.bias, out * c * node.kernel[0] * node.kernel[1], out, scale, node);
         let residual = -1;
         if (node.residualScale !== null) {
-          if (storage.residualCopies.has(name)) steps.push({ op: 'concat', name: `${name}:residual-copy`, inputs: [T(node.inputs[1]!)], output: T(node.output) });
-          residual = T(node.output);
+          if (storage.residualCopies.has(name)) steps.push({ op: 'concat', name: `${name}:residual-copy`, inputs: [planTensor(node.inputs[1]!)], output: planTensor(node.output) });
+          residual = planTensor(node.output);
         }
-        steps.push({ op: 'conv2d', name, input: T(node.inputs[0]!), output: T(node.output), residual, ...refs, kernel: node.kernel, stride: node.stride, pad: node.pad, relu: node.relu });
+        steps.push({ op: 'conv2d', name, input: planTensor(node.inputs[0]!), output: planTensor(node.output), residual, ...refs, kernel: node.kernel, stride: node.stride, pad: node.pad, relu: node.relu });
         break;
       }
       case 'linear': {
         if (h !== 1 || w !== 1) throw new PlanError(`linear '${name}' reads a [${n},${c},${h},${w}] feature map; it needs [N,F] (add a globalavgpool first)`);
         const refs = prep.weightAndBias(node.weight, node.bias, out * c, out, 1, node);
-        steps.push({ op: 'linear', name, input: T(node.inputs[0]!), output: T(node.output), ...refs, relu: node.relu });
+        steps.push({ op: 'linear', name, input: planTensor(node.inputs[0]!), output: planTensor(node.output), ...refs, relu: node.relu });
         break;
       }
       case 'batchnorm': {
@@ -121,35 +121,35 @@ function lowerSteps(graph: Graph, dims: ReadonlyMap<number, Dims>, storage: Stor
           scale[i] = s;
           shift[i] = beta[i]! - mean[i]! * s;
         }
-        steps.push({ op: 'affine', name, input: T(node.inputs[0]!), output: T(node.output), scale: prep.packer.add(scale), shift: prep.packer.add(shift), relu: node.relu });
+        steps.push({ op: 'affine', name, input: planTensor(node.inputs[0]!), output: planTensor(node.output), scale: prep.packer.add(scale), shift: prep.packer.add(shift), relu: node.relu });
         break;
       }
       case 'maxpool2d':
       case 'avgpool2d':
-        steps.push({ op: node.op, name, input: T(node.inputs[0]!), output: T(node.output), kernel: node.kernel, stride: node.stride, pad: node.pad, countIncludePad: node.countIncludePad });
+        steps.push({ op: node.op, name, input: planTensor(node.inputs[0]!), output: planTensor(node.output), kernel: node.kernel, stride: node.stride, pad: node.pad, countIncludePad: node.countIncludePad });
         break;
       case 'concat':
         if (storage.viewConcats.has(name)) {
-          node.inputs.forEach(T);
-          T(node.output);
+          node.inputs.forEach(planTensor);
+          planTensor(node.output);
         } else {
-          steps.push({ op: 'concat', name, inputs: node.inputs.map(T), output: T(node.output) });
+          steps.push({ op: 'concat', name, inputs: node.inputs.map(planTensor), output: planTensor(node.output) });
         }
         break;
       case 'residual_add':
-        steps.push({ op: 'residual_add', name, inputs: [T(node.inputs[0]!), T(node.inputs[1]!)], output: T(node.output), scale: node.scale, relu: node.relu });
+        steps.push({ op: 'residual_add', name, inputs: [planTensor(node.inputs[0]!), planTensor(node.inputs[1]!)], output: planTensor(node.output), scale: node.scale, relu: node.relu });
         break;
       case 'l2norm':
-        steps.push({ op: 'l2norm', name, input: T(node.inputs[0]!), output: T(node.output), eps: node.eps });
+        steps.push({ op: 'l2norm', name, input: planTensor(node.inputs[0]!), output: planTensor(node.output), eps: node.eps });
         break;
       case 'relu':
       case 'globalavgpool':
       case 'softmax':
-        steps.push({ op: node.op, name, input: T(node.inputs[0]!), output: T(node.output) });
+        steps.push({ op: node.op, name, input: planTensor(node.inputs[0]!), output: planTensor(node.output) });
         break;
     }
   }
-  T(graph.output);
+  planTensor(graph.output);
   return { steps, tensorIndex };
 }
 
