@@ -1,0 +1,296 @@
+// inception_cuda.node: info(), compile(plan, options) -> Promise<Program>, Program.run/dispose.
+// All CUDA/cuDNN work (compile and run) happens in AsyncWorkers off the JS thread.
+#include <napi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include "core/error.h"
+#include "core/plan.h"
+#include "cuda/device_info.h"
+#include "cuda/program.h"
+#include "js/convert.h"
+
+namespace inception::cuda {
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference program_class;
+};
+
+// Captures any exception from Execute so OnOK can reject with the full inception::Error fields.
+struct CapturedError {
+  std::optional<Error> error;
+  void Capture() {
+    try {
+      throw;
+    } catch (const Error& e) {
+      error = e;
+    } catch (const std::bad_alloc&) {
+      error = Error(kCodeNative, "ENOMEM", "out of host memory");
+    } catch (const std::exception& e) {
+      error = Error(kCodeNative, "EXCEPTION", e.what());
+    }
+  }
+};
+
+Napi::Value JsInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const DeviceReport r = ProbeDevices();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("runtimeVersion", CudaVersionString(r.runtime_version));
+  o.Set("driverVersion", r.driver_version ? Napi::Value(Napi::String::New(env, CudaVersionString(r.driver_version))) : env.Null());
+  o.Set("driverError", r.driver_error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, r.driver_error)));
+  o.Set("deviceCount", r.device_count);
+  o.Set("deviceError", r.device_error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, r.device_error)));
+  Napi::Array devices = Napi::Array::New(env, r.devices.size());
+  for (size_t i = 0; i < r.devices.size(); ++i) {
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("index", r.devices[i].index);
+    d.Set("name", r.devices[i].name);
+    d.Set("memoryBytes", static_cast<double>(r.devices[i].memory_bytes));
+    d.Set("computeCapability", std::to_string(r.devices[i].major) + "." + std::to_string(r.devices[i].minor));
+    devices.Set(static_cast<uint32_t>(i), d);
+  }
+  o.Set("devices", devices);
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("loaded", r.cudnn.loaded);
+  c.Set("path", r.cudnn.path.empty() ? env.Null() : Napi::Value(Napi::String::New(env, r.cudnn.path)));
+  c.Set("source", r.cudnn.source.empty() ? env.Null() : Napi::Value(Napi::String::New(env, r.cudnn.source)));
+  c.Set("version", r.cudnn.version ? Napi::Value(Napi::String::New(env, CudnnVersionString(r.cudnn.version))) : env.Null());
+  c.Set("cudartVersion", r.cudnn.cudart_version ? Napi::Value(Napi::String::New(env, CudaVersionString(static_cast<int>(r.cudnn.cudart_version)))) : env.Null());
+  c.Set("error", r.cudnn.error.empty() ? env.Null() : Napi::Value(Napi::String::New(env, r.cudnn.error)));
+  auto strings = [&](const std::vector<std::string>& v) {
+    Napi::Array a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), v[i]);
+    return a;
+  };
+  c.Set("searched", strings(r.cudnn.searched));
+  c.Set("libraries", strings(r.cudnn.libraries));
+  o.Set("cudnn", c);
+  return o;
+}
+
+ProgramOptions OptionsFromJs(const Napi::Object& o) {
+  ProgramOptions opts;
+  Napi::Value precision = o.Get("precision");
+  if (!precision.IsString()) {
+    throw Error(kCodeInvalidArgument, "", "Expected one of 'fp32', 'tf32', 'fp16' for options.precision");
+  }
+  opts.precision = ParsePrecision(precision.As<Napi::String>().Utf8Value());
+  opts.device = OptionalInt32(o, "deviceIndex", 0, 0, 1 << 16);
+  Napi::Value benchmark = o.Get("benchmark");
+  if (!benchmark.IsUndefined()) {
+    if (!benchmark.IsBoolean()) throw Error(kCodeInvalidArgument, "", "Expected a boolean for options.benchmark");
+    opts.benchmark = benchmark.As<Napi::Boolean>().Value();
+  } else {
+    opts.benchmark = false;
+  }
+  // Test switches for the fallback paths.
+  if (const char* force = std::getenv("INCEPTION_CUDA_FORCE")) {
+    std::stringstream ss(force);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (item == "split-conv") opts.force_split = true;
+      else if (item == "scratch-views") opts.force_scratch = true;
+      else if (item == "pool-kernel") opts.force_pool_kernel = true;
+      else if (!item.empty())
+        throw Error(kCodeInvalidArgument, "", "INCEPTION_CUDA_FORCE: unknown switch '" + item +
+                                                  "' (known: split-conv, scratch-views, pool-kernel)");
+    }
+  }
+  return opts;
+}
+
+void CheckDevice(int device) {
+  int count = 0;
+  cudaError_t st = cudaGetDeviceCount(&count);
+  if (st != cudaSuccess) {
+    cudaGetLastError();
+    throw Error("E_BACKEND_UNAVAILABLE", cudaGetErrorName(st),
+                std::string("no usable CUDA device: ") + cudaGetErrorString(st), "cudaGetDeviceCount");
+  }
+  if (device >= count) {
+    throw Error("E_DEVICE", "", Concat("device cuda:", device, " does not exist; this machine has ", count,
+                                       " CUDA device(s): use cuda:0..cuda:", count - 1));
+  }
+}
+
+class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CudaProgram",
+                       {InstanceMethod<&ProgramWrap::JsRun>("run"), InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
+                        InstanceMethod<&ProgramWrap::JsChoices>("choices"),
+                        InstanceAccessor<&ProgramWrap::JsWorkspaceBytes>("workspaceBytes"),
+                        InstanceAccessor<&ProgramWrap::JsWeightBytes>("weightBytes"),
+                        InstanceAccessor<&ProgramWrap::JsArenaBytes>("arenaBytes")});
+  }
+  explicit ProgramWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramWrap>(info) {}
+  void Attach(std::shared_ptr<Program> p) { program_ = std::move(p); }
+
+ private:
+  class RunWorker : public Napi::AsyncWorker {
+   public:
+    RunWorker(Napi::Env env, std::shared_ptr<Program> program, Napi::Float32Array input, int n)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), program_(std::move(program)),
+          input_ref_(Napi::Persistent(input)), input_(input.Data()), n_(n) {}
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        program_->Run(input_, n_, &output_);
+      } catch (...) {
+        captured_.Capture();
+      }
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      if (captured_.error) {
+        deferred_.Reject(ToJsError(env, *captured_.error).Value());
+        return;
+      }
+      Napi::Float32Array out = Napi::Float32Array::New(env, output_.size());
+      std::copy(output_.begin(), output_.end(), out.Data());
+      deferred_.Resolve(out);
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<Program> program_;
+    Napi::Reference<Napi::Float32Array> input_ref_;
+    const float* input_;
+    int n_;
+    std::vector<float> output_;
+    CapturedError captured_;
+  };
+
+  Napi::Value JsRun(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto deferred = Napi::Promise::Deferred::New(env);
+    try {
+      INCEPTION_CHECK(program_ != nullptr, kCodeDisposed, "this CUDA program has been disposed; compile a new one");
+      INCEPTION_CHECK(info.Length() >= 2 && info[0].IsTypedArray() &&
+                          info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array && info[1].IsNumber(),
+                      kCodeInvalidArgument, "run(input: Float32Array, n: number) expects a Float32Array and a batch size");
+      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+      const double nd = info[1].As<Napi::Number>().DoubleValue();
+      INCEPTION_CHECK(nd >= 1 && nd == static_cast<int>(nd), kCodeInvalidInput, "batch size must be a positive integer, got ", nd);
+      auto* worker = new RunWorker(env, program_, input, static_cast<int>(nd));
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    } catch (const Error& e) {
+      deferred.Reject(ToJsError(env, e).Value());
+      return deferred.Promise();
+    }
+  }
+  Napi::Value JsDispose(const Napi::CallbackInfo& info) {
+    program_.reset();  // freed now, or when an in-flight run finishes
+    return info.Env().Undefined();
+  }
+  Napi::Value JsChoices(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env);
+    if (!program_) return a;
+    uint32_t i = 0;
+    for (const ConvChoice& c : program_->Choices()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("step", c.step);
+      o.Set("n", c.n);
+      o.Set("description", c.description);
+      o.Set("split", c.split);
+      o.Set("viaScratch", c.via_scratch);
+      o.Set("workspaceBytes", static_cast<double>(c.workspace_bytes));
+      a.Set(i++, o);
+    }
+    return a;
+  }
+  Napi::Value JsWorkspaceBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), program_ ? static_cast<double>(program_->workspace_bytes()) : 0.0);
+  }
+  Napi::Value JsWeightBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), program_ ? static_cast<double>(program_->weight_bytes()) : 0.0);
+  }
+  Napi::Value JsArenaBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), program_ ? static_cast<double>(program_->arena_bytes()) : 0.0);
+  }
+
+  std::shared_ptr<Program> program_;
+};
+
+class CompileWorker : public Napi::AsyncWorker {
+ public:
+  CompileWorker(Napi::Env env, Napi::Object plan_object, Plan plan, ProgramOptions options)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
+        plan_ref_(Napi::Persistent(plan_object)), plan_(std::move(plan)), options_(options) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      if (!LoadCudnn().loaded) RequireCudnn();
+      CheckDevice(options_.device);
+      program_ = std::make_shared<Program>(plan_, options_);
+    } catch (...) {
+      captured_.Capture();
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (captured_.error) {
+      deferred_.Reject(ToJsError(env, *captured_.error).Value());
+      return;
+    }
+    AddonData* data = env.GetInstanceData<AddonData>();
+    Napi::Object wrap = data->program_class.New({});
+    ProgramWrap::Unwrap(wrap)->Attach(std::move(program_));
+    deferred_.Resolve(wrap);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference plan_ref_;  // keeps plan.weights (a JS Float32Array) alive
+  Plan plan_;
+  ProgramOptions options_;
+  std::shared_ptr<Program> program_;
+  CapturedError captured_;
+};
+
+Napi::Value JsCompile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  try {
+    INCEPTION_CHECK(info.Length() >= 2 && info[0].IsObject() && info[1].IsObject(), kCodeInvalidArgument,
+                    "compile(plan, options) expects two objects");
+    Napi::Object plan_object = info[0].As<Napi::Object>();
+    Plan plan = PlanFromJs(plan_object);
+    ProgramOptions options = OptionsFromJs(info[1].As<Napi::Object>());
+    auto* worker = new CompileWorker(env, plan_object, std::move(plan), options);
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  } catch (const Error& e) {
+    deferred.Reject(ToJsError(env, e).Value());
+    return deferred.Promise();
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->program_class = Napi::Persistent(ProgramWrap::Define(env));
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("abiVersion", kAbiVersion);
+  exports.Set("opKinds", OpKindsToJs(env));
+  exports.Set("info", Napi::Function::New(env, JsInfo, "info"));
+  exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace inception::cuda
+
+static Napi::Object InitInceptionCuda(Napi::Env env, Napi::Object exports) {
+  return inception::cuda::Init(env, exports);
+}
+NODE_API_MODULE(inception_cuda, InitInceptionCuda)

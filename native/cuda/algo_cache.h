@@ -1,0 +1,25 @@
+// On-disk cache of chosen convolution algorithms, shared by every program in the process.
+// File: $INCEPTION_CUDNN_ALGO_CACHE, else $XDG_CACHE_HOME/inception-cudnn/algos.json, else
+// ~/.cache/inception-cudnn/algos.json; INCEPTION_CUDNN_ALGO_CACHE=off disables it.
+// Format: {"version":1,"entries":{"<key>":[algo,mathType],...}}. The key names the GPU, the
+// cuDNN version, the precision, the search mode and every shape/stride of the convolution.
+// A corrupt or unreadable file is ignored (and rewritten): the cache only saves time.
+#pragma once
+
+#include <string>
+
+namespace inception::cuda {
+
+struct CachedAlgo {
+  int algo = 0;
+  int math_type = 0;
+};
+
+bool LookupCachedAlgo(const std::string& key, CachedAlgo* out);
+void StoreCachedAlgo(const std::string& key, const CachedAlgo& value);
+// Writes the file if anything was stored since the last save (errors are ignored).
+void SaveAlgoCache();
+// The file in use ("" when disabled).
+std::string AlgoCachePath();
+
+}  // namespace inception::cuda

@@ -1,0 +1,74 @@
+// One conv2d step for one batch size: descriptors, the chosen algorithm and execution path.
+//
+// Fused path (default): one cudnnConvolutionBiasActivationForward,
+//   y = act(1 * conv(x, w) + alpha2 * z + bias) with z = y (alpha2 = 1 for an in-place residual, else 0),
+//   RELU when the step has relu, else IDENTITY with IMPLICIT_PRECOMP_GEMM forced (cuDNN's rule).
+// Split path (fallback when the fused call rejects every candidate, or forced for tests):
+//   cudnnConvolutionForward (beta = 1 for a residual) then a bias(+ReLU) kernel.
+// Scratch output (fallback when y is a channel slice the algorithms reject): write a packed
+//   scratch and copy it into the slice (for a residual, copy the slice into the scratch first).
+// Every candidate is tried once at setup on scratch memory; the first that succeeds is kept.
+#pragma once
+
+#include <string>
+
+#include "core/plan.h"
+#include "cuda/device_memory.h"
+#include "cuda/kernels.h"
+#include "cuda/layout.h"
+
+namespace inception::cuda {
+
+// What the program provides while setting up a conv for one batch size.
+struct ConvSetupContext {
+  const cudnn::Api* api = nullptr;
+  cudnn::Handle handle = nullptr;
+  cudaStream_t stream = nullptr;
+  Precision precision = Precision::kFp32;
+  bool benchmark = true;
+  bool force_split = false;
+  bool force_scratch = false;
+  std::string gpu_name;
+  size_t cudnn_version = 0;
+  char* trial = nullptr;  // scratch for Find and trial runs (a whole output buffer fits)
+  size_t trial_bytes = 0;
+  char* search_workspace = nullptr;  // workspace for Find and trial runs
+  size_t search_workspace_bytes = 0;
+};
+
+struct ConvStep {
+  std::string name;
+  bool relu = false;
+  bool residual = false;
+  int in_channels = 0;  // as described to cuDNN (fp16 graph input: padded to 8)
+  TensorView x, y;       // y: the real output view
+  int64_t y_offset_in_buffer = 0;  // bytes from the start of y's buffer to y.data
+  const void* w = nullptr;
+  const void* bias = nullptr;      // fp32 (fp32/tf32) or half (fp16)
+  const float* bias_f32 = nullptr;  // for the split path's kernel
+  int kernel[2] = {1, 1}, stride[2] = {1, 1}, pad[2] = {0, 0};
+
+  // Chosen at setup.
+  TensorDesc x_desc, y_desc, bias_desc;
+  FilterDesc w_desc;
+  ConvDesc conv_desc;
+  ActivationDesc act_desc;
+  cudnn::ConvFwdAlgo algo = cudnn::ConvFwdAlgo::kImplicitPrecompGemm;
+  cudnn::MathType math_type = cudnn::MathType::kDefault;
+  size_t workspace_bytes = 0;
+  bool split = false;
+  bool via_scratch = false;
+  bool from_cache = false;
+  TensorView packed;  // the scratch layout (data set at run time) when via_scratch
+  size_t packed_bytes = 0;
+
+  std::string Describe() const;
+};
+
+// Chooses descriptors, algorithm and path. Throws inception::Error naming the step and shapes.
+void SetupConv(ConvStep& step, const ConvSetupContext& ctx);
+// Runs it on the handle's stream. `scratch` must hold step.packed_bytes when via_scratch.
+void RunConv(const ConvStep& step, const cudnn::Api& api, cudnn::Handle handle, cudaStream_t stream, void* workspace,
+             size_t workspace_bytes, void* scratch);
+
+}  // namespace inception::cuda

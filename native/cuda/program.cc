@@ -1,0 +1,434 @@
+#include "cuda/program.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cuda/algo_cache.h"
+#include "cuda/cudnn_loader.h"
+
+namespace inception::cuda {
+namespace {
+
+constexpr size_t kWeightAlignment = 256;
+constexpr size_t kMaxSearchWorkspace = size_t{512} << 20;
+
+size_t AlignUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+void CheckLaunch(const char* what) {
+  cudaError_t st = cudaGetLastError();
+  if (st != cudaSuccess) ThrowCudaStatus(st, what, __FILE__, __LINE__);
+}
+
+// Host blob of prepared weights; offsets become device pointers after upload.
+class WeightBlob {
+ public:
+  size_t AppendFloats(const float* src, size_t count) {
+    size_t at = Reserve(count * sizeof(float));
+    std::memcpy(bytes_.data() + at, src, count * sizeof(float));
+    return at;
+  }
+  size_t AppendHalves(const std::vector<uint16_t>& src) {
+    size_t at = Reserve(src.size() * sizeof(uint16_t));
+    std::memcpy(bytes_.data() + at, src.data(), src.size() * sizeof(uint16_t));
+    return at;
+  }
+  const std::vector<char>& bytes() const { return bytes_; }
+
+ private:
+  size_t Reserve(size_t n) {
+    size_t at = AlignUp(bytes_.size(), kWeightAlignment);
+    bytes_.resize(at + std::max<size_t>(n, 1), 0);
+    return at;
+  }
+  std::vector<char> bytes_;
+};
+
+}  // namespace
+
+Precision ParsePrecision(const std::string& name) {
+  if (name == "fp32") return Precision::kFp32;
+  if (name == "tf32") return Precision::kTf32;
+  if (name == "fp16") return Precision::kFp16;
+  throw Error(kCodeInvalidArgument, "", "Expected one of 'fp32', 'tf32', 'fp16' for precision but received '" + name + "'");
+}
+
+Program::Program(const Plan& plan, const ProgramOptions& options) : options_(options), plan_(plan) {
+  plan_.weights = nullptr;
+  CUDA_CHECK(cudaSetDevice(options_.device));
+  api_ = &RequireCudnn();
+  cudnn_version_ = LoadCudnn().version;
+  cudaDeviceProp prop{};
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, options_.device));
+  gpu_name_ = prop.name;
+  ValidateLayout(plan);
+
+  const PlanTensor& in = plan.tensors[static_cast<size_t>(plan.input)];
+  const PlanTensor& out = plan.tensors[static_cast<size_t>(plan.output)];
+  input_channels_ = in.c;
+  input_h_ = in.h;
+  input_w_ = in.w;
+  output_features_ = out.c * out.h * out.w;
+
+  stream_ = std::make_unique<Stream>();
+  handle_ = std::make_unique<CudnnHandle>(stream_->get());
+  arena_.Allocate(static_cast<size_t>(plan.arena_bytes), "the activation arena (plan.arenaBytes)");
+  // Zero once so no step ever reads NaN garbage (e.g. z with alpha2 = 0 in a trial run).
+  CUDA_CHECK(cudaMemset(arena_.get(), 0, arena_.bytes()));
+  PrepareWeights(plan);
+
+  const size_t in_bytes = size_t{4} * plan.batch * in.c * in.h * in.w;
+  const size_t out_bytes = size_t{4} * plan.batch * output_features_;
+  io_in_.Allocate(in_bytes, "the input staging buffer");
+  io_out_.Allocate(out_bytes, "the output staging buffer");
+  host_in_.Allocate(in_bytes, "the input staging buffer");
+  host_out_.Allocate(out_bytes, "the output staging buffer");
+
+  int convs = 0, pools = 0;
+  for (const PlanStep& s : plan_.steps) {
+    conv_of_step_.push_back(s.op == OpKind::kConv2d ? convs++ : -1);
+    pool_of_step_.push_back(s.op == OpKind::kMaxPool2d || s.op == OpKind::kAvgPool2d ? pools++ : -1);
+  }
+  SetupBatch(plan_.batch);
+  SaveAlgoCache();
+}
+
+Program::~Program() {
+  cudaSetDevice(options_.device);
+  if (stream_) cudaStreamSynchronize(stream_->get());
+  batches_.clear();
+  handle_.reset();
+}
+
+void Program::ValidateLayout(const Plan& plan) const {
+  const Precision p = options_.precision;
+  for (size_t i = 0; i < plan.buffers.size(); ++i) {
+    const PlanBuffer& b = plan.buffers[i];
+    const int64_t need = BufferBytes(b, b.n, p);
+    INCEPTION_CHECK_PLAN(b.bytes >= need, "buffers[", i, "] has ", b.bytes, " bytes but the CUDA ", PrecisionName(p),
+                         " layout needs ", need, ": plan it with the CUDA backend's layoutPolicy('", PrecisionName(p),
+                         "')");
+    INCEPTION_CHECK_PLAN(b.offset % 16 == 0, "buffers[", i, "] offset ", b.offset, " is not 16-byte aligned");
+  }
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep& s = plan.steps[i];
+    if (s.op == OpKind::kLinear || s.op == OpKind::kL2Norm || s.op == OpKind::kSoftmax) {
+      for (int32_t t : s.inputs) {
+        const PlanTensor& pt = plan.tensors[static_cast<size_t>(t)];
+        INCEPTION_CHECK_PLAN(pt.h == 1 && pt.w == 1, "steps[", i, "] '", s.name, "' reads [", pt.n, ",", pt.c, ",",
+                             pt.h, ",", pt.w, "]; the CUDA backend expects a vector [N,F,1,1] here");
+      }
+    }
+    if (s.op == OpKind::kConv2d && s.residual != kNoTensor) {
+      INCEPTION_CHECK_PLAN(s.residual == s.output, "steps[", i, "] '", s.name,
+                           "': the residual tensor must be the output tensor (in-place accumulate)");
+    }
+  }
+  const PlanTensor& out = plan.tensors[static_cast<size_t>(plan.output)];
+  INCEPTION_CHECK_PLAN(out.h == 1 && out.w == 1, "the plan output is [", out.n, ",", out.c, ",", out.h, ",", out.w,
+                       "]; expected [N,K,1,1]");
+}
+
+void Program::PrepareWeights(const Plan& plan) {
+  const Precision p = options_.precision;
+  WeightBlob blob;
+  struct Offsets {
+    size_t w = SIZE_MAX, bias = SIZE_MAX, w_f32 = SIZE_MAX, bias_f32 = SIZE_MAX;
+    int in_channels = 0;
+  };
+  std::vector<Offsets> offsets(plan.steps.size());
+  const float* all = plan.weights;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep& s = plan.steps[i];
+    Offsets& o = offsets[i];
+    if (s.op == OpKind::kConv2d) {
+      const PlanTensor& x = plan.tensors[static_cast<size_t>(s.inputs[0])];
+      const PlanTensor& y = plan.tensors[static_cast<size_t>(s.output)];
+      const int k = y.c, c = x.c, kh = s.kernel[0], kw = s.kernel[1];
+      INCEPTION_CHECK_PLAN(s.weight.length == int64_t{k} * c * kh * kw, "steps[", i, "] '", s.name, "' weight has ",
+                           s.weight.length, " values, expected ", k, "*", c, "*", kh, "*", kw);
+      INCEPTION_CHECK_PLAN(s.bias.length == k, "steps[", i, "] '", s.name, "' bias has ", s.bias.length,
+                           " values, expected ", k);
+      const float* w = all + s.weight.offset;
+      const float* b = all + s.bias.offset;
+      o.bias_f32 = blob.AppendFloats(b, static_cast<size_t>(k));
+      if (p == Precision::kFp16) {
+        // Graph input: channels padded to 8 (the pad is zero in the arena and in the filter).
+        const bool padded_input = s.inputs[0] == plan.input;
+        o.in_channels = padded_input ? PaddedChannels(c, p) : c;
+        std::vector<uint16_t> h(static_cast<size_t>(k) * kh * kw * o.in_channels, 0);  // K,R,S,C (NHWC filter)
+        for (int ko = 0; ko < k; ++ko)
+          for (int ci = 0; ci < c; ++ci)
+            for (int r = 0; r < kh; ++r)
+              for (int q = 0; q < kw; ++q) {
+                h[((static_cast<size_t>(ko) * kh + r) * kw + q) * o.in_channels + ci] =
+                    FloatToHalfBits(w[((static_cast<size_t>(ko) * c + ci) * kh + r) * kw + q]);
+              }
+        o.w = blob.AppendHalves(h);
+        std::vector<uint16_t> hb(static_cast<size_t>(k));
+        for (int ko = 0; ko < k; ++ko) hb[static_cast<size_t>(ko)] = FloatToHalfBits(b[ko]);
+        o.bias = blob.AppendHalves(hb);
+      } else {
+        o.in_channels = c;
+        o.w = blob.AppendFloats(w, static_cast<size_t>(s.weight.length));
+        o.bias = o.bias_f32;
+      }
+    } else if (s.op == OpKind::kLinear || s.op == OpKind::kAffine) {
+      o.w_f32 = blob.AppendFloats(all + s.weight.offset, static_cast<size_t>(s.weight.length));
+      o.bias_f32 = blob.AppendFloats(all + s.bias.offset, static_cast<size_t>(s.bias.length));
+      if (s.op == OpKind::kLinear) {
+        const PlanTensor& x = plan.tensors[static_cast<size_t>(s.inputs[0])];
+        const PlanTensor& y = plan.tensors[static_cast<size_t>(s.output)];
+        INCEPTION_CHECK_PLAN(s.weight.length == int64_t{x.c} * y.c, "steps[", i, "] '", s.name, "' weight has ",
+                             s.weight.length, " values, expected ", y.c, "*", x.c);
+        INCEPTION_CHECK_PLAN(s.bias.length == y.c, "steps[", i, "] '", s.name, "' bias has ", s.bias.length,
+                             " values, expected ", y.c);
+      } else {
+        const PlanTensor& y = plan.tensors[static_cast<size_t>(s.output)];
+        INCEPTION_CHECK_PLAN(s.weight.length == y.c && s.bias.length == y.c, "steps[", i, "] '", s.name,
+                             "' scale/shift must have ", y.c, " values");
+      }
+    }
+  }
+  weights_.Allocate(blob.bytes().size(), "the prepared weights");
+  CUDA_CHECK(cudaMemcpy(weights_.get(), blob.bytes().data(), blob.bytes().size(), cudaMemcpyHostToDevice));
+  step_weights_.resize(plan.steps.size());
+  auto at = [&](size_t off) -> char* { return off == SIZE_MAX ? nullptr : weights_.get() + off; };
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    step_weights_[i].w = at(offsets[i].w);
+    step_weights_[i].bias = at(offsets[i].bias);
+    step_weights_[i].w_f32 = reinterpret_cast<const float*>(at(offsets[i].w_f32));
+    step_weights_[i].bias_f32 = reinterpret_cast<const float*>(at(offsets[i].bias_f32));
+    step_weights_[i].in_channels = offsets[i].in_channels;
+  }
+}
+
+TensorView Program::View(int tensor, int n) const {
+  const PlanTensor& t = plan_.tensors[static_cast<size_t>(tensor)];
+  return MakeView(arena_.get(), plan_.buffers[static_cast<size_t>(t.buffer)], t, n, options_.precision);
+}
+
+void Program::SetupConvStep(const PlanStep& step, int n, const ConvSetupContext& ctx, ConvStep* out) {
+  const size_t i = static_cast<size_t>(&step - plan_.steps.data());
+  ConvStep& c = *out;
+  c.name = step.name;
+  c.relu = step.relu;
+  c.residual = step.residual != kNoTensor;
+  c.in_channels = step_weights_[i].in_channels;
+  c.x = View(step.inputs[0], n);
+  c.x.c = c.in_channels;
+  c.y = View(step.output, n);
+  const PlanTensor& yt = plan_.tensors[static_cast<size_t>(step.output)];
+  c.y_offset_in_buffer = static_cast<char*>(c.y.data) - (arena_.get() + plan_.buffers[static_cast<size_t>(yt.buffer)].offset);
+  c.w = step_weights_[i].w;
+  c.bias = step_weights_[i].bias;
+  c.bias_f32 = step_weights_[i].bias_f32;
+  for (int k = 0; k < 2; ++k) {
+    c.kernel[k] = step.kernel[k];
+    c.stride[k] = step.stride[k];
+    c.pad[k] = step.pad[k];
+  }
+  SetupConv(c, ctx);
+}
+
+void Program::SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* out) {
+  PoolStep& p = *out;
+  p.x = View(step.inputs[0], n);
+  p.y = View(step.output, n);
+  const cudnn::DataType dt = options_.precision == Precision::kFp16 ? cudnn::DataType::kHalf : cudnn::DataType::kFloat;
+  const cudnn::PoolingMode mode = step.op == OpKind::kMaxPool2d ? cudnn::PoolingMode::kMax
+                                  : step.count_include_pad      ? cudnn::PoolingMode::kAverageCountIncludePadding
+                                                                : cudnn::PoolingMode::kAverageCountExcludePadding;
+  try {
+    CUDNN_CHECK(api_->SetPooling2dDescriptor(p.desc.get(), mode, cudnn::NanPropagation::kNotPropagate, step.kernel[0],
+                                             step.kernel[1], step.pad[0], step.pad[1], step.stride[0], step.stride[1]));
+    auto set = [&](cudnn::TensorDescriptor d, const TensorView& v) {
+      CUDNN_CHECK(api_->SetTensor4dDescriptorEx(d, dt, v.n, v.c, v.h, v.w, static_cast<int>(v.sn),
+                                                static_cast<int>(v.sc), static_cast<int>(v.sh), static_cast<int>(v.sw)));
+    };
+    set(p.x_desc.get(), p.x);
+    set(p.y_desc.get(), p.y);
+  } catch (Error& e) {
+    e.WithStep(step.name);
+    throw;
+  }
+  p.use_kernel = options_.force_pool_kernel;
+  if (!p.use_kernel) {
+    const PlanTensor& yt = plan_.tensors[static_cast<size_t>(step.output)];
+    char* y_trial = trial + (static_cast<char*>(p.y.data) - (arena_.get() + plan_.buffers[static_cast<size_t>(yt.buffer)].offset));
+    const float one = 1.0f, zero = 0.0f;
+    cudnn::Status st = api_->PoolingForward(handle_->get(), p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
+                                            p.y_desc.get(), y_trial);
+    cudaError_t ce = cudaStreamSynchronize(stream_->get());
+    if (st != cudnn::Status::kSuccess || ce != cudaSuccess) {
+      cudaGetLastError();
+      p.use_kernel = true;  // our strided pooling kernel (tested against the same reference)
+    }
+  }
+}
+
+Program::Batch& Program::SetupBatch(int n) {
+  auto found = batches_.find(n);
+  if (found != batches_.end()) return *found->second;
+  auto batch = std::make_unique<Batch>();
+  size_t trial_bytes = 0;
+  int convs = 0, pools = 0;
+  for (const PlanStep& s : plan_.steps) {
+    if (s.op == OpKind::kConv2d) ++convs;
+    if (s.op == OpKind::kMaxPool2d || s.op == OpKind::kAvgPool2d) ++pools;
+    if (s.op == OpKind::kConv2d || s.op == OpKind::kMaxPool2d || s.op == OpKind::kAvgPool2d) {
+      const PlanTensor& yt = plan_.tensors[static_cast<size_t>(s.output)];
+      trial_bytes = std::max(trial_bytes, static_cast<size_t>(BufferBytes(plan_.buffers[static_cast<size_t>(yt.buffer)], n, options_.precision)));
+    }
+  }
+  DeviceBuffer trial(trial_bytes, "the algorithm-search output scratch");
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+  DeviceBuffer search_ws(std::min(kMaxSearchWorkspace, free_bytes / 4), "the algorithm-search workspace");
+
+  ConvSetupContext ctx;
+  ctx.api = api_;
+  ctx.handle = handle_->get();
+  ctx.stream = stream_->get();
+  ctx.precision = options_.precision;
+  ctx.benchmark = options_.benchmark;
+  ctx.force_split = options_.force_split;
+  ctx.force_scratch = options_.force_scratch;
+  ctx.gpu_name = gpu_name_;
+  ctx.cudnn_version = cudnn_version_;
+  ctx.trial = trial.get();
+  ctx.trial_bytes = trial.bytes();
+  ctx.search_workspace = search_ws.get();
+  ctx.search_workspace_bytes = search_ws.bytes();
+
+  batch->convs.resize(static_cast<size_t>(convs));
+  batch->pools.resize(static_cast<size_t>(pools));
+  size_t need_ws = 0, need_scratch = 0;
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    if (conv_of_step_[i] >= 0) {
+      ConvStep& c = batch->convs[static_cast<size_t>(conv_of_step_[i])];
+      SetupConvStep(s, n, ctx, &c);
+      need_ws = std::max(need_ws, c.workspace_bytes);
+      if (c.via_scratch) need_scratch = std::max(need_scratch, c.packed_bytes);
+    } else if (pool_of_step_[i] >= 0) {
+      SetupPoolStep(s, n, trial.get(), &batch->pools[static_cast<size_t>(pool_of_step_[i])]);
+    }
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_->get()));
+  if (need_ws > workspace_.bytes()) workspace_.Allocate(need_ws, "the convolution workspace (max over chosen algorithms)");
+  if (need_scratch > view_scratch_.bytes()) view_scratch_.Allocate(need_scratch, "the concat-slice fallback scratch");
+  Batch& ref = *batch;
+  batches_[n] = std::move(batch);
+  return ref;
+}
+
+void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
+  cudaStream_t stream = stream_->get();
+  const StepWeights& w = step_weights_[index];
+  switch (s.op) {
+    case OpKind::kConv2d:
+      RunConv(batch.convs[static_cast<size_t>(conv_of_step_[index])], *api_, handle_->get(), stream, workspace_.get(),
+              workspace_.bytes(), view_scratch_.get());
+      break;
+    case OpKind::kMaxPool2d:
+    case OpKind::kAvgPool2d: {
+      PoolStep& p = batch.pools[static_cast<size_t>(pool_of_step_[index])];
+      if (p.use_kernel) {
+        LaunchPool2d(p.x, p.y, s.op == OpKind::kMaxPool2d, s.kernel[0], s.kernel[1], s.stride[0], s.stride[1],
+                     s.pad[0], s.pad[1], s.count_include_pad, stream);
+      } else {
+        const float one = 1.0f, zero = 0.0f;
+        CUDNN_CHECK(api_->PoolingForward(handle_->get(), p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
+                                         p.y_desc.get(), p.y.data));
+      }
+      break;
+    }
+    case OpKind::kGlobalAvgPool:
+      LaunchGlobalAvgPool(View(s.inputs[0], n), View(s.output, n), stream);
+      break;
+    case OpKind::kLinear:
+      LaunchLinear(View(s.inputs[0], n), View(s.output, n), w.w_f32, w.bias_f32, s.relu, stream);
+      break;
+    case OpKind::kAffine:
+      LaunchAffine(View(s.inputs[0], n), View(s.output, n), w.w_f32, w.bias_f32, s.relu, stream);
+      break;
+    case OpKind::kRelu:
+      LaunchAffine(View(s.inputs[0], n), View(s.output, n), nullptr, nullptr, true, stream);
+      break;
+    case OpKind::kResidualAdd:
+      LaunchResidualAdd(View(s.inputs[0], n), View(s.inputs[1], n), View(s.output, n), s.scale, s.relu, stream);
+      break;
+    case OpKind::kConcat: {
+      const TensorView out = View(s.output, n);
+      int offset = 0;
+      for (int32_t t : s.inputs) {
+        TensorView src = View(t, n);
+        TensorView dst = out;
+        dst.c = src.c;
+        dst.data = static_cast<char*>(out.data) + int64_t{offset} * out.sc * ElementBytes(options_.precision);
+        LaunchCopy(src, dst, stream);
+        offset += src.c;
+      }
+      break;
+    }
+    case OpKind::kL2Norm:
+      LaunchL2Norm(View(s.inputs[0], n), View(s.output, n), s.eps, stream);
+      break;
+    case OpKind::kSoftmax:
+      LaunchSoftmax(View(s.inputs[0], n), View(s.output, n), stream);
+      break;
+  }
+  CheckLaunch("kernel launch");
+}
+
+void Program::Run(const float* input, int n, std::vector<float>* output) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
+                  " (the program's maxBatch)");
+  CUDA_CHECK(cudaSetDevice(options_.device));
+  const bool fresh = batches_.find(n) == batches_.end();
+  Batch& batch = SetupBatch(n);
+  if (fresh) SaveAlgoCache();
+  cudaStream_t stream = stream_->get();
+  const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
+  std::memcpy(host_in_.get(), input, in_count * sizeof(float));
+  CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice, stream));
+  TensorView in = View(plan_.input, n);
+  if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);  // zero the pad channels
+  LaunchInputConvert(reinterpret_cast<const float*>(io_in_.get()), input_channels_, in, stream);
+  CheckLaunch("input conversion");
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    try {
+      RunStep(i, s, n, batch);
+    } catch (Error& e) {
+      e.WithStep(s.name);
+      throw;
+    }
+  }
+  const size_t out_count = static_cast<size_t>(n) * output_features_;
+  LaunchOutputConvert(View(plan_.output, n), reinterpret_cast<float*>(io_out_.get()), stream);
+  CheckLaunch("output conversion");
+  CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  const float* result = reinterpret_cast<const float*>(host_out_.get());
+  output->assign(result, result + out_count);
+}
+
+size_t Program::workspace_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return workspace_.bytes();
+}
+
+std::vector<ConvChoice> Program::Choices() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<ConvChoice> out;
+  for (const auto& [n, batch] : batches_) {
+    for (const ConvStep& c : batch->convs) {
+      out.push_back({c.name, n, c.Describe(), c.split, c.via_scratch, c.workspace_bytes});
+    }
+  }
+  return out;
+}
+
+}  // namespace inception::cuda
