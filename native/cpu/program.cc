@@ -41,6 +41,15 @@ struct CpuProgram::StepExec {
   memory::desc scratch_desc;
   int64_t scratch_bytes = 0;
   std::function<void()> loop;
+  // Per-image mode (steps reading or writing a channel view): the primitive was made for one image
+  // with dense descriptors and runs `images` times, moving these args by one image each time.
+  int32_t images = 0;
+  struct MovingArg {
+    int arg;
+    uint8_t* first;        // the arg's data for image 0
+    int64_t image_stride;  // bytes between images
+  };
+  std::vector<MovingArg> moving;
 };
 
 struct CpuProgram::BatchExec {
@@ -111,7 +120,7 @@ int64_t CpuProgram::InputElements(int32_t n) const {
 
 int64_t CpuProgram::OutputElements(int32_t n) const {
   const PlanTensor& t = plan_.tensors[plan_.output];
-  return int64_t{n} * t.c;
+  return int64_t{n} * t.c * t.h * t.w;
 }
 
 memory::desc CpuProgram::DescOf(int32_t tensor, int32_t n) const {
@@ -138,6 +147,34 @@ std::string CpuProgram::ShapesOf(const PlanStep& step) const {
                 " pad ", step.pad[0], "x", step.pad[1]);
   }
   return s;
+}
+
+bool CpuProgram::IsView(int32_t tensor) const {
+  const PlanTensor& t = plan_.tensors[tensor];
+  return t.channel_offset != 0 || t.c != layouts_[t.buffer].c;
+}
+
+// One image of a tensor as a dense descriptor. oneDNN's JIT kernels refuse the strided descriptor
+// of a channel view at any batch (they fall back to ref:any), but within one image a block-aligned
+// channel slice of nChw{B}c (or of plain NCHW) is contiguous, so per image it is a dense tensor.
+memory::desc CpuProgram::ImageDesc(int32_t tensor) const {
+  const PlanTensor& t = plan_.tensors[tensor];
+  const BufferLayout& l = layouts_[t.buffer];
+  TensorDesc(l, t, 1);  // the alignment check, with its E_PLAN message
+  BufferLayout slice = l;
+  slice.c = t.c;
+  slice.padded_c = (int64_t{t.c} + l.block - 1) / l.block * l.block;
+  return BufferDesc(slice, 1);
+}
+
+uint8_t* CpuProgram::ImagePointer(int32_t tensor) const {
+  const PlanTensor& t = plan_.tensors[tensor];
+  const BufferLayout& l = layouts_[t.buffer];
+  return arena_.get() + l.offset + int64_t{t.channel_offset} * t.h * t.w * static_cast<int64_t>(sizeof(float));
+}
+
+int64_t CpuProgram::ImageStride(int32_t tensor) const {
+  return LayoutOf(tensor).ImageElements() * static_cast<int64_t>(sizeof(float));
 }
 
 CpuProgram::BatchExec& CpuProgram::ExecFor(int32_t n) {
@@ -210,8 +247,9 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   const PlanTensor& in = plan_.tensors[step.inputs[0]];
   const PlanTensor& out = plan_.tensors[step.output];
   const memory::dims weight_dims = {out.c, in.c, step.kernel[0], step.kernel[1]};
-  const memory::desc src = DescOf(step.inputs[0], n);
-  const memory::desc dst = DescOf(step.output, n);
+  const bool per_image = IsView(step.inputs[0]) || IsView(step.output);
+  const memory::desc src = per_image ? ImageDesc(step.inputs[0]) : DescOf(step.inputs[0], n);
+  const memory::desc dst = per_image ? ImageDesc(step.output) : DescOf(step.output, n);
 
   auto pd = DnnlCall("convolution_forward::primitive_desc", [&] {
     dnnl::post_ops ops;
@@ -234,11 +272,24 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   exec.primitive = DnnlCall("convolution_forward", [&] { return dnnl::convolution_forward(pd); });
   exec.scratch_desc = pd.scratchpad_desc();
   exec.scratch_bytes = static_cast<int64_t>(exec.scratch_desc.get_size());
-  exec.args[DNNL_ARG_SRC] = memory(src, engine_, arena_.get() + LayoutOf(step.inputs[0]).offset);
-  exec.args[DNNL_ARG_DST] = memory(dst, engine_, arena_.get() + LayoutOf(step.output).offset);
+  BindSrcDst(&exec, step, n, per_image, src, dst);
   exec.args[DNNL_ARG_WEIGHTS] = WeightsFor(index, step, pd.weights_desc());
   exec.args[DNNL_ARG_BIAS] = memory(pd.bias_desc(), engine_, params_a_[index].data());
   return exec;
+}
+
+void CpuProgram::BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, bool per_image, const memory::desc& src,
+                            const memory::desc& dst) {
+  if (!per_image) {
+    exec->args[DNNL_ARG_SRC] = memory(src, engine_, arena_.get() + LayoutOf(step.inputs[0]).offset);
+    exec->args[DNNL_ARG_DST] = memory(dst, engine_, arena_.get() + LayoutOf(step.output).offset);
+    return;
+  }
+  exec->images = n;
+  exec->args[DNNL_ARG_SRC] = memory(src, engine_, ImagePointer(step.inputs[0]));
+  exec->args[DNNL_ARG_DST] = memory(dst, engine_, ImagePointer(step.output));
+  exec->moving.push_back({DNNL_ARG_SRC, ImagePointer(step.inputs[0]), ImageStride(step.inputs[0])});
+  exec->moving.push_back({DNNL_ARG_DST, ImagePointer(step.output), ImageStride(step.output)});
 }
 
 memory CpuProgram::WeightsFor(size_t index, const PlanStep& step, const memory::desc& desc) {
@@ -268,8 +319,9 @@ memory CpuProgram::WeightsFor(size_t index, const PlanStep& step, const memory::
 
 CpuProgram::StepExec CpuProgram::CreatePool(const PlanStep& step, int32_t n) {
   const PlanTensor& in = plan_.tensors[step.inputs[0]];
-  const memory::desc src = DescOf(step.inputs[0], n);
-  const memory::desc dst = DescOf(step.output, n);
+  const bool per_image = IsView(step.inputs[0]) || IsView(step.output);
+  const memory::desc src = per_image ? ImageDesc(step.inputs[0]) : DescOf(step.inputs[0], n);
+  const memory::desc dst = per_image ? ImageDesc(step.output) : DescOf(step.output, n);
   algorithm alg = algorithm::pooling_max;
   memory::dims kernel = {step.kernel[0], step.kernel[1]}, stride = {step.stride[0], step.stride[1]},
                pad = {step.pad[0], step.pad[1]};
@@ -293,8 +345,7 @@ CpuProgram::StepExec CpuProgram::CreatePool(const PlanStep& step, int32_t n) {
   exec.primitive = DnnlCall("pooling_forward", [&] { return dnnl::pooling_forward(pd); });
   exec.scratch_desc = pd.scratchpad_desc();
   exec.scratch_bytes = static_cast<int64_t>(exec.scratch_desc.get_size());
-  exec.args[DNNL_ARG_SRC] = memory(src, engine_, arena_.get() + LayoutOf(step.inputs[0]).offset);
-  exec.args[DNNL_ARG_DST] = memory(dst, engine_, arena_.get() + LayoutOf(step.output).offset);
+  BindSrcDst(&exec, step, n, per_image, src, dst);
   return exec;
 }
 
@@ -352,7 +403,16 @@ void CpuProgram::Run(const float* input, int32_t n, float* output) {
     try {
       if (s.is_primitive) {
         DnnlCall("primitive::execute", [&] {
-          s.primitive.execute(stream_, s.args);
+          if (s.images == 0) {
+            s.primitive.execute(stream_, s.args);
+          } else {
+            for (int32_t image = 0; image < s.images; ++image) {
+              for (const StepExec::MovingArg& m : s.moving) {
+                s.args[m.arg].set_data_handle(m.first + image * m.image_stride);
+              }
+              s.primitive.execute(stream_, s.args);
+            }
+          }
           return 0;
         });
       } else {
@@ -376,7 +436,9 @@ std::vector<StepImplementation> CpuProgram::Implementations() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<StepImplementation> result;
   for (const auto& [batch, exec] : execs_) {
-    for (const StepExec& s : exec->steps) result.push_back({s.name, s.impl, batch});
+    for (const StepExec& s : exec->steps) {
+      result.push_back({s.name, s.images > 0 ? s.impl + " (per image)" : s.impl, batch});
+    }
   }
   return result;
 }

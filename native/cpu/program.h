@@ -32,7 +32,8 @@ class CpuProgram {
   CpuProgram(const CpuProgram&) = delete;
   CpuProgram& operator=(const CpuProgram&) = delete;
 
-  // input: plain NCHW fp32 [n,3,H,W]; output: [n,K]. 1 <= n <= batch(). Throws inception::Error.
+  // input: plain NCHW fp32 of the plan's input tensor ([n,3,H,W]); output: plain NCHW of its output
+  // tensor ([n,K] for [n,K,1,1]). 1 <= n <= batch(). Throws inception::Error.
   void Run(const float* input, int32_t n, float* output);
   // Frees everything (idempotent); later Run calls throw E_DISPOSED. Waits for a Run in progress.
   void Release();
@@ -55,6 +56,12 @@ class CpuProgram {
   StepExec CreateConv(size_t index, const PlanStep& step, int32_t n);
   StepExec CreatePool(const PlanStep& step, int32_t n);
   StepExec CreateLoop(size_t index, const PlanStep& step, int32_t n);
+  void BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, bool per_image, const dnnl::memory::desc& src,
+                  const dnnl::memory::desc& dst);
+  bool IsView(int32_t tensor) const;
+  dnnl::memory::desc ImageDesc(int32_t tensor) const;
+  uint8_t* ImagePointer(int32_t tensor) const;
+  int64_t ImageStride(int32_t tensor) const;
   dnnl::memory WeightsFor(size_t index, const PlanStep& step, const dnnl::memory::desc& desc);
   void EnsureScratch(int64_t bytes);
   const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
