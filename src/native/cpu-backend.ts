@@ -2,7 +2,7 @@
  * The oneDNN CPU backend (inception_cpu.node) behind the runtime's Backend seam.
  * The module is loaded on first use only; cpuBackendInfo() never throws.
  */
-import { InvalidArgumentError, InvalidInputError, invalidParam } from '../errors';
+import { DisposedError, InvalidArgumentError, InvalidInputError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
@@ -58,6 +58,7 @@ export interface CpuProgram extends Program {
 class CpuProgramImpl implements CpuProgram {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly inputElementsPerImage: number;
+  private readonly batch: number;
 
   constructor(
     private readonly native: NativeCpuProgram,
@@ -65,6 +66,7 @@ class CpuProgramImpl implements CpuProgram {
   ) {
     const input = plan.tensors[plan.input];
     this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
+    this.batch = native.batch;
   }
 
   get workspaceBytes(): number {
@@ -86,9 +88,10 @@ class CpuProgramImpl implements CpuProgram {
   }
 
   run(input: Float32Array, n: number): Promise<Float32Array> {
+    if (this.native.disposed) return Promise.reject(new DisposedError('Program.run after dispose(): compile the plan again'));
     if (!(input instanceof Float32Array)) return Promise.reject(invalidParam('input', 'a Float32Array', input));
-    if (!Number.isInteger(n) || n < 1 || n > this.native.batch) {
-      return Promise.reject(new InvalidInputError(`Expected an integer between 1 and ${this.native.batch} for n but received ${String(n)}`));
+    if (!Number.isInteger(n) || n < 1 || n > this.batch) {
+      return Promise.reject(new InvalidInputError(`Expected an integer between 1 and ${this.batch} for n but received ${String(n)}`));
     }
     if (input.length !== n * this.inputElementsPerImage) {
       return Promise.reject(
