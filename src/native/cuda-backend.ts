@@ -1,0 +1,221 @@
+/**
+ * The cuDNN GPU backend (inception_cuda.node) behind the runtime's Backend seam.
+ * The module is loaded on first use only; cudaBackendInfo() never throws, and loadCudaBackend()
+ * throws BackendUnavailableError naming exactly what is missing (the module build, the NVIDIA
+ * driver, a GPU, cuDNN 9) and how to get it.
+ */
+import { BackendUnavailableError, DeviceError, InceptionError, InvalidInputError, invalidParam } from '../errors';
+import type { LayoutPolicy, Plan } from '../plan/types';
+import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
+import { loadNativeModule, type NativeModuleBase } from './binding';
+import { fromNativeError } from './native-errors';
+
+export const CUDA_MODULE_HINT =
+  'The CUDA module is built only where the CUDA toolkit (nvcc, CUDA 13) is installed: install it, then run npm run build';
+export const CUDA_DRIVER_HINT =
+  'install the NVIDIA driver for your GPU (one that supports CUDA 13.0, e.g. the 580 series or newer) and check that nvidia-smi works';
+export const CUDNN_HINT =
+  'install cuDNN 9 with `pip install nvidia-cudnn-cu13` (in a Python virtual environment; set VIRTUAL_ENV or INCEPTION_CUDNN_SEARCH to it) or set INCEPTION_CUDNN_PATH to libcudnn.so.9';
+
+/** What the module's info() returns (native/cuda/addon.cc JsInfo). */
+export interface NativeCudaInfo {
+  readonly runtimeVersion: string;
+  readonly driverVersion: string | null;
+  readonly driverError: string | null;
+  readonly deviceCount: number;
+  readonly deviceError: string | null;
+  readonly devices: readonly { index: number; name: string; memoryBytes: number; computeCapability: string }[];
+  readonly cudnn: {
+    readonly loaded: boolean;
+    readonly path: string | null;
+    readonly source: string | null;
+    readonly version: string | null;
+    readonly cudartVersion: string | null;
+    readonly error: string | null;
+    readonly searched: readonly string[];
+    readonly libraries: readonly string[];
+  };
+}
+
+/** What was chosen for one conv step at one batch size. */
+export interface CudaConvChoice {
+  readonly step: string;
+  readonly n: number;
+  readonly description: string;
+  /** cudnnConvolutionForward + bias kernel instead of the fused call. */
+  readonly split: boolean;
+  /** Output written to a packed scratch and copied into its concat slice. */
+  readonly viaScratch: boolean;
+  readonly workspaceBytes: number;
+}
+
+export interface NativeCudaProgram {
+  run(input: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): void;
+  choices(): CudaConvChoice[];
+  readonly workspaceBytes: number;
+  readonly weightBytes: number;
+  readonly arenaBytes: number;
+}
+
+export interface NativeCudaModule extends NativeModuleBase {
+  info(): NativeCudaInfo;
+  compile(plan: Plan, options: { precision: Precision; deviceIndex: number; benchmark: boolean }): Promise<NativeCudaProgram>;
+}
+
+let cached: NativeCudaModule | undefined;
+
+/** Loads inception_cuda.node once (BackendUnavailableError with possible solutions on failure). */
+export function loadCudaModule(): NativeCudaModule {
+  cached ??= loadNativeModule<NativeCudaModule>('inception_cuda', CUDA_MODULE_HINT);
+  return cached;
+}
+
+/**
+ * fp32/tf32: NCHW float (a channel view is the parent's strides plus a pointer offset);
+ * fp16: NHWC half with channels padded to 8 (tensor cores; a view has C-stride 1, W-stride Cbuf).
+ */
+export function cudaLayoutPolicy(precision: Precision): LayoutPolicy {
+  switch (precision) {
+    case 'fp32':
+    case 'tf32':
+      return { elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true };
+    case 'fp16':
+      return { elementBytes: 2, channelBlock: 8, alignment: 256, concatViews: true };
+    default:
+      throw invalidParam('precision', "one of 'fp32', 'tf32', 'fp16'", precision);
+  }
+}
+
+/** Why the CUDA backend cannot run here, one clause per missing piece; undefined when it can. */
+export function describeUnavailability(info: NativeCudaInfo): string | undefined {
+  const problems: string[] = [];
+  if (info.driverVersion === null || info.driverError !== null) {
+    problems.push(`NVIDIA driver: not usable (${info.driverError ?? 'not installed'}); ${CUDA_DRIVER_HINT}`);
+  } else if (info.deviceCount === 0) {
+    problems.push(`GPU: no CUDA device found (${info.deviceError ?? 'device count 0'}); run on a machine with an NVIDIA GPU (compute capability 8.0 or newer) and check CUDA_VISIBLE_DEVICES`);
+  }
+  if (!info.cudnn.loaded) {
+    problems.push(`cuDNN 9: ${info.cudnn.error ?? 'not loaded'}`);
+  }
+  if (problems.length === 0) return undefined;
+  return `The CUDA backend is unavailable:\n- ${problems.join('\n- ')}`;
+}
+
+function cudaNativeError(error: unknown): InceptionError {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'E_BACKEND_UNAVAILABLE') return new BackendUnavailableError(message, { cause: error });
+  if (code === 'E_DEVICE') return new DeviceError(message, { cause: error });
+  return fromNativeError(error);
+}
+
+async function cudaCall<T>(promise: () => Promise<T>): Promise<T> {
+  try {
+    return await promise();
+  } catch (error) {
+    throw cudaNativeError(error);
+  }
+}
+
+/** A Program that also reports the cuDNN algorithm and path chosen per conv. */
+export interface CudaProgram extends Program {
+  choices(): CudaConvChoice[];
+}
+
+class CudaProgramImpl implements CudaProgram {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly inputElementsPerImage: number;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly native: NativeCudaProgram,
+    plan: Plan,
+  ) {
+    const input = plan.tensors[plan.input];
+    this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
+    this.maxBatch = plan.batch;
+  }
+
+  get workspaceBytes(): number {
+    return this.native.workspaceBytes;
+  }
+  get weightBytes(): number {
+    return this.native.weightBytes;
+  }
+  get arenaBytes(): number {
+    return this.native.arenaBytes;
+  }
+
+  choices(): CudaConvChoice[] {
+    return this.native.choices();
+  }
+
+  run(input: Float32Array, n: number): Promise<Float32Array> {
+    if (!(input instanceof Float32Array)) return Promise.reject(invalidParam('input', 'a Float32Array', input));
+    if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
+      return Promise.reject(new InvalidInputError(`Expected an integer between 1 and ${this.maxBatch} for n but received ${String(n)}`));
+    }
+    if (input.length !== n * this.inputElementsPerImage) {
+      return Promise.reject(
+        new InvalidInputError(`Expected a Float32Array of length ${n * this.inputElementsPerImage} for ${n} images but received length ${input.length}`),
+      );
+    }
+    const result = this.tail.then(() => cudaCall(() => this.native.run(input, n)));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+}
+
+function nativeOptions(options: CompileOptions, deviceCount: number): { precision: Precision; deviceIndex: number; benchmark: boolean } {
+  cudaLayoutPolicy(options.precision); // validates the precision
+  const deviceIndex = options.deviceIndex ?? 0;
+  if (!Number.isInteger(deviceIndex) || deviceIndex < 0) throw invalidParam('deviceIndex', 'a non-negative integer', options.deviceIndex);
+  if (deviceIndex >= deviceCount) {
+    throw new DeviceError(`device cuda:${deviceIndex} does not exist; this machine has ${deviceCount} CUDA device(s): use cuda:0..cuda:${deviceCount - 1}`);
+  }
+  if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
+  return { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false };
+}
+
+/** Loads the CUDA backend, or throws BackendUnavailableError saying what is missing and how to get it. */
+export function loadCudaBackend(): Backend {
+  const native = loadCudaModule();
+  const info = native.info();
+  const reason = describeUnavailability(info);
+  if (reason !== undefined) throw new BackendUnavailableError(reason);
+  return {
+    kind: 'cuda',
+    info: () => cudaBackendInfo(),
+    layoutPolicy: cudaLayoutPolicy,
+    async compile(plan: Plan, options: CompileOptions): Promise<CudaProgram> {
+      const opts = nativeOptions(options, info.deviceCount);
+      const program = await cudaCall(() => native.compile(plan, opts));
+      return new CudaProgramImpl(program, plan);
+    },
+  };
+}
+
+/** What the CUDA backend reports about itself; never throws (available: false with the reason). */
+export function cudaBackendInfo(): BackendInfo {
+  let info: NativeCudaInfo;
+  try {
+    info = loadCudaModule().info();
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    return { name: 'cuda', available: false, reason: `The CUDA backend is unavailable:\n- the CUDA module build: ${text}`, versions: {}, devices: [] };
+  }
+  const versions: Record<string, string> = { cudaRuntime: info.runtimeVersion };
+  if (info.driverVersion !== null) versions.driver = info.driverVersion;
+  if (info.cudnn.version !== null) versions.cudnn = info.cudnn.version;
+  if (info.cudnn.path !== null) versions.cudnnPath = info.cudnn.path;
+  const devices = info.devices.map((d) => ({ index: d.index, name: d.name, memoryBytes: d.memoryBytes }));
+  const reason = describeUnavailability(info);
+  return reason === undefined
+    ? { name: 'cuda', available: true, versions, devices }
+    : { name: 'cuda', available: false, reason, versions, devices };
+}
