@@ -123,9 +123,6 @@ void Program::ValidateLayout(const Plan& plan) const {
                            "': the residual tensor must be the output tensor (in-place accumulate)");
     }
   }
-  const PlanTensor& out = plan.tensors[static_cast<size_t>(plan.output)];
-  INCEPTION_CHECK_PLAN(out.h == 1 && out.w == 1, "the plan output is [", out.n, ",", out.c, ",", out.h, ",", out.w,
-                       "]; expected [N,K,1,1]");
 }
 
 void Program::PrepareWeights(const Plan& plan) {

@@ -45,7 +45,8 @@ class Program {
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
 
-  // input: plain NCHW fp32 [n,3,H,W]; output: plain fp32 [n,K]. Blocks until done.
+  // input: plain NCHW fp32 [n,C,H,W]; output: plain fp32 [n, K*h*w] in NCHW order ([n,K] for a
+  // network). Blocks until done.
   void Run(const float* input, int n, std::vector<float>* output);
 
   size_t workspace_bytes() const;
