@@ -7,23 +7,30 @@ import { InceptionError, NativeError } from '../errors';
 interface NativeFailure {
   message?: unknown;
   code?: unknown;
+  nativeCode?: unknown;
   step?: unknown;
   node?: unknown;
 }
 
-export function toNativeError(error: unknown, callerStack: string | undefined, what: string): InceptionError {
-  if (error instanceof InceptionError) return error;
-  const failure: NativeFailure = typeof error === 'object' && error !== null ? (error as NativeFailure) : {};
-  const message = typeof failure.message === 'string' ? failure.message : String(error);
-  const nativeCode = typeof failure.code === 'string' ? failure.code : 'E_NATIVE_UNKNOWN';
-  const stepValue = failure.step ?? failure.node;
-  const step = typeof stepValue === 'string' ? stepValue : undefined;
-  const wrapped = new NativeError(`${what} failed: ${message}`, nativeCode, step, { cause: error });
+/** Replaces the stack of `error` with the caller's frames (a native error has only async frames). */
+function withCallerStack<E extends Error>(error: E, callerStack: string | undefined): E {
   if (callerStack !== undefined) {
     const frames = callerStack.split('\n').slice(1).join('\n');
-    wrapped.stack = `${wrapped.name}: ${wrapped.message}\n${frames}`;
+    error.stack = `${error.name}: ${error.message}\n${frames}`;
   }
-  return wrapped;
+  return error;
+}
+
+export function toNativeError(error: unknown, callerStack: string | undefined, what: string): InceptionError {
+  // Backends already type their failures (src/native/native-errors.ts); keep the type, fix the stack.
+  if (error instanceof InceptionError) return withCallerStack(error, callerStack);
+  const failure: NativeFailure = typeof error === 'object' && error !== null ? (error as NativeFailure) : {};
+  const message = typeof failure.message === 'string' ? failure.message : String(error);
+  const codeValue = failure.nativeCode ?? failure.code;
+  const nativeCode = typeof codeValue === 'string' ? codeValue : 'E_NATIVE_UNKNOWN';
+  const stepValue = failure.step ?? failure.node;
+  const step = typeof stepValue === 'string' ? stepValue : undefined;
+  return withCallerStack(new NativeError(`${what} failed: ${message}`, nativeCode, step, { cause: error }), callerStack);
 }
 
 /**

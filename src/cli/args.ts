@@ -1,0 +1,84 @@
+/** node:util parseArgs with usage errors, plus the option parsers shared by the commands. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { DeviceName, SessionOptions } from '../runtime/options';
+import type { Precision } from '../runtime/backend';
+import { UsageError } from './io';
+
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every session-creating command accepts. */
+export const SESSION_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  weights: { type: 'string', short: 'w' },
+  device: { type: 'string', short: 'd' },
+  precision: { type: 'string' },
+  'max-batch': { type: 'string' },
+  threads: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const satisfies OptionSpec;
+
+export interface Parsed {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+export function parse(command: string, argv: readonly string[], options: OptionSpec, allowPositionals: boolean): Parsed {
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals, strict: true });
+    return { values: values as Parsed['values'], positionals };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message, command);
+    throw error;
+  }
+}
+
+export function requireString(parsed: Parsed, name: string, command: string): string {
+  const value = parsed.values[name];
+  if (typeof value !== 'string' || value.length === 0) throw new UsageError(`missing required option --${name}`, command);
+  return value;
+}
+
+export function optionalInteger(parsed: Parsed, name: string, command: string): number | undefined {
+  const value = parsed.values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[0-9]+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`--${name} expects a positive integer, got '${String(value)}'`, command);
+  }
+  return Number(value);
+}
+
+/** --weights PATH | synthetic | synthetic:dcfree | synthetic:plain. */
+export function parseWeights(value: string, command: string): SessionOptions['weights'] {
+  if (value === 'synthetic') return 'synthetic';
+  if (value.startsWith('synthetic:')) {
+    const profile = value.slice('synthetic:'.length);
+    if (profile !== 'dcfree' && profile !== 'plain') {
+      throw new UsageError(`--weights ${value}: the synthetic profiles are 'synthetic:dcfree' and 'synthetic:plain'`, command);
+    }
+    return { synthetic: profile };
+  }
+  return value;
+}
+
+/** The SessionOptions common to run / predict / embed (validated again by createSession). */
+export function sessionOptions(parsed: Parsed, command: string): Omit<SessionOptions, 'maxBatch'> & { maxBatch: number | undefined } {
+  const optional = (name: string): string | undefined => {
+    const v = parsed.values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  return {
+    model: requireString(parsed, 'model', command) as SessionOptions['model'],
+    weights: parseWeights(requireString(parsed, 'weights', command), command),
+    device: optional('device') as DeviceName | undefined,
+    precision: optional('precision') as Precision | undefined,
+    maxBatch: optionalInteger(parsed, 'max-batch', command),
+    threads: optionalInteger(parsed, 'threads', command),
+  };
+}
+
+/** Drops undefined fields: createSession rejects nothing for them, but keeps options tidy. */
+export function defined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}

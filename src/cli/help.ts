@@ -1,0 +1,63 @@
+/** Usage text of every command. */
+
+const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
+  -w, --weights W         a .safetensors checkpoint, or 'synthetic' ('synthetic:dcfree',
+                          'synthetic:plain'): fixture weights, outputs are meaningless
+  -d, --device D          cpu (default) | cuda | cuda:N
+      --precision P       fp32 (default) | tf32 | fp16 (tf32/fp16: cuda only)
+      --max-batch N       largest batch per run (default 8); bigger inputs are split
+      --threads N         cpu threads (default: all cores)
+  -v, --verbose           print stacks on errors
+  -h, --help              this help`;
+
+export const HELP: Readonly<Record<string, string>> = {
+  main: `inception-cudnn: Inception-v4, Inception-ResNet-v2 and Inception-ResNet-v1 inference
+
+usage: inception-cudnn <command> [options]
+
+commands:
+  predict   classify images (JSON lines: file and top-k classes)
+  embed     face embeddings of images (inception_resnet_v1)
+  run       run a preprocessed NCHW float32 .npy batch, write the raw outputs as .npy
+  info      package, library and backend versions, devices
+
+run 'inception-cudnn <command> --help' for the options of a command.
+exit codes: 0 ok, 1 error, 2 bad command line.
+`,
+  predict: `usage: inception-cudnn predict --model NAME --weights W [options] IMAGE...
+
+Decodes each image (JPEG, PNG, WebP), preprocesses it as the model's checkpoint expects
+(resize, centre crop, normalise) and prints one JSON line per image:
+  {"file":"cat.jpg","top":[{"index":281,"label":"tabby, tabby cat","probability":0.93},...]}
+
+${SESSION_HELP}
+  -k, --top-k K           classes per image (default 5)
+`,
+  embed: `usage: inception-cudnn embed --model inception_resnet_v1 --weights W [options] IMAGE...
+
+Decodes each image (an aligned face crop; JPEG, PNG, WebP), resizes it to 160x160 and prints
+one JSON line per image: {"file":"a.png","embedding":[...512 numbers...]}; with --output,
+writes all embeddings as one float32 .npy [N,512] instead.
+
+${SESSION_HELP}
+  -o, --output FILE       write a .npy [N,512] instead of JSON lines
+`,
+  run: `usage: inception-cudnn run --model NAME --weights W --input X.npy --output Y.npy [options]
+
+Runs a preprocessed batch: X.npy is float32 (float64 is converted, with a notice) of shape
+[N,3,H,W] (H, W >= the model's minimum); Y.npy gets the raw outputs [N,K] (logits, or
+L2-normalised embeddings for inception_resnet_v1). Batches larger than --max-batch are split.
+
+${SESSION_HELP}
+  -i, --input FILE        input .npy
+  -o, --output FILE       output .npy
+`,
+  info: `usage: inception-cudnn info [--json]
+
+Prints the package, Node.js, sharp/libvips versions, the models, and for each backend
+(cpu: oneDNN, cuda: cuDNN) whether it loads here, its library versions and devices.
+
+      --json              one JSON object instead of text
+  -h, --help              this help
+`,
+};

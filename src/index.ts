@@ -1,0 +1,27 @@
+/** inception-cudnn: the public API (re-exports only). */
+export { createSession } from './runtime/session';
+export type { Session, SessionInfo, WeightsSource, ClassifyOptions, EmbedOptions, Classification } from './runtime/session';
+export type { SessionOptions, DeviceName, Head, SyntheticProfile } from './runtime/options';
+export type { Precision, BackendInfo } from './runtime/backend';
+export type { MemoryReport } from './plan/types';
+export type { ModelName, Preprocessing } from './models/types';
+export { MODEL_NAMES } from './models/registry';
+export { libraryInfo, type LibraryInfo, type ModelSummary } from './info';
+export { imagesToTensor, DEFAULT_MAX_INPUT_PIXELS, type ImageTensorOptions } from './preprocess/image';
+export { readNpy, writeNpy } from './io/npy';
+export {
+  InceptionError,
+  InvalidArgumentError,
+  InvalidInputError,
+  WeightsError,
+  SafetensorsError,
+  NpyError,
+  ImageDecodeError,
+  UnknownModelError,
+  DeviceError,
+  BackendUnavailableError,
+  DisposedError,
+  NativeError,
+  PlanError,
+  type ErrorCode,
+} from './errors';

@@ -1,0 +1,141 @@
+/**
+ * The public session on the real oneDNN CPU backend (skipped, with the reason in the title,
+ * when inception_cpu.node is not built). inception_resnet_v1 at 160 is the smallest network.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createSession, type Session } from '../../src/runtime/session';
+import { cpuBackendInfo } from '../../src/native/cpu-backend';
+import { generateInput } from '../../src/weights/synthetic';
+import { readNpy } from '../../src/io/npy';
+import { DisposedError, InvalidInputError, BackendUnavailableError, DeviceError } from '../../src/errors';
+import { fixturesDir } from '../helpers/fixtures';
+
+const cpu = cpuBackendInfo();
+const skipReason = cpu.available ? '' : ` [SKIPPED: CPU backend not built: ${cpu.reason?.split('\n')[0]}; run npm run build]`;
+const IMAGE = 3 * 160 * 160;
+
+function relL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num += (actual[i] - expected[i]) ** 2;
+    den += expected[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+
+describe.skipIf(!cpu.available)(`Session on the CPU backend${skipReason}`, () => {
+  let session: Session;
+  beforeAll(async () => {
+    session = await createSession({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 2 });
+  });
+  afterAll(async () => {
+    await session?.dispose();
+  });
+
+  it('matches the float64 reference on the dcfree fixture input', async () => {
+    const dir = fixturesDir();
+    const input = generateInput(2, 160, 160);
+    const out = await session.run(input, [2, 3, 160, 160]);
+    expect(out.length).toBe(2 * 512);
+    for (const row of [out.subarray(0, 512), out.subarray(512)]) {
+      // L2-normalised embeddings: unit norm up to float32 accumulation (1e-4).
+      expect(Math.hypot(...row)).toBeCloseTo(1, 4);
+    }
+    if (dir !== null) {
+      const path = join(dir, 'dcfree', 'inception_resnet_v1_2x160_out_f64.npy');
+      if (existsSync(path)) {
+        // Bound from ../shared/fixtures/tolerances.json (dcfree, inception_resnet_v1: rel_l2 1e-3).
+        expect(relL2(out, readNpy(path).data)).toBeLessThan(1e-3);
+      }
+    }
+  });
+
+  it('rejected calls leave the session usable', async () => {
+    const good = generateInput(1, 160, 160);
+    const expected = await session.run(good, [1, 3, 160, 160]);
+    const nan = good.slice();
+    nan[10] = NaN;
+    await expect(session.run(nan, [1, 3, 160, 160])).rejects.toThrow(new InvalidInputError('Input value at index 10 is NaN; every value must be finite (check the preprocessing)'));
+    await expect(session.run(new Float32Array(3 * IMAGE), [3, 3, 160, 160])).rejects.toThrow('Batch of 3 exceeds maxBatch=2');
+    await expect(session.run(Float64Array.from(good) as never, [1, 3, 160, 160])).rejects.toThrow(InvalidInputError);
+    await expect(session.run(good, [1, 3, 161, 160])).rejects.toThrow(InvalidInputError);
+    // Same input, same batch size, same primitives: bitwise identical.
+    expect(await session.run(good, [1, 3, 160, 160])).toEqual(expected);
+  });
+
+  it('concurrent runs queue and each resolves with its own rows', async () => {
+    const inputs = [0, 1, 2].map((k) => generateInput(1, 160, 160).map((v) => v * (1 + k / 4)));
+    const alone: Float32Array[] = [];
+    for (const x of inputs) alone.push(await session.run(x, [1, 3, 160, 160]));
+    const together = await Promise.all(inputs.map((x) => session.run(x, [1, 3, 160, 160])));
+    together.forEach((out, k) => expect(out).toEqual(alone[k]));
+    expect(alone[0]).not.toEqual(alone[2]);
+  });
+
+  it('a running batch does not stall event-loop timers', async () => {
+    const input = generateInput(2, 160, 160);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = performance.now();
+    // Four queued batches of 2 keep the backend busy for a while (~2.8 GFLOP each).
+    const outputs = await Promise.all([0, 1, 2, 3].map(() => session.run(input, [2, 3, 160, 160])));
+    const ticksBeforeDone = ticks;
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    expect(outputs.length).toBe(4);
+    // If runs blocked the JS thread, no 5 ms tick could fire until they all resolved (0 ticks).
+    // Timers are coarse under load, so require only a third of the ideal count, and at least 2.
+    expect(ticksBeforeDone).toBeGreaterThanOrEqual(Math.max(2, Math.floor(elapsed / 5 / 3)));
+  });
+
+  it('embed on image bytes returns unit vectors', async () => {
+    const png = await sharp({ create: { width: 180, height: 200, channels: 3, background: '#a0522d' } }).png().toBuffer();
+    const [a, b] = await session.embed([png, png]);
+    expect(a.length).toBe(512);
+    expect(Math.hypot(...a)).toBeCloseTo(1, 4); // float32 normalisation: 1e-4
+    expect(b).toEqual(a);
+  });
+});
+
+describe.skipIf(!cpu.available)(`Session creation and disposal on the CPU backend${skipReason}`, () => {
+  it('after dispose every call rejects with DisposedError', async () => {
+    const s = await createSession({ model: 'inception_resnet_v1', weights: { synthetic: 'plain' }, maxBatch: 1, inputSize: 96 });
+    expect(s.info.inputShape).toEqual([1, 3, 96, 96]);
+    const x = generateInput(1, 96, 96);
+    await s.run(x, [1, 3, 96, 96]);
+    await s.dispose();
+    await expect(s.run(x, [1, 3, 96, 96])).rejects.toThrow(DisposedError);
+    await expect(s.embed([Buffer.alloc(4)])).rejects.toBeInstanceOf(DisposedError);
+  });
+
+  it('inception_v4 classify returns labelled top-k (synthetic weights, small input)', async () => {
+    const s = await createSession({ model: 'inception_v4', weights: 'synthetic', maxBatch: 1, inputSize: 107 });
+    try {
+      const jpeg = await sharp({ create: { width: 160, height: 120, channels: 3, background: '#2e8b57' } }).jpeg().toBuffer();
+      const [top] = await s.classify([jpeg], { topK: 3 });
+      expect(top.length).toBe(3);
+      for (const t of top) expect(typeof t.label === 'string' && t.label.length > 0).toBe(true);
+      expect(top[0].probability).toBeGreaterThanOrEqual(top[1].probability);
+      expect(s.memory.arenaBytes).toBeGreaterThan(0);
+      expect(s.memory.arenaBytes).toBeLessThan(s.memory.naiveBytes);
+    } finally {
+      await s.dispose();
+    }
+  });
+});
+
+describe('Session creation errors without a working device', () => {
+  it('cuda without a driver or GPU is BackendUnavailableError or DeviceError, never a crash', async () => {
+    const error = await createSession({ model: 'inception_resnet_v1', weights: 'synthetic', device: 'cuda:0' }).catch((e: unknown) => e);
+    if (error instanceof Error) {
+      expect([BackendUnavailableError, DeviceError].some((c) => error instanceof c)).toBe(true);
+    } else {
+      // A machine with a GPU creates the session: dispose it.
+      await (error as Session).dispose();
+    }
+  });
+});
