@@ -11,7 +11,7 @@ export interface FakeControls {
   /** Milliseconds each run takes (a timer, so runs genuinely overlap if not serialised). */
   delayMs: number;
   /** When set, the next run rejects with this native-looking error. */
-  failNext: { message: string; code: string; step?: string } | undefined;
+  failNext: { message: string; code: string; step?: string } | Error | undefined;
   /** Runs currently executing (must never exceed 1). */
   active: number;
   maxActive: number;
@@ -48,6 +48,7 @@ export function fakeBackend(kind: 'cpu' | 'cuda' = 'cpu', devices: BackendInfo['
             const failure = controls.failNext;
             if (failure !== undefined) {
               controls.failNext = undefined;
+              if (failure instanceof Error) throw failure;
               throw Object.assign(new Error(failure.message), { code: failure.code, step: failure.step });
             }
             const result = new Float32Array(n * k);

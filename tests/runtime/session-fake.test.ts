@@ -117,6 +117,17 @@ describe('Session.run validation (fake backend)', () => {
     expect((await after)[0]).toBe(0.25 * IMAGE);
   });
 
+  it('keeps an already typed backend error as is, with the caller stack', async () => {
+    const typed = new NativeError('cudnnConvolutionForward failed: CUDNN_STATUS_EXECUTION_FAILED', 'CUDNN_STATUS_EXECUTION_FAILED', 'mixed_5b');
+    typed.stack = 'NativeError: cudnnConvolutionForward failed\n    at <native>'; // as if made on a worker thread
+    controls.failNext = typed;
+    const error = await session.run(constantInput(1, 0), [1, 3, H, H]).catch((e: unknown) => e);
+    expect(error).toBe(typed);
+    expect((error as Error).stack).toContain('session-fake.test.ts');
+    expect((error as Error).stack).not.toContain('<native>');
+    await expectWorks(session);
+  });
+
   it('classify on an embedding model says to use embed', async () => {
     await expect(session.classify([Buffer.alloc(3)])).rejects.toThrow(
       new InvalidArgumentError('classify needs a logits output, but inception_resnet_v1 gives 512-d embeddings; use session.embed(images)'),
