@@ -1,0 +1,309 @@
+/**
+ * The GPU check, run as compiled JS on the GPU machine by bench/gpu/run.sh, one stage per
+ * process (a crash or timeout loses one stage only). Each stage writes <work>/results/<stage>.json;
+ * `report` merges them into results.json + results.md.
+ *
+ *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR]
+ *   stages: info | ops | networks | bench | report
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compareWithReference, type Tolerance } from '../../src/check/fixture-compare';
+import { readNpy, writeNpy } from '../../src/io/npy';
+import { getModel } from '../../src/models/registry';
+import type { ModelName } from '../../src/models/types';
+import { cudaBackendInfo, loadCudaBackend, loadCudaModule, type CudaProgram } from '../../src/native/cuda-backend';
+import { optimize } from '../../src/optimize/index';
+import { lowerToPlan } from '../../src/plan/lower';
+import type { Backend, Precision } from '../../src/runtime/backend';
+import { loadCheckpoint } from '../../src/weights/load';
+import { generateInput, type Profile, writeSyntheticCheckpoint } from '../../src/weights/synthetic';
+import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
+
+interface Args {
+  readonly stage: string;
+  readonly work: string;
+  readonly fixtures: string;
+  readonly out: string;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const get = (flag: string, fallback: string): string => {
+    const i = argv.indexOf(flag);
+    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
+  };
+  return { stage: argv[0] ?? 'info', work: get('--work', '/tmp/inception-gpu'), fixtures: get('--fixtures', 'fixtures'), out: get('--out', '.') };
+}
+
+const t0 = Date.now();
+function log(message: string): void {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${message}`);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function saveStage(args: Args, stage: string, data: unknown): void {
+  const dir = join(args.work, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${stage}.json`), JSON.stringify(data, null, 1));
+}
+
+const CASES: Readonly<Record<ModelName, readonly [number, number][]>> = {
+  inception_v4: [[2, 299], [1, 311]],
+  inception_resnet_v2: [[2, 299], [1, 311]],
+  inception_resnet_v1: [[2, 160], [1, 181]],
+};
+const MODELS = Object.keys(CASES) as ModelName[];
+/** Bounds for reduced precision against the float64 fixtures (plain profile only; see README). */
+const REDUCED_BOUNDS: Readonly<Record<'tf32' | 'fp16', Tolerance>> = {
+  tf32: { rel_l2: 5e-3, max_abs_over_max_ref: 1e-2, top1_gap_factor: 2 },
+  fp16: { rel_l2: 1e-2, max_abs_over_max_ref: 2e-2, top1_gap_factor: 2 },
+};
+
+async function stageInfo(args: Args): Promise<void> {
+  const info = cudaBackendInfo();
+  log(`available=${info.available} versions=${JSON.stringify(info.versions)} devices=${JSON.stringify(info.devices)}`);
+  if (info.reason !== undefined) log(`reason: ${info.reason}`);
+  let native: unknown = null;
+  try {
+    native = loadCudaModule().info();
+  } catch (error) {
+    native = { error: errorText(error) };
+  }
+  log(`native info: ${JSON.stringify(native)}`);
+  saveStage(args, process.env.INCEPTION_STAGE_NAME ?? 'info', { info, native });
+}
+
+async function stageOps(args: Args): Promise<void> {
+  const backend = loadCudaBackend();
+  const results: CaseResult[] = [];
+  for (const precision of ['fp32', 'tf32', 'fp16'] as const) {
+    for (const force of ['', 'split-conv,scratch-views,pool-kernel']) {
+      const rs = await runOpCases(backend, precision, force);
+      for (const r of rs) {
+        log(`${r.pass ? 'PASS' : 'FAIL'} ${precision}${force ? ` [${force}]` : ''} ${r.name} n=${r.n} relL2=${r.relL2.toExponential(2)} (<= ${r.bound})${r.error ? ` ERROR ${r.error}` : ''}${r.paths ? ` paths=${r.paths.join(' ')}` : ''}`);
+      }
+      results.push(...rs);
+      saveStage(args, 'ops', { results });
+    }
+  }
+}
+
+interface NetworkResult {
+  model: ModelName;
+  profile: Profile;
+  case: string;
+  precision: Precision;
+  pass: boolean;
+  relL2?: number;
+  maxAbsOverMaxRef?: number;
+  bound?: Tolerance;
+  why?: string;
+  error?: string;
+  compileMs?: number;
+  runMs?: number;
+  fusedConvs?: number;
+  splitConvs?: number;
+  scratchConvs?: number;
+}
+
+async function ensureCheckpoint(args: Args, model: ModelName, profile: Profile): Promise<string> {
+  const path = join(args.work, `${model}_${profile}.safetensors`);
+  if (!existsSync(path)) {
+    const started = Date.now();
+    await writeSyntheticCheckpoint(getModel(model).checkpoint, profile, path);
+    log(`wrote ${path} in ${Date.now() - started} ms`);
+  }
+  return path;
+}
+
+async function runNetwork(backend: Backend, model: ModelName, weights: ReadonlyMap<string, Float32Array>, n: number, size: number, precision: Precision, benchmark: boolean): Promise<{ out: Float32Array; program: CudaProgram; compileMs: number; runMs: number }> {
+  const graph = getModel(model).build({ batch: n, height: size, width: size });
+  const optimised = optimize(graph, weights);
+  const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(precision));
+  const c0 = Date.now();
+  const program = (await backend.compile(plan, { precision, benchmark })) as CudaProgram;
+  const compileMs = Date.now() - c0;
+  const input = generateInput(n, size, size);
+  const r0 = Date.now();
+  const out = await program.run(input, n);
+  return { out, program, compileMs, runMs: Date.now() - r0 };
+}
+
+async function stageNetworks(args: Args): Promise<void> {
+  const backend = loadCudaBackend();
+  const tolerances = JSON.parse(readFileSync(join(args.fixtures, 'tolerances.json'), 'utf8')) as { profiles: Record<Profile, Record<ModelName, Tolerance>> };
+  const results: NetworkResult[] = [];
+  for (const model of MODELS) {
+    for (const profile of ['plain', 'dcfree'] as const) {
+      let weights: ReadonlyMap<string, Float32Array>;
+      try {
+        weights = (await loadCheckpoint(await ensureCheckpoint(args, model, profile), getModel(model))).weights;
+      } catch (error) {
+        results.push({ model, profile, case: '-', precision: 'fp32', pass: false, error: `checkpoint: ${errorText(error)}` });
+        continue;
+      }
+      for (const [n, size] of CASES[model]) {
+        const caseName = `${n}x${size}`;
+        const inputPath = join(args.work, `input_${caseName}.npy`);
+        if (!existsSync(inputPath)) await writeNpy(inputPath, generateInput(n, size, size), [n, 3, size, size]);
+        const precisions: Precision[] = profile === 'plain' ? ['fp32', 'tf32', 'fp16'] : ['fp32'];
+        for (const precision of precisions) {
+          const bound = precision === 'fp32' ? tolerances.profiles[profile][model] : REDUCED_BOUNDS[precision];
+          const result: NetworkResult = { model, profile, case: caseName, precision, pass: false, bound };
+          try {
+            const ref = readNpy(join(args.fixtures, profile, `${model}_${caseName}_out_f64.npy`));
+            const { out, program, compileMs, runMs } = await runNetwork(backend, model, weights, n, size, precision, false);
+            const choices = program.choices();
+            program.dispose();
+            const k = out.length / n;
+            const report = compareWithReference(out, ref.data, [n, k], bound);
+            await writeNpy(join(args.work, `ours_${model}_${profile}_${caseName}_${precision}.npy`), out, [n, k]);
+            Object.assign(result, {
+              pass: report.pass,
+              relL2: report.relL2,
+              maxAbsOverMaxRef: report.maxAbsOverMaxRef,
+              why: report.why,
+              compileMs,
+              runMs,
+              fusedConvs: choices.filter((c) => !c.split).length,
+              splitConvs: choices.filter((c) => c.split).length,
+              scratchConvs: choices.filter((c) => c.viaScratch).length,
+            });
+          } catch (error) {
+            result.error = errorText(error);
+          }
+          log(`${result.pass ? 'PASS' : 'FAIL'} ${model} ${profile} ${caseName} ${precision} relL2=${result.relL2?.toExponential(2) ?? '-'} maxAbs=${result.maxAbsOverMaxRef?.toExponential(2) ?? '-'} (<= ${bound.rel_l2}) compile=${result.compileMs ?? '-'}ms run=${result.runMs ?? '-'}ms convs fused/split/scratch=${result.fusedConvs ?? '-'}/${result.splitConvs ?? '-'}/${result.scratchConvs ?? '-'}${result.why ? ` why=${result.why}` : ''}${result.error ? ` ERROR ${result.error}` : ''}`);
+          results.push(result);
+          saveStage(args, 'networks', { results });
+        }
+      }
+    }
+  }
+}
+
+async function stageBench(args: Args): Promise<void> {
+  const backend = loadCudaBackend();
+  const results: unknown[] = [];
+  for (const model of ['inception_v4', 'inception_resnet_v2'] as const) {
+    const weights = (await loadCheckpoint(await ensureCheckpoint(args, model, 'plain'), getModel(model))).weights;
+    for (const precision of ['fp32', 'fp16'] as const) {
+      for (const batch of [1, 64]) {
+        try {
+          const graph = getModel(model).build({ batch, height: 299, width: 299 });
+          const optimised = optimize(graph, weights);
+          const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(precision));
+          const c0 = Date.now();
+          const program = await backend.compile(plan, { precision, benchmark: true });
+          const compileMs = Date.now() - c0;
+          const input = generateInput(batch, 299, 299);
+          for (let i = 0; i < 3; i++) await program.run(input, batch);
+          let iterations = 0;
+          const s0 = process.hrtime.bigint();
+          let elapsed = 0;
+          while (iterations < 5 || (elapsed < 1.5 && iterations < 500)) {
+            await program.run(input, batch);
+            iterations++;
+            elapsed = Number(process.hrtime.bigint() - s0) / 1e9;
+          }
+          const row = { engine: 'ours', model, precision, batch, imagesPerSecond: (iterations * batch) / elapsed, msPerBatch: (elapsed * 1000) / iterations, iterations, compileMs, workspaceBytes: program.workspaceBytes, arenaBytes: program.arenaBytes, weightBytes: program.weightBytes, note: 'includes host->device input copy and device->host output copy' };
+          program.dispose();
+          log(`ours ${model} ${precision} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} img/s (${row.msPerBatch.toFixed(2)} ms/batch, compile ${compileMs} ms, workspace ${row.workspaceBytes}, arena ${row.arenaBytes})`);
+          results.push(row);
+        } catch (error) {
+          log(`ours ${model} ${precision} batch ${batch}: ERROR ${errorText(error)}`);
+          results.push({ engine: 'ours', model, precision, batch, error: errorText(error) });
+        }
+        saveStage(args, 'bench', { results });
+      }
+    }
+  }
+}
+
+function readStage(args: Args, stage: string): Record<string, unknown> | null {
+  const p = join(args.work, 'results', `${stage}.json`);
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+function stageReport(args: Args): void {
+  const stages: Record<string, unknown> = {};
+  const dir = join(args.work, 'results');
+  for (const f of existsSync(dir) ? readdirSync(dir) : []) if (f.endsWith('.json')) stages[f.slice(0, -5)] = readStage(args, f.slice(0, -5));
+  const meta = (() => {
+    try {
+      return JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'meta.json'), 'utf8')) as unknown;
+    } catch {
+      return null;
+    }
+  })();
+  const md: string[] = ['# GPU check', '', `date: ${new Date().toISOString()}`, `build: ${JSON.stringify(meta)}`, ''];
+  const info = stages.info as { info?: { available: boolean; versions: unknown; devices: unknown; reason?: string } } | null;
+  if (info?.info) md.push(`device: ${JSON.stringify(info.info.devices)}`, `versions: ${JSON.stringify(info.info.versions)}`, `available: ${info.info.available}${info.info.reason ? ` (${info.info.reason})` : ''}`, '');
+  const ops = stages.ops as { results?: CaseResult[] } | null;
+  if (ops?.results) {
+    const failed = ops.results.filter((r) => !r.pass);
+    md.push(`## Ops: ${ops.results.length - failed.length}/${ops.results.length} pass`, '');
+    if (failed.length > 0) {
+      md.push('| precision | forced | case | n | relL2 | bound | error |', '|---|---|---|---|---|---|---|');
+      for (const r of failed) md.push(`| ${r.precision} | ${r.force || '-'} | ${r.name} | ${r.n} | ${r.relL2.toExponential(2)} | ${r.bound} | ${r.error ?? ''} |`);
+      md.push('');
+    }
+  }
+  const nets = stages.networks as { results?: NetworkResult[] } | null;
+  if (nets?.results) {
+    md.push('## Networks vs float64 fixtures', '', '| model | profile | case | precision | pass | relL2 | maxAbs/maxRef | bound | convs fused/split/scratch | note |', '|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of nets.results) md.push(`| ${r.model} | ${r.profile} | ${r.case} | ${r.precision} | ${r.pass ? 'yes' : '**NO**'} | ${r.relL2?.toExponential(2) ?? '-'} | ${r.maxAbsOverMaxRef?.toExponential(2) ?? '-'} | ${r.bound?.rel_l2 ?? '-'} | ${r.fusedConvs ?? '-'}/${r.splitConvs ?? '-'}/${r.scratchConvs ?? '-'} | ${(r.error ?? r.why ?? '').replace(/\|/g, '/').slice(0, 200)} |`);
+    md.push('');
+  }
+  const timm = stages.timm as { results?: { model: string; profile: string; case: string; ours_vs_timm_rel_l2?: number; timm_vs_f64_rel_l2?: number; error?: string }[] } | null;
+  if (timm?.results) {
+    md.push('## Ours vs timm on the same GPU (fp32, TF32 off)', '', '| model | profile | case | ours vs timm relL2 | timm vs f64 relL2 | note |', '|---|---|---|---|---|---|');
+    for (const r of timm.results) md.push(`| ${r.model} | ${r.profile} | ${r.case} | ${r.ours_vs_timm_rel_l2?.toExponential(2) ?? '-'} | ${r.timm_vs_f64_rel_l2?.toExponential(2) ?? '-'} | ${r.error ?? ''} |`);
+    md.push('');
+  }
+  const ours = (stages.bench as { results?: { model: string; precision: string; batch: number; imagesPerSecond?: number; error?: string }[] } | null)?.results ?? [];
+  const torch = (stages.torch_bench as { results?: { model: string; precision: string; batch: number; imagesPerSecond?: number; error?: string }[] } | null)?.results ?? [];
+  if (ours.length + torch.length > 0) {
+    md.push('## Throughput (images/s, 299x299)', '', '| model | precision | batch | ours | PyTorch eager (channels_last, cudnn.benchmark) | ours / PyTorch |', '|---|---|---|---|---|---|');
+    for (const o of ours) {
+      const t = torch.find((x) => x.model === o.model && x.precision === o.precision && x.batch === o.batch);
+      const ratio = o.imagesPerSecond !== undefined && t?.imagesPerSecond !== undefined ? (o.imagesPerSecond / t.imagesPerSecond).toFixed(2) : '-';
+      md.push(`| ${o.model} | ${o.precision} | ${o.batch} | ${o.imagesPerSecond?.toFixed(1) ?? o.error ?? '-'} | ${t?.imagesPerSecond?.toFixed(1) ?? t?.error ?? '-'} | ${ratio} |`);
+    }
+    md.push('', 'Ours includes the host->device input copy and the device->host output copy; PyTorch times the model on a device-resident input.', '');
+  }
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), build: meta, stages }, null, 1));
+  writeFileSync(join(args.out, 'results.md'), md.join('\n') + '\n');
+  console.log(md.join('\n'));
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  mkdirSync(args.work, { recursive: true });
+  switch (args.stage) {
+    case 'info':
+      return stageInfo(args);
+    case 'ops':
+      return stageOps(args);
+    case 'networks':
+      return stageNetworks(args);
+    case 'bench':
+      return stageBench(args);
+    case 'report':
+      return stageReport(args);
+    default:
+      throw new Error(`unknown stage '${args.stage}' (info | ops | networks | bench | report)`);
+  }
+}
+
+main().catch((error: unknown) => {
+  log(`stage failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});

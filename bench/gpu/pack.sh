@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepares the GPU check ON THE BUILD MACHINE (npm run device-check): builds the native modules
+# and the TS it needs, then assembles .device/ (git-ignored, <= 60 MiB) for bench/gpu/run.sh:
+#   node.xz                      this machine's /usr/bin/node, xz-compressed
+#   js/                          compiled JS: bench/gpu/device-suite.js and what it imports (src/, tests/gpu/)
+#   build/Release/inception_cuda.node
+#   fixtures/{plain,dcfree}/*_out_f64.npy, fixtures/tolerances.json
+#   bench/gpu/{run.sh,timm_compare.py,torch_bench.py}
+#   native/cuda/{check_decls.cc,cudnn_api.h}
+#   meta.json                    commit, dirty files, date, tool versions
+# Then, on the GPU machine (carry .device):   bash .device/bench/gpu/run.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+DEV="$ROOT/.device"
+FIXTURES="${INCEPTION_FIXTURES:-$ROOT/../shared/fixtures}"
+[ -d "$FIXTURES" ] || FIXTURES=/work/shared/fixtures
+LIMIT=$(( 60 * 1024 * 1024 ))
+cd "$ROOT"
+
+echo "== building native modules (cmake-js)"
+npx cmake-js compile --out build >/tmp/inception-pack-build.log 2>&1 || { tail -40 /tmp/inception-pack-build.log; exit 1; }
+[ -f build/Release/inception_cuda.node ] || { echo "build/Release/inception_cuda.node was not built (is nvcc installed?)"; tail -20 /tmp/inception-pack-build.log; exit 1; }
+
+echo "== compiling the device suite (tsc -p bench/gpu/tsconfig.json)"
+rm -rf "$DEV/js" "$DEV/build" "$DEV/fixtures" "$DEV/bench" "$DEV/native" "$DEV/out"
+npx tsc -p bench/gpu/tsconfig.json
+
+echo "== assembling $DEV"
+mkdir -p "$DEV/build/Release" "$DEV/fixtures/plain" "$DEV/fixtures/dcfree" "$DEV/bench/gpu" "$DEV/native/cuda"
+if [ ! -f "$DEV/node.xz" ] || [ /usr/bin/node -nt "$DEV/node.xz" ]; then
+  echo "compressing /usr/bin/node (about a minute)"
+  xz -T2 -6 -c /usr/bin/node > "$DEV/node.xz.tmp" && mv "$DEV/node.xz.tmp" "$DEV/node.xz"
+fi
+cp build/Release/inception_cuda.node "$DEV/build/Release/"
+strip --strip-unneeded "$DEV/build/Release/inception_cuda.node" 2>/dev/null || true
+for p in plain dcfree; do cp "$FIXTURES/$p/"*_out_f64.npy "$DEV/fixtures/$p/"; done
+cp "$FIXTURES/tolerances.json" "$DEV/fixtures/"
+cp bench/gpu/run.sh bench/gpu/timm_compare.py bench/gpu/torch_bench.py "$DEV/bench/gpu/"
+cp native/cuda/check_decls.cc native/cuda/cudnn_api.h "$DEV/native/cuda/"
+cat > "$DEV/meta.json" <<JSON
+{"commit": "$(git rev-parse HEAD)", "dirtyFiles": $(git status --porcelain | wc -l), "packedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "node": "$(node --version)", "nvcc": "$(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1 | sed 's/"/ /g')"}
+JSON
+
+SIZE=$(du -sb "$DEV" | cut -f1)
+echo "== .device is $SIZE bytes ($(( SIZE / 1024 / 1024 )) MiB; limit 60 MiB)"
+du -sh "$DEV"/* | sort -h
+if [ "$SIZE" -gt "$LIMIT" ]; then echo "too big: the device tool carries at most 64 MiB"; exit 1; fi
+echo "== ready. On the GPU machine: carry ['.device'], command: bash .device/bench/gpu/run.sh"

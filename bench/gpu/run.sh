@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The GPU check, ON THE GPU MACHINE (no network, no Node: it unpacks the node binary that
+# pack.sh put in .device/). Every stage logs, runs under its own timeout inside one overall
+# budget, and the next stage runs even when one fails. Writes at most 3 files into $OUT:
+# results.json, results.md, run.log.
+#
+#   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
+#   stages: node smi decls info_scan info ops networks bench torch_bench timm report
+# Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
+#      INCEPTION_GPU_BUDGET_S (default 540), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3).
+set -u
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ -f "$SCRIPT_DIR/../../node.xz" ]; then DEV="$(cd "$SCRIPT_DIR/../.." && pwd)"
+elif [ -f "$SCRIPT_DIR/../../.device/node.xz" ]; then DEV="$(cd "$SCRIPT_DIR/../../.device" && pwd)"
+else echo "run.sh: cannot find the packed .device folder (node.xz); run bench/gpu/pack.sh on the build machine first" >&2; exit 2; fi
+
+OUT="${OUT:-$DEV/out}"
+WORK="${INCEPTION_GPU_WORK:-/tmp/inception-gpu}"
+BUDGET="${INCEPTION_GPU_BUDGET_S:-540}"
+PY="${INCEPTION_PYTHON:-/opt/torch/.venv/bin/python3}"
+[ -x "$PY" ] || PY="$(command -v python3 || echo python3)"
+mkdir -p "$OUT" "$WORK/results"
+exec > >(tee -a "$OUT/run.log") 2>&1
+START=$(date +%s)
+NODE="$WORK/node"
+export INCEPTION_CUDA_PREBUILD="$DEV/build/Release/inception_cuda.node"
+export INCEPTION_CUDNN_ALGO_CACHE="$WORK/algos.json"
+SUITE="$DEV/js/bench/gpu/device-suite.js"
+
+declare -a SUMMARY=()
+elapsed() { echo $(( $(date +%s) - START )); }
+
+# stage NAME LIMIT_S COMMAND...: runs with min(LIMIT, remaining budget - 15 s).
+stage() {
+  local name="$1" limit="$2"; shift 2
+  local remaining=$(( BUDGET - $(elapsed) ))
+  local t=$(( limit < remaining - 15 ? limit : remaining - 15 ))
+  if [ "$t" -lt 10 ]; then
+    echo "=== $name: SKIPPED (overall budget ${BUDGET}s nearly spent)"
+    SUMMARY+=("$(printf '%-12s %-8s %5s' "$name" skipped -)")
+    return
+  fi
+  echo "=== $name (timeout ${t}s, t=$(elapsed)s)"
+  local s=$(date +%s)
+  timeout -k 5 "$t" bash -c '"$@"' _ "$@"
+  local rc=$?
+  local status=ok
+  [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && status=timeout
+  [ "$rc" -ne 0 ] && [ "$status" = ok ] && status="rc=$rc"
+  echo "=== $name: $status in $(( $(date +%s) - s ))s"
+  SUMMARY+=("$(printf '%-12s %-8s %5ss' "$name" "$status" "$(( $(date +%s) - s ))")")
+}
+
+SITE="$("$PY" -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)"
+NV_LIBS=""
+for d in "$SITE"/nvidia/*/lib; do [ -d "$d" ] && NV_LIBS="${NV_LIBS:+$NV_LIBS:}$d"; done
+NV_INCLUDES=""
+for d in "$SITE"/nvidia/*/include /usr/local/cuda/include; do [ -d "$d" ] && NV_INCLUDES="$NV_INCLUDES -I$d"; done
+
+do_node() {
+  if [ -x "$NODE" ] && "$NODE" --version >/dev/null 2>&1; then echo "node already unpacked"; else
+    if command -v xz >/dev/null; then xz -dc "$DEV/node.xz" > "$NODE"
+    else "$PY" -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],"wb"))' "$DEV/node.xz" "$NODE"; fi
+    chmod +x "$NODE"
+  fi
+  "$NODE" --version && ldd --version 2>&1 | head -1
+}
+do_smi() {
+  nvidia-smi --query-gpu=index,name,driver_version,memory.total,memory.used,utilization.gpu,compute_cap --format=csv || true
+  nvidia-smi | head -15 || true
+  echo "python: $PY  site-packages: $SITE"
+  echo "nvidia libs: $NV_LIBS"
+  ls "$SITE"/nvidia/cudnn/lib 2>/dev/null
+  "$PY" -c 'import torch, timm; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), "timm", timm.__version__)' 2>&1 | tail -1
+}
+do_decls() {
+  local cxx; cxx="$(command -v g++ || command -v c++ || command -v clang++ || true)"
+  local src="$DEV/native/cuda/check_decls.cc"
+  if [ ! -f "$SITE/nvidia/cudnn/include/cudnn.h" ]; then echo "decls: no cudnn.h under $SITE/nvidia/cudnn/include"; return 3; fi
+  grep -h "define CUDNN_M[AI][JN]OR\|define CUDNN_PATCHLEVEL" "$SITE"/nvidia/cudnn/include/cudnn_version*.h
+  if [ -n "$cxx" ]; then
+    "$cxx" -std=c++17 -fsyntax-only -Wno-deprecated-declarations $NV_INCLUDES -I"$DEV/native" "$src"
+  elif [ -x /usr/local/cuda/bin/nvcc ]; then
+    /usr/local/cuda/bin/nvcc -std=c++17 -x cu -c $NV_INCLUDES -I"$DEV/native" "$src" -o /dev/null
+  else echo "decls: no C++ compiler (g++, c++, clang++ or nvcc) on this machine"; return 3; fi
+  local rc=$?
+  [ $rc -eq 0 ] && echo "decls: our cuDNN declarations match the real headers"
+  return $rc
+}
+suite() { INCEPTION_STAGE_NAME="$1" LD_LIBRARY_PATH="$NV_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$NODE" "$SUITE" "$1" --work "$WORK" --fixtures "$DEV/fixtures" --out "$OUT"; }
+# info_scan: no LD_LIBRARY_PATH, so the loader must find the wheel by scanning site-packages itself.
+info_scan() { INCEPTION_STAGE_NAME=info_scan env -u LD_LIBRARY_PATH VIRTUAL_ENV="$(dirname "$(dirname "$PY")")" "$NODE" "$SUITE" info --work "$WORK" --fixtures "$DEV/fixtures"; }
+
+export DEV OUT WORK PY NODE SUITE SITE NV_LIBS NV_INCLUDES
+export -f do_node do_smi do_decls suite info_scan
+
+STAGES=("$@")
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info ops networks bench torch_bench timm report)
+echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
+cat "$DEV/meta.json" 2>/dev/null; echo
+for s in "${STAGES[@]}"; do
+  case "$s" in
+    node) stage node 60 do_node ;;
+    smi) stage smi 30 do_smi ;;
+    decls) stage decls 60 do_decls ;;
+    info_scan) stage info_scan 60 info_scan ;;
+    info) stage info 60 suite info ;;
+    ops) stage ops 150 suite ops ;;
+    networks) stage networks 200 suite networks ;;
+    bench) stage bench 120 suite bench ;;
+    torch_bench) stage torch_bench 100 "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" ;;
+    timm) stage timm 90 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
+    report) BUDGET=$(( BUDGET + 15 )) stage report 30 suite report ;;
+    *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-12s %-8s %5s' "$s" unknown -)") ;;
+  esac
+done
+
+echo
+echo "=== summary ($(elapsed)s total)"
+printf '%-12s %-8s %6s\n' stage status time
+for line in "${SUMMARY[@]}"; do echo "$line"; done
+ls -la "$OUT"
