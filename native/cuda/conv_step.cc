@@ -190,7 +190,7 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
           // IDENTITY is only honoured by IMPLICIT_PRECOMP_GEMM (other algorithms may silently apply ReLU).
           candidates.push_back({ConvFwdAlgo::kImplicitPrecompGemm, BaseMath(ctx.precision)});
         } else {
-          if (!searched && (!have_cached || ranked.size() <= 1)) {
+          if (!searched && !have_cached) {  // a cached choice is tried first; searched only if it fails
             CUDNN_CHECK(api.SetConvolutionMathType(s.conv_desc.get(), BaseMath(ctx.precision)));
             std::vector<Candidate> found = Search(s, ctx, trial_y, failures);
             ranked.insert(ranked.end(), found.begin(), found.end());

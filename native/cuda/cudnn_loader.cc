@@ -172,6 +172,13 @@ bool PreloadDependencies(CudnnLoadInfo& info, const Located& where) {
               sp + "/nvidia/cublas/lib/libcublasLt.so.12"};
     nvrtc = {sp + "/nvidia/cu13/lib/libnvrtc.so.13", sp + "/nvidia/cuda_nvrtc/lib/libnvrtc.so.13",
              sp + "/nvidia/cuda_nvrtc/lib/libnvrtc.so.12"};
+    // Any other nvidia/*/lib folder of the same environment (wheel layouts change between CUDA versions).
+    for (const char* so : {"libcublasLt.so.13", "libcublasLt.so.12"}) {
+      for (auto& p : Glob(sp + "/nvidia/*/lib/" + so)) cublas.push_back(p);
+    }
+    for (const char* so : {"libnvrtc.so.13", "libnvrtc.so.12"}) {
+      for (auto& p : Glob(sp + "/nvidia/*/lib/" + so)) nvrtc.push_back(p);
+    }
   }
   for (const char* so : {"libcublasLt.so.13", "libcublasLt.so.12"}) {
     cublas.push_back(dir + "/" + so);
@@ -293,6 +300,7 @@ const cudnn::Api* LoadedCudnnApi() {
 }
 
 const cudnn::Api& RequireCudnn() {
+  if (const cudnn::Api* api = LoadedCudnnApi()) return *api;
   CudnnLoadInfo info = LoadCudnn();
   if (!info.loaded) throw Error(kCodeBackendUnavailable, "", info.error, "LoadCudnn");
   return g_api;
