@@ -22,6 +22,12 @@ export interface Manifest {
   readonly tensors: readonly ManifestEntry[];
 }
 
+/** Why the shared-folder tests skip here, or '' when shared/ is present (CI lays it beside the clone). */
+export const SHARED_SKIP_REASON = fs.existsSync(path.join(SHARED_DIR, 'fixtures'))
+  ? ''
+  : `shared/ not found at ${SHARED_DIR} (put it beside the repository or set INCEPTION_SHARED_DIR)`;
+if (SHARED_SKIP_REASON) console.warn(`[skip] ${SHARED_SKIP_REASON}`);
+
 export function readManifest(model: ModelName): Manifest {
   const file = path.join(SHARED_DIR, 'fixtures', `manifest_${model}.json`);
   if (!fs.existsSync(file)) {
