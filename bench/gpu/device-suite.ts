@@ -8,17 +8,18 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareWithReference, type Tolerance } from '../../src/check/fixture-compare';
-import { readNpy, writeNpy } from '../../src/io/npy';
+import type { Tolerance } from '../../src/check/fixture-compare';
+import { writeNpy } from '../../src/io/npy';
 import { getModel } from '../../src/models/registry';
 import type { ModelName } from '../../src/models/types';
-import { cudaBackendInfo, loadCudaBackend, loadCudaModule, type CudaProgram } from '../../src/native/cuda-backend';
+import { cudaBackendInfo, loadCudaBackend, loadCudaModule } from '../../src/native/cuda-backend';
 import { optimize } from '../../src/optimize/index';
 import { lowerToPlan } from '../../src/plan/lower';
-import type { Backend, Precision } from '../../src/runtime/backend';
+import type { Precision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput, type Profile, writeSyntheticCheckpoint } from '../../src/weights/synthetic';
 import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
+import { NETWORK_CASES, networkBound, runNetworkCase } from '../../tests/gpu/gpu-networks';
 
 interface Args {
   readonly stage: string;
@@ -50,17 +51,7 @@ function saveStage(args: Args, stage: string, data: unknown): void {
   writeFileSync(join(dir, `${stage}.json`), JSON.stringify(data, null, 1));
 }
 
-const CASES: Readonly<Record<ModelName, readonly [number, number][]>> = {
-  inception_v4: [[2, 299], [1, 311]],
-  inception_resnet_v2: [[2, 299], [1, 311]],
-  inception_resnet_v1: [[2, 160], [1, 181]],
-};
-const MODELS = Object.keys(CASES) as ModelName[];
-/** Bounds for reduced precision against the float64 fixtures (plain profile only; see README). */
-const REDUCED_BOUNDS: Readonly<Record<'tf32' | 'fp16', Tolerance>> = {
-  tf32: { rel_l2: 5e-3, max_abs_over_max_ref: 1e-2, top1_gap_factor: 2 },
-  fp16: { rel_l2: 1e-2, max_abs_over_max_ref: 2e-2, top1_gap_factor: 2 },
-};
+const MODELS = Object.keys(NETWORK_CASES) as ModelName[];
 
 async function stageInfo(args: Args): Promise<void> {
   const info = cudaBackendInfo();
@@ -119,22 +110,8 @@ async function ensureCheckpoint(args: Args, model: ModelName, profile: Profile):
   return path;
 }
 
-async function runNetwork(backend: Backend, model: ModelName, weights: ReadonlyMap<string, Float32Array>, n: number, size: number, precision: Precision, benchmark: boolean): Promise<{ out: Float32Array; program: CudaProgram; compileMs: number; runMs: number }> {
-  const graph = getModel(model).build({ batch: n, height: size, width: size });
-  const optimised = optimize(graph, weights);
-  const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(precision));
-  const c0 = Date.now();
-  const program = (await backend.compile(plan, { precision, benchmark })) as CudaProgram;
-  const compileMs = Date.now() - c0;
-  const input = generateInput(n, size, size);
-  const r0 = Date.now();
-  const out = await program.run(input, n);
-  return { out, program, compileMs, runMs: Date.now() - r0 };
-}
-
 async function stageNetworks(args: Args): Promise<void> {
   const backend = loadCudaBackend();
-  const tolerances = JSON.parse(readFileSync(join(args.fixtures, 'tolerances.json'), 'utf8')) as { profiles: Record<Profile, Record<ModelName, Tolerance>> };
   const results: NetworkResult[] = [];
   for (const model of MODELS) {
     for (const profile of ['plain', 'dcfree'] as const) {
@@ -145,22 +122,17 @@ async function stageNetworks(args: Args): Promise<void> {
         results.push({ model, profile, case: '-', precision: 'fp32', pass: false, error: `checkpoint: ${errorText(error)}` });
         continue;
       }
-      for (const [n, size] of CASES[model]) {
+      for (const [n, size] of NETWORK_CASES[model]) {
         const caseName = `${n}x${size}`;
         const inputPath = join(args.work, `input_${caseName}.npy`);
         if (!existsSync(inputPath)) await writeNpy(inputPath, generateInput(n, size, size), [n, 3, size, size]);
         const precisions: Precision[] = profile === 'plain' ? ['fp32', 'tf32', 'fp16'] : ['fp32'];
         for (const precision of precisions) {
-          const bound = precision === 'fp32' ? tolerances.profiles[profile][model] : REDUCED_BOUNDS[precision];
+          const bound = networkBound(args.fixtures, model, profile, precision);
           const result: NetworkResult = { model, profile, case: caseName, precision, pass: false, bound };
           try {
-            const ref = readNpy(join(args.fixtures, profile, `${model}_${caseName}_out_f64.npy`));
-            const { out, program, compileMs, runMs } = await runNetwork(backend, model, weights, n, size, precision, false);
-            const choices = program.choices();
-            program.dispose();
-            const k = out.length / n;
-            const report = compareWithReference(out, ref.data, [n, k], bound);
-            await writeNpy(join(args.work, `ours_${model}_${profile}_${caseName}_${precision}.npy`), out, [n, k]);
+            const { output, report, compileMs, runMs, choices } = await runNetworkCase(backend, args.fixtures, model, profile, weights, n, size, precision);
+            await writeNpy(join(args.work, `ours_${model}_${profile}_${caseName}_${precision}.npy`), output, [n, output.length / n]);
             Object.assign(result, {
               pass: report.pass,
               relL2: report.relL2,
