@@ -7,7 +7,7 @@
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
 #   stages: node smi decls info_scan info ops networks bench torch_bench timm report
 # Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
-#      INCEPTION_GPU_BUDGET_S (default 540), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3).
+#      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3).
 set -u
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,7 +17,7 @@ else echo "run.sh: cannot find the packed .device folder (node.xz); run bench/gp
 
 OUT="${OUT:-$DEV/out}"
 WORK="${INCEPTION_GPU_WORK:-/tmp/inception-gpu}"
-BUDGET="${INCEPTION_GPU_BUDGET_S:-540}"
+BUDGET="${INCEPTION_GPU_BUDGET_S:-480}"
 PY="${INCEPTION_PYTHON:-/opt/torch/.venv/bin/python3}"
 [ -x "$PY" ] || PY="$(command -v python3 || echo python3)"
 mkdir -p "$OUT" "$WORK/results"
@@ -106,11 +106,11 @@ for s in "${STAGES[@]}"; do
     decls) stage decls 60 do_decls ;;
     info_scan) stage info_scan 60 info_scan ;;
     info) stage info 60 suite info ;;
-    ops) stage ops 150 suite ops ;;
-    networks) stage networks 200 suite networks ;;
-    bench) stage bench 120 suite bench ;;
-    torch_bench) stage torch_bench 100 "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" ;;
-    timm) stage timm 90 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
+    ops) stage ops 120 suite ops ;;
+    networks) stage networks 180 suite networks ;;
+    bench) stage bench 100 suite bench ;;
+    torch_bench) stage torch_bench 80 "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" ;;
+    timm) stage timm 80 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
     report) BUDGET=$(( BUDGET + 15 )) stage report 30 suite report ;;
     *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-12s %-8s %5s' "$s" unknown -)") ;;
   esac
