@@ -20,6 +20,7 @@ commands:
   embed     face embeddings of images (inception_resnet_v1)
   run       run a preprocessed NCHW float32 .npy batch, write the raw outputs as .npy
   info      package, library and backend versions, devices
+  plan      the memory planner's report (arena vs naive vs lower bound) for a model
 
 run 'inception-cudnn <command> --help' for the options of a command.
 exit codes: 0 ok, 1 error, 2 bad command line.
@@ -58,6 +59,18 @@ Prints the package, Node.js, sharp/libvips versions, the models, and for each ba
 (cpu: oneDNN, cuda: cuDNN) whether it loads here, its library versions and devices.
 
       --json              one JSON object instead of text
+  -h, --help              this help
+`,
+  plan: `usage: inception-cudnn plan --model NAME [--batch 1,8] [--input-size S] [--layout L]
+
+Builds, optimises and plans the model (no weights or backend needed) and prints one JSON line
+per batch size: steps, buffers, activation arena bytes, the naive sum of all tensors, the lower
+bound (most bytes live at one step) and arena / lower bound.
+
+  -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
+  -b, --batch LIST        batch sizes, comma-separated (default 1,8)
+      --input-size S      square input size (default the model's)
+      --layout L          cpu-avx2 (default) | cpu-avx512 | cuda-fp32 | cuda-fp16
   -h, --help              this help
 `,
 };

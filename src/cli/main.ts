@@ -4,6 +4,7 @@ import { embedCommand } from './embed';
 import { HELP } from './help';
 import { infoCommand } from './info';
 import { EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError, type CliIo } from './io';
+import { planCommand } from './plan';
 import { predictCommand } from './predict';
 import { runCommand } from './run';
 
@@ -12,6 +13,7 @@ const COMMANDS: Readonly<Record<string, (argv: readonly string[], io: CliIo) => 
   embed: embedCommand,
   run: runCommand,
   info: infoCommand,
+  plan: planCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
