@@ -15,6 +15,8 @@ const fixtures = fixturesDir();
 const skip = !info.available || fixtures === null;
 const reason = !info.available ? ` (skipped: no CUDA device: ${(info.reason ?? '').replace(/\n/g, ' ')})` : fixtures === null ? ' (skipped: fixtures not found; set INCEPTION_FIXTURES)' : '';
 
+if (skip) console.warn(`[skip] tests/gpu/networks${reason}`);
+
 describe.skipIf(skip)(`CUDA networks vs float64 fixtures${reason}`, () => {
   for (const model of MODEL_NAMES) {
     for (const precision of ['fp32', 'tf32', 'fp16'] as const) {

@@ -15,6 +15,8 @@ const skipReason = hasCuda ? '' : ` (skipped: no CUDA device: ${(info.reason ?? 
 const precisions: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 const forced = ['', 'split-conv,scratch-views,pool-kernel'];
 
+if (!hasCuda) console.warn(`[skip] tests/gpu/ops${skipReason}`);
+
 describe.skipIf(!hasCuda)(`CUDA ops vs the float64 reference${skipReason}`, () => {
   for (const precision of precisions) {
     for (const force of forced) {
