@@ -35,6 +35,9 @@ else
 fi
 
 # --- npm dependencies ------------------------------------------------------------------------
+# onnxruntime-node (tests and the CPU benchmark's peer) ships its CPU binaries inside the npm
+# package; its postinstall would try to download GPU binaries from the network, so skip it.
+export ONNXRUNTIME_NODE_INSTALL=skip
 if [ -f package-lock.json ]; then
   if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
     say "node_modules is up to date with package-lock.json"
