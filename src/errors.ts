@@ -15,7 +15,10 @@ export type ErrorCode =
   | 'E_DISPOSED'
   | 'E_NATIVE'
   | 'E_NPY'
-  | 'E_PLAN';
+  | 'E_PLAN'
+  | 'E_QUEUE_FULL'
+  | 'E_TIMEOUT'
+  | 'E_ABORTED';
 
 export class InceptionError extends Error {
   readonly code: ErrorCode;
@@ -109,6 +112,27 @@ export class NativeError extends InceptionError {
 export class PlanError extends InceptionError {
   constructor(message: string) {
     super('E_PLAN', message);
+  }
+}
+
+/** A request refused because the batcher's queue is at maxQueueSize; retry later or raise maxQueueSize. */
+export class QueueFullError extends InceptionError {
+  constructor(message: string) {
+    super('E_QUEUE_FULL', message);
+  }
+}
+
+/** A request that did not finish within its timeout (queued, or its batch still running). */
+export class RequestTimeoutError extends InceptionError {
+  constructor(message: string) {
+    super('E_TIMEOUT', message);
+  }
+}
+
+/** A request whose AbortSignal fired before its result was delivered. */
+export class RequestAbortedError extends InceptionError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_ABORTED', message, options);
   }
 }
 

@@ -1,0 +1,185 @@
+/**
+ * The batcher's queueing logic on a fake session (see fake-session.ts: row r = [sum of image r,
+ * batch size, instance, ...]). Sums of at most 3*4*4*4 small integers are exact in float32,
+ * so rows are compared exactly.
+ */
+import { describe, it, expect } from 'vitest';
+import fc from 'fast-check';
+import { createBatcher } from '../../src/batcher';
+import { DisposedError, InvalidArgumentError, InvalidInputError, QueueFullError, RequestAbortedError, RequestTimeoutError } from '../../src/errors';
+import { fakeSession, imagesFilled } from './fake-session';
+
+const IMAGE = 3 * 4 * 4;
+const K = 8;
+
+function sums(rows: Float32Array): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < rows.length / K; r++) out.push(rows[r * K]);
+  return out;
+}
+
+describe('createBatcher (fake session)', () => {
+  it('N concurrent requests of random sizes each get exactly their own rows, batches never exceed maxBatch', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: -50, max: 50 }), { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 25 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 0, max: 2000 }),
+        async (requests, instances, delayUs) => {
+          const fakes = Array.from({ length: instances }, (_, i) => fakeSession({ instance: i }));
+          fakes.forEach((f) => (f.controls.delayMs = 1));
+          const batcher = createBatcher(
+            fakes.map((f) => f.session),
+            { maxBatch: 4, maxQueueDelayMicroseconds: delayUs },
+          );
+          const results = await Promise.all(requests.map((values) => batcher.infer(imagesFilled(values))));
+          results.forEach((rows, i) => {
+            expect(rows.length).toBe(requests[i].length * K);
+            expect(sums(rows)).toEqual(requests[i].map((v) => v * IMAGE));
+          });
+          for (const f of fakes) {
+            expect(f.controls.maxActive).toBeLessThanOrEqual(1);
+            for (const n of f.controls.batches) expect(n).toBeLessThanOrEqual(4);
+          }
+          const images = requests.reduce((s, r) => s + r.length, 0);
+          expect(batcher.stats).toMatchObject({ accepted: requests.length, succeeded: requests.length, failed: 0, images, queuedRequests: 0 });
+          await batcher.close();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('gathers requests until maxBatch or the delay', async () => {
+    const fake = fakeSession();
+    const batcher = createBatcher(fake.session, { maxQueueDelayMicroseconds: 50_000 });
+    const start = Date.now();
+    await Promise.all([1, 2, 3, 4].map((v) => batcher.infer(imagesFilled([v]))));
+    expect(fake.controls.batches).toEqual([4]); // full batch: ran without waiting 50 ms
+    expect(Date.now() - start).toBeLessThan(45);
+    const t = Date.now();
+    await Promise.all([batcher.infer(imagesFilled([1])), batcher.infer(imagesFilled([2]))]);
+    expect(fake.controls.batches).toEqual([4, 2]);
+    // Partial batch: waited for the delay (timer granularity: allow 5 ms early).
+    expect(Date.now() - t).toBeGreaterThanOrEqual(45);
+  });
+
+  it('runs a preferred batch size at once', async () => {
+    const fake = fakeSession({ maxBatch: 8 });
+    const batcher = createBatcher(fake.session, { maxQueueDelayMicroseconds: 1_000_000, preferredBatchSizes: [2] });
+    const t = Date.now();
+    await Promise.all([batcher.infer(imagesFilled([1])), batcher.infer(imagesFilled([2]))]);
+    expect(fake.controls.batches).toEqual([2]);
+    expect(Date.now() - t).toBeLessThan(500);
+    await batcher.close();
+  });
+
+  it('rejects with QueueFullError beyond maxQueueSize and answers every accepted request', async () => {
+    const fake = fakeSession({ maxBatch: 1 });
+    fake.controls.hold = true;
+    const batcher = createBatcher(fake.session, { maxQueueSize: 3 });
+    const first = batcher.infer(imagesFilled([1])); // runs (held)
+    await new Promise((r) => setTimeout(r, 5));
+    const queued = [2, 3, 4].map((v) => batcher.infer(imagesFilled([v])));
+    await expect(batcher.infer(imagesFilled([5]))).rejects.toBeInstanceOf(QueueFullError);
+    expect(batcher.stats).toMatchObject({ queuedRequests: 3, runningBatches: 1, rejectedQueueFull: 1 });
+    fake.controls.hold = false;
+    fake.releaseAll();
+    const rows = await Promise.all([first, ...queued]);
+    expect(rows.map((r) => r[0])).toEqual([1, 2, 3, 4].map((v) => v * IMAGE));
+  });
+
+  it('times out queued and running requests without disturbing the others', async () => {
+    const fake = fakeSession({ maxBatch: 2 });
+    fake.controls.delayMs = 60;
+    const batcher = createBatcher(fake.session, { maxBatch: 1 });
+    const running = batcher.infer(imagesFilled([1]), { timeoutMs: 20 }).catch((e: unknown) => e);
+    const queued = batcher.infer(imagesFilled([2]), { timeoutMs: 20 });
+    const patient = batcher.infer(imagesFilled([3]));
+    await expect(queued).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(batcher.stats.queuedRequests).toBe(1); // the timed-out one left the queue
+    const runningError = await running;
+    expect(runningError).toBeInstanceOf(RequestTimeoutError);
+    expect((runningError as Error).message).toMatch(/batch was still running/);
+    expect((await patient)[0]).toBe(3 * IMAGE);
+    expect(fake.controls.batches).toEqual([1, 1]); // the timed-out queued request never ran
+    expect(batcher.stats).toMatchObject({ timedOut: 2, succeeded: 1 });
+  });
+
+  it('aborts: a queued request leaves the queue, a running one is rejected and its rows discarded', async () => {
+    const fake = fakeSession({ maxBatch: 1 });
+    fake.controls.delayMs = 30;
+    const batcher = createBatcher(fake.session);
+    const a = new AbortController();
+    const b = new AbortController();
+    const running = batcher.infer(imagesFilled([1]), { signal: a.signal });
+    const queued = batcher.infer(imagesFilled([2]), { signal: b.signal });
+    const other = batcher.infer(imagesFilled([3]));
+    await new Promise((r) => setTimeout(r, 5));
+    b.abort();
+    a.abort();
+    await expect(queued).rejects.toBeInstanceOf(RequestAbortedError);
+    await expect(running).rejects.toThrow(/while its batch ran/);
+    expect((await other)[0]).toBe(3 * IMAGE);
+    expect(fake.controls.batches).toEqual([1, 1]);
+    const pre = new AbortController();
+    pre.abort();
+    await expect(batcher.infer(imagesFilled([1]), { signal: pre.signal })).rejects.toBeInstanceOf(RequestAbortedError);
+  });
+
+  it('a failing batch rejects its own requests only', async () => {
+    const fake = fakeSession({ maxBatch: 2 });
+    const batcher = createBatcher(fake.session, { maxQueueDelayMicroseconds: 20_000 });
+    fake.controls.failNext = new Error('boom');
+    const firstBatch = [batcher.infer(imagesFilled([1])), batcher.infer(imagesFilled([2]))];
+    const later = batcher.infer(imagesFilled([3]));
+    await expect(firstBatch[0]).rejects.toThrow('boom');
+    await expect(firstBatch[1]).rejects.toThrow('boom');
+    expect((await later)[0]).toBe(3 * IMAGE);
+  });
+
+  it('checks each request alone: a NaN, a wrong length, or more images than maxBatch', async () => {
+    const fake = fakeSession();
+    const batcher = createBatcher(fake.session, { maxBatch: 2, maxQueueDelayMicroseconds: 10_000 });
+    const bad = imagesFilled([1]);
+    bad[7] = NaN;
+    const good = batcher.infer(imagesFilled([5]));
+    await expect(batcher.infer(bad)).rejects.toThrow(/index 7 is NaN/);
+    await expect(batcher.infer(new Float32Array(IMAGE + 1))).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(batcher.infer(imagesFilled([1, 2, 3]))).rejects.toThrow(/split it into requests of at most 2/);
+    await expect(batcher.infer([1, 2] as unknown as Float32Array)).rejects.toBeInstanceOf(InvalidInputError);
+    expect((await good)[0]).toBe(5 * IMAGE);
+    expect(() => createBatcher(fake.session, { maxBatch: 5 })).toThrow(InvalidArgumentError);
+    expect(() => createBatcher(fake.session, { maxBatchSize: 2 } as never)).toThrow(/Unknown batcher option 'maxBatchSize'/);
+    expect(() => createBatcher([fake.session, fakeSession({ size: 5 }).session])).toThrow(/same model at the same input size/);
+  });
+
+  it('close() stops accepting and drains the queue without waiting for the delay', async () => {
+    const fake = fakeSession({ maxBatch: 2 });
+    const batcher = createBatcher(fake.session, { maxQueueDelayMicroseconds: 10_000_000 });
+    const pending = [1, 2, 3].map((v) => batcher.infer(imagesFilled([v])));
+    const closing = batcher.close();
+    await expect(batcher.infer(imagesFilled([1]))).rejects.toBeInstanceOf(DisposedError);
+    await closing;
+    expect((await Promise.all(pending)).map((r) => r[0])).toEqual([1, 2, 3].map((v) => v * IMAGE));
+    expect(batcher.stats).toMatchObject({ queuedRequests: 0, runningBatches: 0, succeeded: 3 });
+  });
+
+  it('reports batches and requests to the observer', async () => {
+    const fake = fakeSession();
+    const batchSizes: number[] = [];
+    const outcomes: string[] = [];
+    const batcher = createBatcher(fake.session, {
+      observer: {
+        batch: (e) => batchSizes.push(e.images),
+        request: (e) => {
+          outcomes.push(e.outcome);
+          expect(e.totalMicroseconds).toBeGreaterThanOrEqual(e.queueMicroseconds);
+        },
+      },
+    });
+    await batcher.infer(imagesFilled([1, 2]));
+    expect(batchSizes).toEqual([2]);
+    expect(outcomes).toEqual(['ok']);
+  });
+});
