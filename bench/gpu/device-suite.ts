@@ -3,8 +3,9 @@
  * process (a crash or timeout loses one stage only). Each stage writes <work>/results/<stage>.json;
  * `report` merges them into results.json + results.md.
  *
- *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR]
- *   stages: info | ops | networks | bench | report
+ *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR] [--cpu-only]
+ *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | bench | report
+ *   (algo_cache_compile is algo_cache's child process)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,39 +18,14 @@ import { optimize } from '../../src/optimize/index';
 import { lowerToPlan } from '../../src/plan/lower';
 import type { Precision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
-import { generateInput, type Profile, writeSyntheticCheckpoint } from '../../src/weights/synthetic';
+import { generateInput, type Profile } from '../../src/weights/synthetic';
 import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
 import { NETWORK_CASES, networkBound, runNetworkCase } from '../../tests/gpu/gpu-networks';
-
-interface Args {
-  readonly stage: string;
-  readonly work: string;
-  readonly fixtures: string;
-  readonly out: string;
-}
-
-function parseArgs(argv: readonly string[]): Args {
-  const get = (flag: string, fallback: string): string => {
-    const i = argv.indexOf(flag);
-    return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : fallback;
-  };
-  return { stage: argv[0] ?? 'info', work: get('--work', '/tmp/inception-gpu'), fixtures: get('--fixtures', 'fixtures'), out: get('--out', '.') };
-}
-
-const t0 = Date.now();
-function log(message: string): void {
-  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${message}`);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function saveStage(args: Args, stage: string, data: unknown): void {
-  const dir = join(args.work, 'results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${stage}.json`), JSON.stringify(data, null, 1));
-}
+import { reportAlgoCache, reportCpuVsGpu, reportSession } from './report-new-stages';
+import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
+import { stageCpuVsGpu } from './stage-cpu-vs-gpu';
+import { stageSession } from './stage-session';
+import { type Args, ensureCheckpoint, errorText, log, parseArgs, readStage, saveStage } from './suite-common';
 
 const MODELS = Object.keys(NETWORK_CASES) as ModelName[];
 
@@ -98,16 +74,6 @@ interface NetworkResult {
   fusedConvs?: number;
   splitConvs?: number;
   scratchConvs?: number;
-}
-
-async function ensureCheckpoint(args: Args, model: ModelName, profile: Profile): Promise<string> {
-  const path = join(args.work, `${model}_${profile}.safetensors`);
-  if (!existsSync(path)) {
-    const started = Date.now();
-    await writeSyntheticCheckpoint(getModel(model).checkpoint, profile, path);
-    log(`wrote ${path} in ${Date.now() - started} ms`);
-  }
-  return path;
 }
 
 async function stageNetworks(args: Args): Promise<void> {
@@ -194,15 +160,6 @@ async function stageBench(args: Args): Promise<void> {
   }
 }
 
-function readStage(args: Args, stage: string): Record<string, unknown> | null {
-  const p = join(args.work, 'results', `${stage}.json`);
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-}
-
 function stageReport(args: Args): void {
   const stages: Record<string, unknown> = {};
   const dir = join(args.work, 'results');
@@ -217,6 +174,7 @@ function stageReport(args: Args): void {
   const md: string[] = ['# GPU check', '', `date: ${new Date().toISOString()}`, `build: ${JSON.stringify(meta)}`, ''];
   const info = stages.info as { info?: { available: boolean; versions: unknown; devices: unknown; reason?: string } } | null;
   if (info?.info) md.push(`device: ${JSON.stringify(info.info.devices)}`, `versions: ${JSON.stringify(info.info.versions)}`, `available: ${info.info.available}${info.info.reason ? ` (${info.info.reason})` : ''}`, '');
+  md.push(...reportSession(stages.session), ...reportAlgoCache(stages.algo_cache), ...reportCpuVsGpu(stages.cpu_vs_gpu));
   const ops = stages.ops as { results?: CaseResult[] } | null;
   if (ops?.results) {
     const failed = ops.results.filter((r) => !r.pass);
@@ -262,6 +220,14 @@ async function main(): Promise<void> {
   switch (args.stage) {
     case 'info':
       return stageInfo(args);
+    case 'session':
+      return stageSession(args);
+    case 'algo_cache':
+      return stageAlgoCache(args);
+    case 'algo_cache_compile':
+      return stageAlgoCacheCompile(args);
+    case 'cpu_vs_gpu':
+      return stageCpuVsGpu(args);
     case 'ops':
       return stageOps(args);
     case 'networks':
@@ -271,7 +237,7 @@ async function main(): Promise<void> {
     case 'report':
       return stageReport(args);
     default:
-      throw new Error(`unknown stage '${args.stage}' (info | ops | networks | bench | report)`);
+      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | bench | report)`);
   }
 }
 

@@ -3,7 +3,8 @@
 # and the TS it needs, then assembles .device/ (git-ignored, <= 60 MiB) for bench/gpu/run.sh:
 #   node.xz                      this machine's /usr/bin/node, xz-compressed
 #   js/                          compiled JS: bench/gpu/device-suite.js and what it imports (src/, tests/gpu/)
-#   build/Release/inception_cuda.node
+#   build/Release/inception_cuda.node, build/Release/inception_cpu.node (for the cpu_vs_gpu stage)
+#   lib/libdnnl.so.2.xz, lib/libgomp.so.1, lib/libOpenCL.so.1   what inception_cpu.node links
 #   fixtures/{plain,dcfree}/*_out_f64.npy, fixtures/tolerances.json
 #   bench/gpu/{run.sh,timm_compare.py,torch_bench.py}
 #   native/cuda/{check_decls.cc,cudnn_api.h}
@@ -33,6 +34,28 @@ if [ ! -f "$DEV/node.xz" ] || [ /usr/bin/node -nt "$DEV/node.xz" ]; then
 fi
 cp build/Release/inception_cuda.node "$DEV/build/Release/"
 strip --strip-unneeded "$DEV/build/Release/inception_cuda.node" 2>/dev/null || true
+# The CPU module and the shared libraries it links (not on the GPU machine), for cpu_vs_gpu.
+mkdir -p "$DEV/lib"
+if [ -f build/Release/inception_cpu.node ]; then
+  cp build/Release/inception_cpu.node "$DEV/build/Release/"
+  strip --strip-unneeded "$DEV/build/Release/inception_cpu.node" 2>/dev/null || true
+  lib_of() { ldd build/Release/inception_cpu.node | awk -v n="$1" '$1 == n { print $3 }'; }
+  DNNL="$(lib_of libdnnl.so.2)"
+  if [ -z "$DNNL" ] || [ ! -f "$DNNL" ]; then echo "warning: libdnnl.so.2 not found by ldd; cpu_vs_gpu will report it"; else
+    DNNL="$(readlink -f "$DNNL")"
+    if [ ! -f "$DEV/lib/libdnnl.so.2.xz" ] || [ "$DNNL" -nt "$DEV/lib/libdnnl.so.2.xz" ]; then
+      echo "compressing $DNNL (about 20 s)"
+      xz -T2 -6 -c "$DNNL" > "$DEV/lib/libdnnl.so.2.xz.tmp" && mv "$DEV/lib/libdnnl.so.2.xz.tmp" "$DEV/lib/libdnnl.so.2.xz"
+    fi
+  fi
+  for soname in libgomp.so.1 libOpenCL.so.1; do
+    path="$(ldd build/Release/inception_cpu.node | awk -v n="$soname" '$1 == n { print $3 }')"
+    if [ -n "$path" ] && [ -f "$path" ]; then cp -L "$path" "$DEV/lib/$soname"; else echo "warning: $soname not found by ldd"; fi
+  done
+else
+  echo "warning: build/Release/inception_cpu.node was not built; the cpu_vs_gpu stage will report it"
+  rm -f "$DEV/build/Release/inception_cpu.node"
+fi
 for p in plain dcfree; do cp "$FIXTURES/$p/"*_out_f64.npy "$DEV/fixtures/$p/"; done
 cp "$FIXTURES/tolerances.json" "$DEV/fixtures/"
 cp bench/gpu/run.sh bench/gpu/timm_compare.py bench/gpu/torch_bench.py "$DEV/bench/gpu/"

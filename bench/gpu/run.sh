@@ -5,7 +5,7 @@
 # results.json, results.md, run.log.
 #
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
-#   stages: node smi decls info_scan info ops networks bench torch_bench timm report
+#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks timm bench torch_bench report
 # Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
 #      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3).
 set -u
@@ -89,14 +89,34 @@ do_decls() {
   return $rc
 }
 suite() { INCEPTION_STAGE_NAME="$1" LD_LIBRARY_PATH="$NV_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$NODE" "$SUITE" "$1" --work "$WORK" --fixtures "$DEV/fixtures" --out "$OUT"; }
+# cpu_vs_gpu: the CPU module needs the packed oneDNN (+ libgomp, libOpenCL): unpacked into $WORK/lib,
+# which goes on LD_LIBRARY_PATH for this stage only.
+do_cpu_vs_gpu() {
+  local lib="$WORK/lib" f out
+  mkdir -p "$lib"
+  for f in "$DEV"/lib/*; do
+    [ -f "$f" ] || continue
+    case "$f" in
+      *.xz) out="$lib/$(basename "${f%.xz}")"
+        if [ ! -s "$out" ]; then
+          if command -v xz >/dev/null; then xz -dc "$f" > "$out.tmp"
+          else "$PY" -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2],"wb"))' "$f" "$out.tmp"; fi
+          mv "$out.tmp" "$out"
+        fi ;;
+      *) cp -f "$f" "$lib/" ;;
+    esac
+  done
+  ls -la "$lib"
+  INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" suite cpu_vs_gpu
+}
 # info_scan: no LD_LIBRARY_PATH, so the loader must find the wheel by scanning site-packages itself.
 info_scan() { INCEPTION_STAGE_NAME=info_scan env -u LD_LIBRARY_PATH VIRTUAL_ENV="$(dirname "$(dirname "$PY")")" "$NODE" "$SUITE" info --work "$WORK" --fixtures "$DEV/fixtures"; }
 
 export DEV OUT WORK PY NODE SUITE SITE NV_LIBS NV_INCLUDES
-export -f do_node do_smi do_decls suite info_scan
+export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu
 
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info ops networks bench torch_bench timm report)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks timm bench torch_bench report)
 echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
 cat "$DEV/meta.json" 2>/dev/null; echo
 for s in "${STAGES[@]}"; do
@@ -106,6 +126,9 @@ for s in "${STAGES[@]}"; do
     decls) stage decls 60 do_decls ;;
     info_scan) stage info_scan 60 info_scan ;;
     info) stage info 60 suite info ;;
+    session) stage session 75 suite session ;;
+    algo_cache) stage algo_cache 60 suite algo_cache ;;
+    cpu_vs_gpu) stage cpu_vs_gpu 75 do_cpu_vs_gpu ;;
     ops) stage ops 120 suite ops ;;
     networks) stage networks 180 suite networks ;;
     bench) stage bench 100 suite bench ;;

@@ -1,4 +1,5 @@
-// inception_cuda.node: info(), compile(plan, options) -> Promise<Program>, Program.run/dispose.
+// inception_cuda.node: info(), memoryInfo(deviceIndex), compile(plan, options) -> Promise<Program>,
+// Program.run/dispose.
 // All CUDA/cuDNN work (compile and run) happens in AsyncWorkers off the JS thread.
 #include <napi.h>
 
@@ -72,6 +73,27 @@ Napi::Value JsInfo(const Napi::CallbackInfo& info) {
   c.Set("libraries", strings(r.cudnn.libraries));
   o.Set("cudnn", c);
   return o;
+}
+
+// memoryInfo(deviceIndex) -> { deviceIndex, freeBytes, totalBytes } (cudaMemGetInfo; throws E_DEVICE /
+// E_BACKEND_UNAVAILABLE). Synchronous: one driver query.
+Napi::Value JsMemoryInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    INCEPTION_CHECK(info.Length() >= 1 && info[0].IsNumber(), kCodeInvalidArgument,
+                    "memoryInfo(deviceIndex: number) expects a device index");
+    const double d = info[0].As<Napi::Number>().DoubleValue();
+    INCEPTION_CHECK(d >= 0 && d < (1 << 16) && d == static_cast<int>(d), kCodeInvalidArgument,
+                    "memoryInfo: the device index must be a non-negative integer, got ", d);
+    const DeviceMemory m = QueryDeviceMemory(static_cast<int>(d));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("deviceIndex", static_cast<int>(d));
+    o.Set("freeBytes", static_cast<double>(m.free_bytes));
+    o.Set("totalBytes", static_cast<double>(m.total_bytes));
+    return o;
+  } catch (const Error& e) {
+    throw ToJsError(env, e);
+  }
 }
 
 ProgramOptions OptionsFromJs(const Napi::Object& o) {
@@ -204,6 +226,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
       o.Set("split", c.split);
       o.Set("viaScratch", c.via_scratch);
       o.Set("workspaceBytes", static_cast<double>(c.workspace_bytes));
+      o.Set("fromCache", c.from_cache);
       a.Set(i++, o);
     }
     return a;
@@ -284,6 +307,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opKinds", OpKindsToJs(env));
   exports.Set("info", Napi::Function::New(env, JsInfo, "info"));
   exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
+  exports.Set("memoryInfo", Napi::Function::New(env, JsMemoryInfo, "memoryInfo"));
   return exports;
 }
 

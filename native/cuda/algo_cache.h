@@ -1,14 +1,19 @@
 // On-disk cache of chosen convolution algorithms, shared by every program in the process.
 // File: $INCEPTION_CUDNN_ALGO_CACHE, else $XDG_CACHE_HOME/inception-cudnn/algos.json, else
 // ~/.cache/inception-cudnn/algos.json; INCEPTION_CUDNN_ALGO_CACHE=off disables it.
-// Format: {"version":1,"entries":{"<key>":[algo,mathType],...}}. The key names the GPU, the
-// cuDNN version, the precision, the search mode and every shape/stride of the convolution.
+// Format: {"version":1,"entries":{"<key>":[algo,mathType],...}} (algo -1: no algorithm writes the
+// strided output view, use the scratch path). The key names the GPU, the cuDNN version, the
+// precision, the search mode and every shape/stride of the convolution.
 // A corrupt or unreadable file is ignored (and rewritten): the cache only saves time.
 #pragma once
 
 #include <string>
 
 namespace inception::cuda {
+
+// CachedAlgo.algo of an entry that records "no algorithm writes this strided output view"
+// (the conv then goes straight to its packed scratch output).
+inline constexpr int kNoAlgorithmForView = -1;
 
 struct CachedAlgo {
   int algo = 0;

@@ -167,6 +167,7 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
 
     std::string failures;
     const bool y_packed = IsPacked(s.y);
+    bool searched_any = false;  // a cuDNN search ran for this conv (at either output layout)
     for (int use_scratch = 0; use_scratch < 2; ++use_scratch) {
       if (use_scratch == 0 && ctx.force_scratch && !y_packed) continue;
       if (use_scratch == 1 && y_packed) break;
@@ -181,6 +182,14 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
       std::vector<Candidate> ranked;
       CachedAlgo cached;
       bool have_cached = LookupCachedAlgo(key, &cached);
+      if (have_cached && cached.algo == kNoAlgorithmForView) {
+        // An earlier search found no algorithm that writes this strided view: go to the scratch path.
+        if (use_scratch == 0 && !y_packed) {
+          failures += "; cached: no algorithm writes this strided output view";
+          continue;
+        }
+        have_cached = false;
+      }
       if (have_cached) ranked.push_back({static_cast<ConvFwdAlgo>(cached.algo), static_cast<MathType>(cached.math_type)});
       bool searched = false;
 
@@ -194,7 +203,7 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
             CUDNN_CHECK(api.SetConvolutionMathType(s.conv_desc.get(), BaseMath(ctx.precision)));
             std::vector<Candidate> found = Search(s, ctx, trial_y, failures);
             ranked.insert(ranked.end(), found.begin(), found.end());
-            searched = true;
+            searched = searched_any = true;
           }
           candidates = ranked;
         }
@@ -210,7 +219,7 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
               std::vector<Candidate> found = Search(s, ctx, trial_y, failures);
               candidates.insert(candidates.end(), found.begin(), found.end());
               ranked.insert(ranked.end(), found.begin(), found.end());
-              searched = true;
+              searched = searched_any = true;
             }
             continue;
           }
@@ -219,11 +228,14 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
           s.workspace_bytes = ws;
           s.split = split != 0;
           s.via_scratch = use_scratch != 0;
-          s.from_cache = have_cached && i == 0 && (split || s.relu);
+          s.from_cache = have_cached && i == 0 && (split || s.relu) && !searched_any;
           if (split || s.relu) StoreCachedAlgo(key, {static_cast<int>(c.algo), static_cast<int>(c.math)});
           return;
         }
       }
+      // A full search found nothing that writes the strided view: remember it, so the next compile
+      // goes straight to the scratch path (not stored under test switches, which skip candidates).
+      if (use_scratch == 0 && !y_packed && searched && !ctx.force_split) StoreCachedAlgo(key, {kNoAlgorithmForView, 0});
     }
     throw Error(kCodeNative, "CUDNN_STATUS_NOT_SUPPORTED",
                 "no cuDNN convolution algorithm runs this convolution (tried" + failures + ")", "SetupConv");

@@ -2,6 +2,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "cuda/cuda_error.h"
+
 namespace inception::cuda {
 
 std::string CudaVersionString(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
@@ -42,6 +44,28 @@ DeviceReport ProbeDevices() {
   }
   r.cudnn = LoadCudnn();
   return r;
+}
+
+DeviceMemory QueryDeviceMemory(int device) {
+  int count = 0;
+  cudaError_t st = cudaGetDeviceCount(&count);
+  if (st != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(kCodeBackendUnavailable, cudaGetErrorName(st),
+                std::string("no usable CUDA device: ") + cudaGetErrorString(st), "cudaGetDeviceCount");
+  }
+  if (device < 0 || device >= count) {
+    throw Error("E_DEVICE", "", Concat("device cuda:", device, " does not exist; this machine has ", count,
+                                       " CUDA device(s): use cuda:0..cuda:", count - 1));
+  }
+  int previous = 0;
+  CUDA_CHECK(cudaGetDevice(&previous));
+  CUDA_CHECK(cudaSetDevice(device));
+  DeviceMemory m;
+  st = cudaMemGetInfo(&m.free_bytes, &m.total_bytes);
+  cudaSetDevice(previous);
+  CUDA_CHECK(st);
+  return m;
 }
 
 }  // namespace inception::cuda

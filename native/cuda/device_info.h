@@ -26,6 +26,14 @@ struct DeviceReport {
 };
 
 DeviceReport ProbeDevices();
+
+struct DeviceMemory {
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+};
+// cudaMemGetInfo on `device` (creates its primary context on first use). Throws inception::Error:
+// E_DEVICE for an index that does not exist, E_BACKEND_UNAVAILABLE when CUDA has no usable device.
+DeviceMemory QueryDeviceMemory(int device);
 // 13000 -> "13.0".
 std::string CudaVersionString(int version);
 

@@ -422,7 +422,7 @@ std::vector<ConvChoice> Program::Choices() const {
   std::vector<ConvChoice> out;
   for (const auto& [n, batch] : batches_) {
     for (const ConvStep& c : batch->convs) {
-      out.push_back({c.name, n, c.Describe(), c.split, c.via_scratch, c.workspace_bytes});
+      out.push_back({c.name, n, c.Describe(), c.split, c.via_scratch, c.workspace_bytes, c.from_cache});
     }
   }
   return out;

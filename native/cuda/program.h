@@ -35,6 +35,8 @@ struct ConvChoice {
   bool split = false;
   bool via_scratch = false;
   size_t workspace_bytes = 0;
+  // The algorithm came from the on-disk/in-process algo cache (no cuDNN search for this conv).
+  bool from_cache = false;
 };
 
 class Program {

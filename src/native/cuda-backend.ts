@@ -47,6 +47,15 @@ export interface CudaConvChoice {
   /** Output written to a packed scratch and copied into its concat slice. */
   readonly viaScratch: boolean;
   readonly workspaceBytes: number;
+  /** The algorithm came from the algo cache (INCEPTION_CUDNN_ALGO_CACHE): no cuDNN search ran for it. */
+  readonly fromCache: boolean;
+}
+
+/** Free and total memory of one CUDA device (cudaMemGetInfo). */
+export interface CudaDeviceMemory {
+  readonly deviceIndex: number;
+  readonly freeBytes: number;
+  readonly totalBytes: number;
 }
 
 export interface NativeCudaProgram {
@@ -60,6 +69,7 @@ export interface NativeCudaProgram {
 
 export interface NativeCudaModule extends NativeModuleBase {
   info(): NativeCudaInfo;
+  memoryInfo(deviceIndex: number): CudaDeviceMemory;
   compile(plan: Plan, options: { precision: Precision; deviceIndex: number; benchmark: boolean }): Promise<NativeCudaProgram>;
 }
 
@@ -113,6 +123,19 @@ function cudaNativeError(error: unknown): InceptionError {
 async function cudaCall<T>(promise: () => Promise<T>): Promise<T> {
   try {
     return await promise();
+  } catch (error) {
+    throw cudaNativeError(error);
+  }
+}
+
+/**
+ * Free/total memory of a CUDA device, e.g. to check that dispose() gave memory back.
+ * Throws DeviceError for a device that does not exist, BackendUnavailableError without a usable GPU.
+ */
+export function cudaMemoryInfo(deviceIndex = 0): CudaDeviceMemory {
+  const native = loadCudaModule();
+  try {
+    return native.memoryInfo(deviceIndex);
   } catch (error) {
     throw cudaNativeError(error);
   }
