@@ -9,6 +9,8 @@ export { MODEL_NAMES } from './models/registry';
 export { libraryInfo, type LibraryInfo, type ModelSummary } from './info';
 export { imagesToTensor, DEFAULT_MAX_INPUT_PIXELS, type ImageTensorOptions } from './preprocess/image';
 export { readNpy, writeNpy } from './io/npy';
+export { createBatcher, type Batcher, type BatcherStats, type InferOptions, type BatcherOptions, type BatcherObserver } from './batcher';
+export { createServer, type InferenceServer, type ServeOptions } from './serve';
 export {
   InceptionError,
   InvalidArgumentError,
@@ -23,5 +25,8 @@ export {
   DisposedError,
   NativeError,
   PlanError,
+  QueueFullError,
+  RequestTimeoutError,
+  RequestAbortedError,
   type ErrorCode,
 } from './errors';

@@ -21,6 +21,7 @@ commands:
   run       run a preprocessed NCHW float32 .npy batch, write the raw outputs as .npy
   info      package, library and backend versions, devices
   plan      the memory planner's report (arena vs naive vs lower bound) for a model
+  serve     HTTP inference server (Open Inference Protocol v2, dynamic batching, /metrics)
 
 run 'inception-cudnn <command> --help' for the options of a command.
 exit codes: 0 ok, 1 error, 2 bad command line.
@@ -72,5 +73,29 @@ bound (most bytes live at one step) and arena / lower bound.
       --input-size S      square input size (default the model's)
       --layout L          cpu-avx2 (default) | cpu-avx512 | cuda-fp32 | cuda-fp16
   -h, --help              this help
+`,
+  serve: `usage: inception-cudnn serve --model NAME --weights W [options]
+
+Serves the model over HTTP (Open Inference Protocol v2 REST, as KServe and Triton clients use)
+until SIGTERM or SIGINT, then stops accepting, answers every accepted request and exits.
+Endpoints: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/NAME, /v2/models/NAME/ready,
+POST /v2/models/NAME/infer (JSON or binary tensors), POST /v2/models/NAME/classify (image
+bytes in, top-k classes or the embedding out), GET /metrics (Prometheus).
+
+${SESSION_HELP}
+      --input-size S          square input size (default the model's)
+      --host H                address to listen on (default 127.0.0.1; 0.0.0.0 for all)
+      --port P                port (default 8000; 0 picks a free one)
+      --instances N           sessions behind the queue, one batch each at a time (default 1;
+                              cpu instances split the cores unless --threads is given)
+      --max-queue-delay-us U  how long a partial batch waits for more requests (default 0)
+      --preferred-batch-sizes LIST  batch sizes run as soon as they can be formed, e.g. 4,8
+      --max-queue-size N      queued requests before 429 Too Many Requests (default 1024)
+      --request-timeout-ms T  queue + compute limit per request, then 504 (default 30000)
+      --max-body-bytes B      largest request body, else 413 (default 67108864)
+      --max-input-pixels P    largest image for classify, else 413 (default 100000000)
+      --token T               require Authorization: Bearer T on everything but /v2/health/*
+                              (or set INCEPTION_SERVE_TOKEN; a flag is visible in ps)
+      --model-name NAME       the model's name in URLs (default the model)
 `,
 };

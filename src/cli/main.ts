@@ -7,6 +7,7 @@ import { EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError, type CliIo } f
 import { planCommand } from './plan';
 import { predictCommand } from './predict';
 import { runCommand } from './run';
+import { serveCommand } from './serve';
 
 const COMMANDS: Readonly<Record<string, (argv: readonly string[], io: CliIo) => Promise<number>>> = {
   predict: predictCommand,
@@ -14,6 +15,7 @@ const COMMANDS: Readonly<Record<string, (argv: readonly string[], io: CliIo) => 
   run: runCommand,
   info: infoCommand,
   plan: planCommand,
+  serve: (argv, io) => serveCommand(argv, io),
 };
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {

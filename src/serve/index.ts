@@ -1,0 +1,3 @@
+/** The HTTP inference server (Open Inference Protocol v2 REST). */
+export { createServer, type InferenceServer } from './server';
+export type { ServeOptions } from './options';

@@ -1,0 +1,115 @@
+/** Server options: the public shape and their validation (unknown keys rejected). */
+import { InvalidArgumentError, invalidParam } from '../errors';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../preprocess/image';
+import type { SessionOptions } from '../runtime/options';
+import type { Session } from '../runtime/session';
+
+export interface ServeOptions {
+  /** Sessions to create and own (disposed on close): `instances` copies of these options. */
+  readonly session?: SessionOptions;
+  /** Or sessions made by the caller (not disposed on close); all the same model and input size. */
+  readonly sessions?: readonly Session[];
+  /** With `session`: how many instances (default 1). CPU instances share the cores unless session.threads is set. */
+  readonly instances?: number;
+  /** Images per batch (default: the sessions' maxBatch). */
+  readonly maxBatch?: number;
+  readonly maxQueueDelayMicroseconds?: number;
+  readonly preferredBatchSizes?: readonly number[];
+  /** Requests waiting before 429 (default 1024). */
+  readonly maxQueueSize?: number;
+  /** Host to listen on (default 127.0.0.1). */
+  readonly host?: string;
+  /** Port (default 8000; 0 picks a free one). */
+  readonly port?: number;
+  /** When set, every endpoint but /v2/health/* needs `Authorization: Bearer <token>`. */
+  readonly token?: string;
+  /** Largest request body (default 64 MiB). */
+  readonly maxBodyBytes?: number;
+  /** Largest image (width x height) classify decodes (default 100,000,000). */
+  readonly maxInputPixels?: number;
+  /** Per-request limit for queue plus compute, ms (default 30,000); 504 when exceeded. */
+  readonly requestTimeoutMs?: number;
+  /** Seconds suggested by Retry-After on 429 (default 1). */
+  readonly retryAfterSeconds?: number;
+  /** The model's name in URLs (default the model, e.g. 'inception_v4'). */
+  readonly modelName?: string;
+  /** Where internal errors are logged (default stderr). */
+  readonly log?: (line: string) => void;
+}
+
+export interface ResolvedServeOptions {
+  readonly instances: number;
+  readonly host: string;
+  readonly port: number;
+  readonly token: string | undefined;
+  readonly maxBodyBytes: number;
+  readonly maxInputPixels: number;
+  readonly requestTimeoutMs: number;
+  readonly retryAfterSeconds: number;
+  readonly log: (line: string) => void;
+}
+
+export const DEFAULT_PORT = 8000;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+const KNOWN_KEYS: readonly string[] = [
+  'session',
+  'sessions',
+  'instances',
+  'maxBatch',
+  'maxQueueDelayMicroseconds',
+  'preferredBatchSizes',
+  'maxQueueSize',
+  'host',
+  'port',
+  'token',
+  'maxBodyBytes',
+  'maxInputPixels',
+  'requestTimeoutMs',
+  'retryAfterSeconds',
+  'modelName',
+  'log',
+];
+
+function positive(options: Record<string, unknown>, key: string, fallback: number, max: number): number {
+  const value = options[key] ?? fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) throw invalidParam(key, `an integer in [1, ${max}]`, value);
+  return value;
+}
+
+export function resolveServeOptions(options: unknown): ResolvedServeOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalidParam('server options', 'an object', options);
+  const o = options as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !KNOWN_KEYS.includes(k));
+  if (unknown.length > 0) throw new InvalidArgumentError(`Unknown server option '${unknown[0]}'; the options are: ${KNOWN_KEYS.join(', ')}`);
+  if ((o.session === undefined) === (o.sessions === undefined)) {
+    throw new InvalidArgumentError('pass exactly one of session (options of the sessions to create) or sessions (sessions you created)');
+  }
+  if (o.sessions !== undefined && o.instances !== undefined) {
+    throw new InvalidArgumentError('instances applies to session only; with sessions, pass one session per instance');
+  }
+  const port = o.port ?? DEFAULT_PORT;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidParam('port', 'an integer in [0, 65535]', port);
+  const host = o.host ?? DEFAULT_HOST;
+  if (typeof host !== 'string' || host.length === 0) throw invalidParam('host', 'a host name or address', host);
+  const token = o.token;
+  if (token !== undefined && (typeof token !== 'string' || token.length === 0)) throw invalidParam('token', 'a non-empty string', token);
+  const log = o.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  if (typeof log !== 'function') throw invalidParam('log', 'a function', log);
+  if (o.modelName !== undefined && (typeof o.modelName !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.modelName))) {
+    throw invalidParam('modelName', 'a name of letters, digits, _ . -', o.modelName);
+  }
+  return {
+    instances: positive(o, 'instances', 1, 64),
+    host,
+    port,
+    token: token as string | undefined,
+    maxBodyBytes: positive(o, 'maxBodyBytes', DEFAULT_MAX_BODY_BYTES, 2 ** 31 - 1),
+    maxInputPixels: positive(o, 'maxInputPixels', DEFAULT_MAX_INPUT_PIXELS, Number.MAX_SAFE_INTEGER),
+    requestTimeoutMs: positive(o, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS, 2_147_483_647),
+    retryAfterSeconds: positive(o, 'retryAfterSeconds', 1, 3600),
+    log: log as (line: string) => void,
+  };
+}

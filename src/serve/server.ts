@@ -1,0 +1,282 @@
+/**
+ * The inference server: Open Inference Protocol v2 REST on Node's http, one dynamic batcher
+ * in front of one or more session instances, Prometheus metrics, bearer-token auth, limits,
+ * and a graceful close (stop accepting, answer everything accepted, then release).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
+import type { Registry } from 'prom-client';
+import { createBatcher, type Batcher } from '../batcher';
+import {
+  DisposedError,
+  ImageDecodeError,
+  InceptionError,
+  InvalidArgumentError,
+  InvalidInputError,
+  QueueFullError,
+  RequestAbortedError,
+  RequestTimeoutError,
+} from '../errors';
+import { packageVersion } from '../info';
+import { getModel } from '../models/registry';
+import { createSession, type Session } from '../runtime/session';
+import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
+import { HttpError, sendError, sendJson } from './http';
+import { ServerMetrics } from './metrics';
+import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
+
+export interface InferenceServer {
+  /** The model's name in URLs. */
+  readonly modelName: string;
+  readonly http: Server;
+  readonly batcher: Batcher;
+  readonly registry: Registry;
+  readonly sessions: readonly Session[];
+  /** False once close() has begun. */
+  readonly ready: boolean;
+  /** Starts listening on the options' host and port; resolves to the address bound. */
+  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Stops accepting, answers every accepted request, disposes owned sessions; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Creates the sessions (or takes the caller's), the batcher and the HTTP server; call listen(). */
+export async function createServer(options: ServeOptions): Promise<InferenceServer> {
+  const resolved = resolveServeOptions(options);
+  const owned = options.sessions === undefined;
+  const sessions = owned ? await createSessions(options, resolved) : [...(options.sessions as readonly Session[])];
+  try {
+    return new V2Server(options, resolved, sessions, owned);
+  } catch (error) {
+    if (owned) await Promise.all(sessions.map((s) => s.dispose()));
+    throw error;
+  }
+}
+
+async function createSessions(options: ServeOptions, resolved: ResolvedServeOptions): Promise<Session[]> {
+  const base = options.session as NonNullable<ServeOptions['session']>;
+  // CPU instances split the cores between them unless told otherwise.
+  const cpu = base.device === undefined || base.device === 'cpu';
+  const threads = base.threads ?? (cpu && resolved.instances > 1 ? Math.max(1, Math.floor(availableParallelism() / resolved.instances)) : undefined);
+  const sessionOptions = threads === undefined ? base : { ...base, threads };
+  const sessions: Session[] = [];
+  try {
+    for (let i = 0; i < resolved.instances; i++) sessions.push(await createSession(sessionOptions));
+  } catch (error) {
+    await Promise.all(sessions.map((s) => s.dispose()));
+    throw error;
+  }
+  return sessions;
+}
+
+type Route =
+  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
+  | { kind: 'model' | 'model-ready' | 'infer' | 'classify'; model: string; version: string | undefined };
+
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|classify))?\/?$/;
+const METHODS: Readonly<Record<Route['kind'], 'GET' | 'POST'>> = {
+  live: 'GET',
+  ready: 'GET',
+  server: 'GET',
+  metrics: 'GET',
+  model: 'GET',
+  'model-ready': 'GET',
+  infer: 'POST',
+  classify: 'POST',
+};
+
+function route(path: string): Route | undefined {
+  if (path === '/v2/health/live') return { kind: 'live' };
+  if (path === '/v2/health/ready') return { kind: 'ready' };
+  if (path === '/v2' || path === '/v2/') return { kind: 'server' };
+  if (path === '/metrics') return { kind: 'metrics' };
+  const match = MODEL_ROUTE.exec(path);
+  if (match === null) return undefined;
+  const action = match[3] as 'ready' | 'infer' | 'classify' | undefined;
+  return { kind: action === undefined ? 'model' : action === 'ready' ? 'model-ready' : action, model: decodeURIComponent(match[1]), version: match[2] };
+}
+
+class V2Server implements InferenceServer {
+  readonly modelName: string;
+  readonly http: Server;
+  readonly batcher: Batcher;
+  readonly registry: Registry;
+  private readonly metrics: ServerMetrics;
+  private readonly model: ModelContext;
+  private readonly tokenDigest: Buffer | undefined;
+  private closing: Promise<void> | undefined;
+  private inFlight = 0;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    options: ServeOptions,
+    private readonly resolved: ResolvedServeOptions,
+    readonly sessions: readonly Session[],
+    private readonly ownsSessions: boolean,
+  ) {
+    const info = sessions[0].info;
+    this.modelName = options.modelName ?? info.model;
+    let metrics: ServerMetrics | undefined;
+    this.batcher = createBatcher(sessions, {
+      maxBatch: options.maxBatch,
+      maxQueueDelayMicroseconds: options.maxQueueDelayMicroseconds,
+      preferredBatchSizes: options.preferredBatchSizes,
+      maxQueueSize: options.maxQueueSize,
+      observer: { batch: (e) => metrics?.observer.batch?.(e), request: (e) => metrics?.observer.request?.(e) },
+    });
+    metrics = new ServerMetrics(this.modelName, this.batcher.maxBatch, sessions, () => this.batcher.stats);
+    this.metrics = metrics;
+    this.registry = metrics.registry;
+    this.model = {
+      name: this.modelName,
+      info,
+      signature: signatureOf(info, this.batcher.maxBatch),
+      preprocessing: getModel(info.model).preprocessing,
+      batcher: this.batcher,
+      maxBodyBytes: resolved.maxBodyBytes,
+      maxInputPixels: resolved.maxInputPixels,
+      requestTimeoutMs: resolved.requestTimeoutMs,
+    };
+    this.tokenDigest = resolved.token === undefined ? undefined : digest(resolved.token);
+    this.http = createHttpServer((req, res) => this.handle(req, res));
+    // Time allowed to receive a whole request (slow clients), separate from the inference timeout.
+    this.http.requestTimeout = Math.max(60_000, resolved.requestTimeoutMs);
+  }
+
+  get ready(): boolean {
+    return this.closing === undefined;
+  }
+
+  listen(): Promise<{ host: string; port: number; url: string }> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.http.once('error', onError);
+      this.http.listen(this.resolved.port, this.resolved.host, () => {
+        this.http.off('error', onError);
+        const address = this.http.address();
+        const port = typeof address === 'object' && address !== null ? address.port : this.resolved.port;
+        const host = this.resolved.host;
+        resolve({ host, port, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => {
+      if (!this.http.listening) resolve();
+      else this.http.close(() => resolve());
+    });
+    this.http.closeIdleConnections();
+    // Everything accepted runs (the queue is drained without waiting for the batching delay).
+    await this.batcher.close();
+    await this.requestsAnswered();
+    this.http.closeIdleConnections();
+    await stopped;
+    if (this.ownsSessions) await Promise.all(this.sessions.map((s) => s.dispose()));
+  }
+
+  private requestsAnswered(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.inFlight++;
+    let endpoint = 'unknown';
+    res.on('close', () => {
+      this.metrics.request(endpoint, res.statusCode);
+      if (--this.inFlight === 0 && this.idle !== undefined) this.idle();
+    });
+    if (this.closing !== undefined) res.setHeader('Connection', 'close');
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const found = route(path);
+    if (found !== undefined) endpoint = found.kind;
+    this.dispatch(req, res, found, path).catch((error: unknown) => this.fail(res, error));
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string): Promise<void> {
+    const health = found?.kind === 'live' || found?.kind === 'ready';
+    if (!health) this.authorize(req);
+    if (found === undefined) throw new HttpError(404, `no route ${path}; see GET /v2 and GET /v2/models/${this.modelName}`);
+    const method = METHODS[found.kind];
+    if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+      throw new HttpError(405, `${req.method ?? '?'} is not allowed on ${path}; use ${method}`, { Allow: method === 'GET' ? 'GET, HEAD' : 'POST' });
+    }
+    switch (found.kind) {
+      case 'live':
+        return sendJson(res, 200, { live: true });
+      case 'ready':
+        if (!this.ready) throw new HttpError(503, 'the server is shutting down');
+        return sendJson(res, 200, { ready: true });
+      case 'server':
+        return sendJson(res, 200, { name: 'inception-cudnn', version: packageVersion(), extensions: ['binary_tensor_data', 'classify'] });
+      case 'metrics': {
+        const text = await this.registry.metrics();
+        res.writeHead(200, { 'Content-Type': this.registry.contentType });
+        res.end(text);
+        return;
+      }
+    }
+    this.checkModel(found.model, found.version);
+    switch (found.kind) {
+      case 'model':
+        return sendJson(res, 200, modelMetadata(this.model));
+      case 'model-ready':
+        if (!this.ready) throw new HttpError(503, `model '${this.modelName}' is not ready: the server is shutting down`);
+        return sendJson(res, 200, { name: this.modelName, ready: true });
+      case 'infer':
+        this.checkAccepting();
+        return handleInfer(req, res, this.model);
+      case 'classify':
+        this.checkAccepting();
+        return handleClassify(req, res, this.model, new URL(req.url ?? '/', 'http://localhost').searchParams);
+    }
+  }
+
+  private checkModel(name: string, version: string | undefined): void {
+    if (name !== this.modelName) throw new HttpError(404, `unknown model '${name}'; this server serves '${this.modelName}'`);
+    if (version !== undefined && version !== MODEL_VERSION) {
+      throw new HttpError(404, `unknown version '${version}' of model '${name}'; the only version is '${MODEL_VERSION}'`);
+    }
+  }
+
+  private checkAccepting(): void {
+    if (this.closing !== undefined) throw new HttpError(503, 'the server is shutting down; retry on another instance', { 'Retry-After': '1' });
+  }
+
+  private authorize(req: IncomingMessage): void {
+    if (this.tokenDigest === undefined) return;
+    const header = req.headers.authorization ?? '';
+    const match = /^Bearer (.+)$/i.exec(header);
+    if (match === null || !timingSafeEqual(digest(match[1]), this.tokenDigest)) {
+      throw new HttpError(401, 'missing or wrong bearer token; send Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer' });
+    }
+  }
+
+  /** Maps an error to its status; internal errors are logged here and answered without details. */
+  private fail(res: ServerResponse, error: unknown): void {
+    if (res.destroyed || res.headersSent) return;
+    const retry = { 'Retry-After': String(this.resolved.retryAfterSeconds) };
+    if (error instanceof HttpError) return sendError(res, error.status, error.message, error.headers);
+    if (error instanceof QueueFullError) return sendError(res, 429, error.message, retry);
+    if (error instanceof RequestTimeoutError) return sendError(res, 504, error.message);
+    if (error instanceof DisposedError) return sendError(res, 503, 'the server is shutting down; retry on another instance', retry);
+    if (error instanceof RequestAbortedError) return sendError(res, 499, error.message);
+    if (error instanceof InvalidInputError || error instanceof InvalidArgumentError || error instanceof ImageDecodeError) {
+      return sendError(res, 400, error.message);
+    }
+    const what = error instanceof InceptionError ? `${error.code}: ${error.message}` : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.resolved.log(`inception-cudnn serve: internal error: ${what}`);
+    sendError(res, 500, error instanceof InceptionError ? `internal error (${error.code}): ${error.message}` : 'internal server error (logged on the server)');
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

@@ -1,0 +1,172 @@
+/**
+ * Open Inference Protocol (KServe v2) infer request/response bodies: JSON tensors (flat or
+ * nested `data`) and the binary tensor data extension (JSON header of
+ * `Inference-Header-Content-Length` bytes, then raw little-endian tensors in input order,
+ * each sized by `parameters.binary_data_size`).
+ */
+import { endianness } from 'node:os';
+import { HttpError } from './http';
+
+export const BINARY_HEADER = 'inference-header-content-length';
+
+/** The tensors one model exposes: one FP32 input [-1,3,H,W] and one FP32 output [-1,K]. */
+export interface ModelSignature {
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly height: number;
+  readonly width: number;
+  readonly outputSize: number;
+  readonly maxBatch: number;
+}
+
+export interface InferRequest {
+  readonly id: string | undefined;
+  readonly images: number;
+  readonly input: Float32Array;
+  /** Whether the output goes back as binary data. */
+  readonly binaryOutput: boolean;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+function bad(message: string): HttpError {
+  return new HttpError(400, message);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses an infer body; `headerLength` is the Inference-Header-Content-Length value, if any. */
+export function parseInferRequest(body: Buffer, headerLength: string | undefined, model: ModelSignature): InferRequest {
+  let jsonBytes = body;
+  let binary: Buffer | undefined;
+  if (headerLength !== undefined) {
+    const n = Number(headerLength);
+    if (!/^[0-9]+$/.test(headerLength) || n > body.length) {
+      throw bad(`Inference-Header-Content-Length is '${headerLength}' but the body has ${body.length} bytes; it must be the byte length of the JSON header`);
+    }
+    jsonBytes = body.subarray(0, n);
+    binary = body.subarray(n);
+  }
+  let request: unknown;
+  try {
+    request = JSON.parse(jsonBytes.toString('utf8'));
+  } catch (error) {
+    const hint = headerLength === undefined ? ' (binary tensor data needs the Inference-Header-Content-Length header)' : '';
+    throw bad(`the request body is not valid JSON${hint}: ${(error as Error).message}`);
+  }
+  if (!isObject(request)) throw bad('the request body must be a JSON object with an "inputs" array');
+
+  const id = request.id;
+  if (id !== undefined && typeof id !== 'string') throw bad('"id" must be a string');
+  const inputs = request.inputs;
+  if (!Array.isArray(inputs) || inputs.length !== 1) {
+    throw bad(`"inputs" must be an array with exactly one tensor named '${model.inputName}' (FP32, shape [N,3,${model.height},${model.width}])`);
+  }
+  const tensor = inputs[0] as unknown;
+  if (!isObject(tensor)) throw bad('inputs[0] must be an object with name, shape, datatype and data');
+  if (tensor.name !== model.inputName) throw bad(`unknown input '${String(tensor.name)}'; this model's input is '${model.inputName}'`);
+  if (tensor.datatype !== 'FP32') throw bad(`input '${model.inputName}' has datatype '${String(tensor.datatype)}'; only FP32 is accepted`);
+  const images = checkShape(tensor.shape, model);
+  const count = images * 3 * model.height * model.width;
+
+  const binarySize = isObject(tensor.parameters) ? tensor.parameters.binary_data_size : undefined;
+  let input: Float32Array;
+  if (binarySize !== undefined) {
+    if (binary === undefined) throw bad('binary_data_size is set but the Inference-Header-Content-Length header is missing');
+    if (binarySize !== count * 4) {
+      throw bad(`binary_data_size is ${String(binarySize)} but shape [${images},3,${model.height},${model.width}] of FP32 needs ${count * 4} bytes`);
+    }
+    if (binary.length !== count * 4) throw bad(`the body has ${binary.length} bytes after the JSON header; binary_data_size says ${count * 4}`);
+    input = readFloat32(binary, count);
+  } else {
+    if (binary !== undefined && binary.length > 0) throw bad(`${binary.length} bytes follow the JSON header but no input has parameters.binary_data_size`);
+    input = flattenData(tensor.data, count, model.inputName);
+  }
+  return { id, images, input, binaryOutput: wantsBinaryOutput(request, model) };
+}
+
+function checkShape(shape: unknown, model: ModelSignature): number {
+  const wanted = `[N,3,${model.height},${model.width}] with 1 <= N <= ${model.maxBatch}`;
+  if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => typeof d === 'number' && Number.isInteger(d))) {
+    throw bad(`input '${model.inputName}' needs shape ${wanted}; got ${JSON.stringify(shape)}`);
+  }
+  const [n, c, h, w] = shape as number[];
+  if (c !== 3 || h !== model.height || w !== model.width || n < 1 || n > model.maxBatch) {
+    throw bad(`input '${model.inputName}' needs shape ${wanted}; got [${shape.join(',')}]${n > model.maxBatch ? ': split the batch' : ''}`);
+  }
+  return n;
+}
+
+function readFloat32(bytes: Buffer, count: number): Float32Array {
+  const out = new Float32Array(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4));
+  } else {
+    for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(i * 4);
+  }
+  return out;
+}
+
+/** Row-major flat or nested arrays of numbers into exactly `count` float32 values. */
+function flattenData(data: unknown, count: number, name: string): Float32Array {
+  if (!Array.isArray(data)) throw bad(`input '${name}' needs "data" (an array of ${count} numbers, flat or nested) or binary data`);
+  const out = new Float32Array(count);
+  let n = 0;
+  const walk = (value: unknown, depth: number): void => {
+    if (Array.isArray(value)) {
+      if (depth > 4) throw bad(`input '${name}' data is nested deeper than its 4 dimensions`);
+      for (const v of value) walk(v, depth + 1);
+      return;
+    }
+    if (typeof value !== 'number') throw bad(`input '${name}' data holds a ${value === null ? 'null' : typeof value} at element ${n}; only numbers are accepted`);
+    if (n < count) out[n] = value;
+    n++;
+  };
+  walk(data, 0);
+  if (n !== count) throw bad(`input '${name}' data has ${n} numbers but its shape needs ${count}`);
+  return out;
+}
+
+function wantsBinaryOutput(request: Record<string, unknown>, model: ModelSignature): boolean {
+  let binary = isObject(request.parameters) && request.parameters.binary_data_output === true;
+  const outputs = request.outputs;
+  if (outputs === undefined) return binary;
+  if (!Array.isArray(outputs)) throw bad('"outputs" must be an array of {name, parameters}');
+  for (const output of outputs as unknown[]) {
+    if (!isObject(output) || output.name !== model.outputName) {
+      throw bad(`unknown output '${isObject(output) ? String(output.name) : String(output)}'; this model's output is '${model.outputName}'`);
+    }
+    if (isObject(output.parameters) && typeof output.parameters.binary_data === 'boolean') binary = output.parameters.binary_data;
+  }
+  return binary;
+}
+
+export interface EncodedResponse {
+  readonly body: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+/** The infer response: JSON, or a JSON header plus the output's raw little-endian bytes. */
+export function encodeInferResponse(
+  rows: Float32Array,
+  images: number,
+  request: InferRequest,
+  model: ModelSignature & { readonly name: string; readonly version: string },
+): EncodedResponse {
+  const tensor = { name: model.outputName, datatype: 'FP32', shape: [images, model.outputSize] };
+  const head = { model_name: model.name, model_version: model.version, ...(request.id === undefined ? {} : { id: request.id }) };
+  if (!request.binaryOutput) {
+    const json = JSON.stringify({ ...head, outputs: [{ ...tensor, data: Array.from(rows) }] });
+    return { body: Buffer.from(json), headers: { 'Content-Type': 'application/json' } };
+  }
+  const header = Buffer.from(JSON.stringify({ ...head, outputs: [{ ...tensor, parameters: { binary_data_size: rows.byteLength } }] }));
+  const data = Buffer.alloc(rows.byteLength);
+  if (LITTLE_ENDIAN) data.set(new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+  else rows.forEach((v, i) => data.writeFloatLE(v, i * 4));
+  return {
+    body: Buffer.concat([header, data]),
+    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) },
+  };
+}
