@@ -6,6 +6,7 @@
 #include "core/plan.h"
 #include "cpu/addon_data.h"
 #include "cpu/layout.h"
+#include "cpu/peak.h"
 #include "cpu/program_wrap.h"
 #include "js/convert.h"
 
@@ -56,6 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, JsInfo, "info"));
   exports.Set("layoutPolicy", Napi::Function::New(env, JsLayoutPolicy, "layoutPolicy"));
   exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
+  exports.Set("peakGflops", Napi::Function::New(env, JsPeakGflops, "peakGflops"));
   exports.Set("Program", data->program_constructor.Value());
   return exports;
 }

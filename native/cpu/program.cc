@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -389,16 +391,61 @@ CpuProgram::StepExec CpuProgram::CreateLoop(size_t index, const PlanStep& step, 
 
 void CpuProgram::Run(const float* input, int32_t n, float* output) {
   std::lock_guard<std::mutex> lock(mutex_);
+  Execute(input, n, output, nullptr);
+}
+
+std::vector<double> CpuProgram::Profile(const float* input, int32_t n, int32_t repeats, float* output) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  INCEPTION_CHECK(repeats >= 1, kCodeInvalidArgument, "repeats must be at least 1, got ", repeats);
+  Execute(input, n, output, nullptr);  // warm-up: first-touch of this batch size's memory
+  std::vector<std::vector<double>> runs;
+  for (int32_t r = 0; r < repeats; ++r) {
+    std::vector<double> ms;
+    Execute(input, n, output, &ms);
+    runs.push_back(std::move(ms));
+  }
+  std::vector<double> median(runs.front().size());
+  std::vector<double> column(runs.size());
+  for (size_t i = 0; i < median.size(); ++i) {
+    for (size_t r = 0; r < runs.size(); ++r) column[r] = runs[r][i];
+    std::nth_element(column.begin(), column.begin() + column.size() / 2, column.end());
+    median[i] = column[column.size() / 2];
+  }
+  return median;
+}
+
+std::vector<StepImplementation> CpuProgram::ProfileEntries(int32_t n) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (released_) throw Error(kCodeDisposed, "", "this program has been disposed", "Program.profile");
+  BatchExec& exec = ExecFor(n);
+  std::vector<StepImplementation> result;
+  result.push_back({"(input reorder nchw -> plan layout)", "reorder", n});
+  for (const StepExec& s : exec.steps) result.push_back({s.name, s.images > 0 ? s.impl + " (per image)" : s.impl, n});
+  result.push_back({"(output reorder -> nchw)", "reorder", n});
+  return result;
+}
+
+void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms) {
   if (released_) throw Error(kCodeDisposed, "", "this program has been disposed", "Program.run");
   INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
                   " (the plan's maximum batch)");
   omp_set_num_threads(threads_);
   BatchExec& exec = ExecFor(n);
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point mark = Clock::now();
+  auto lap = [&] {
+    if (step_ms == nullptr) return;
+    stream_.wait();
+    const Clock::time_point now = Clock::now();
+    step_ms->push_back(std::chrono::duration<double, std::milli>(now - mark).count());
+    mark = now;
+  };
   DnnlCall("reorder(input).execute", [&] {
     exec.input_user.set_data_handle(const_cast<float*>(input));
     exec.input_reorder.execute(stream_, exec.input_user, exec.input_buffer);
     return 0;
   });
+  lap();
   for (StepExec& s : exec.steps) {
     try {
       if (s.is_primitive) {
@@ -419,6 +466,7 @@ void CpuProgram::Run(const float* input, int32_t n, float* output) {
         stream_.wait();
         s.loop();
       }
+      lap();
     } catch (Error& e) {
       e.WithStep(s.name).WithShapes(s.shapes);
       throw;
@@ -430,6 +478,7 @@ void CpuProgram::Run(const float* input, int32_t n, float* output) {
     stream_.wait();
     return 0;
   });
+  lap();
 }
 
 std::vector<StepImplementation> CpuProgram::Implementations() {

@@ -35,6 +35,12 @@ class CpuProgram {
   // input: plain NCHW fp32 of the plan's input tensor ([n,3,H,W]); output: plain NCHW of its output
   // tensor ([n,K] for [n,K,1,1]). 1 <= n <= batch(). Throws inception::Error.
   void Run(const float* input, int32_t n, float* output);
+  // Runs the program `repeats` times, waiting after every step, and returns each step's
+  // milliseconds per repeat (steady clock): the median over the repeats. Entry 0 is the input
+  // reorder, then one per plan step, then the output reorder (names: ProfileNames()).
+  std::vector<double> Profile(const float* input, int32_t n, int32_t repeats, float* output);
+  // Names and implementations of Profile()'s entries for batch n (creating its primitives if needed).
+  std::vector<StepImplementation> ProfileEntries(int32_t n);
   // Frees everything (idempotent); later Run calls throw E_DISPOSED. Waits for a Run in progress.
   void Release();
 
@@ -52,6 +58,8 @@ class CpuProgram {
   struct BatchExec;
 
   BatchExec& ExecFor(int32_t n);
+  // Run's body; with step_ms, waits after each step and appends its milliseconds.
+  void Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms);
   std::unique_ptr<BatchExec> CreateExec(int32_t n);
   StepExec CreateConv(size_t index, const PlanStep& step, int32_t n);
   StepExec CreatePool(const PlanStep& step, int32_t n);

@@ -103,6 +103,51 @@ class RunWorker : public PromiseWorker {
   int32_t n_;
 };
 
+// profile(input, n, repeats): per-entry median milliseconds, off the JS thread like run().
+class ProfileWorker : public PromiseWorker {
+ public:
+  ProfileWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
+                std::vector<float> input, int32_t n, int32_t repeats)
+      : PromiseWorker(env, "inception_cpu.profile"),
+        wrap_(wrap),
+        program_(std::move(program)),
+        input_(std::move(input)),
+        n_(n),
+        repeats_(repeats) {
+    self_ = Napi::Persistent(self);
+  }
+  void Execute() override {
+    Guard([&] {
+      entries_ = program_->ProfileEntries(n_);
+      std::vector<float> output(static_cast<size_t>(program_->OutputElements(n_)));
+      ms_ = program_->Profile(input_.data(), n_, repeats_, output.data());
+    });
+  }
+  void OnOK() override {
+    Cleanup();
+    Napi::Env env = Env();
+    Napi::Array result = Napi::Array::New(env, entries_.size());
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("step", entries_[i].step);
+      o.Set("impl", entries_[i].impl);
+      o.Set("ms", i < ms_.size() ? ms_[i] : 0.0);
+      result.Set(static_cast<uint32_t>(i), o);
+    }
+    deferred_.Resolve(result);
+  }
+  void Cleanup() override { wrap_->FinishRun(); }
+
+ private:
+  ProgramWrap* wrap_;
+  Napi::ObjectReference self_;
+  std::shared_ptr<CpuProgram> program_;
+  std::vector<float> input_;
+  int32_t n_, repeats_;
+  std::vector<StepImplementation> entries_;
+  std::vector<double> ms_;
+};
+
 Napi::Value Rejected(Napi::Env env, const Error& error) {
   auto deferred = Napi::Promise::Deferred::New(env);
   deferred.Reject(ToJsError(env, error).Value());
@@ -117,6 +162,7 @@ Napi::Function ProgramWrap::Define(Napi::Env env) {
                          InstanceMethod<&ProgramWrap::JsRun>("run"),
                          InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
                          InstanceMethod<&ProgramWrap::JsImplementations>("implementations"),
+                         InstanceMethod<&ProgramWrap::JsProfile>("profile"),
                          InstanceAccessor<&ProgramWrap::JsWorkspaceBytes>("workspaceBytes"),
                          InstanceAccessor<&ProgramWrap::JsWeightBytes>("weightBytes"),
                          InstanceAccessor<&ProgramWrap::JsArenaBytes>("arenaBytes"),
@@ -163,6 +209,40 @@ Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
   // Copied: the caller may reuse or transfer its array while the run is in flight.
   std::vector<float> copy(input.Data(), input.Data() + expected);
   auto* worker = new RunWorker(env, this, Value(), program_, std::move(copy), n);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value ProgramWrap::JsProfile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!program_) return Rejected(env, Error(kCodeDisposed, "", "Program.profile after dispose()"));
+  if (info.Length() < 3 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return Rejected(env, Error(kCodeInvalidArgument, "", "Expected profile(input: Float32Array, n: number, repeats: number)"));
+  }
+  const double n_value = info[1].As<Napi::Number>().DoubleValue();
+  const double repeats = info[2].As<Napi::Number>().DoubleValue();
+  if (!(n_value >= 1 && n_value <= program_->batch()) || n_value != static_cast<int32_t>(n_value)) {
+    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected an integer batch between 1 and ", program_->batch(),
+                                                            " for n but received ", n_value)));
+  }
+  if (!(repeats >= 1 && repeats <= 1000) || repeats != static_cast<int32_t>(repeats)) {
+    return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected an integer between 1 and 1000 for repeats but received ", repeats)));
+  }
+  const int32_t n = static_cast<int32_t>(n_value);
+  Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+  const int64_t expected = program_->InputElements(n);
+  if (static_cast<int64_t>(input.ElementLength()) != expected) {
+    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected a Float32Array of length ", expected, " for ", n,
+                                                            " images but received length ", input.ElementLength())));
+  }
+  if (busy_.exchange(true)) {
+    return Rejected(env, Error(kCodeInvalidArgument, "",
+                               "Program.profile called while a run of this program is in progress; await it first"));
+  }
+  std::vector<float> copy(input.Data(), input.Data() + expected);
+  auto* worker = new ProfileWorker(env, this, Value(), program_, std::move(copy), n, static_cast<int32_t>(repeats));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

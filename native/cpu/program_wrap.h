@@ -24,6 +24,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   Napi::Value JsRun(const Napi::CallbackInfo& info);
   Napi::Value JsDispose(const Napi::CallbackInfo& info);
   Napi::Value JsImplementations(const Napi::CallbackInfo& info);
+  Napi::Value JsProfile(const Napi::CallbackInfo& info);
   Napi::Value JsWorkspaceBytes(const Napi::CallbackInfo& info);
   Napi::Value JsWeightBytes(const Napi::CallbackInfo& info);
   Napi::Value JsArenaBytes(const Napi::CallbackInfo& info);

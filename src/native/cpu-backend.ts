@@ -17,11 +17,41 @@ export interface CpuStepImplementation {
   readonly batch: number;
 }
 
+/** One entry of Program.profile(): a step (or the input/output reorder) and its median time. */
+export interface CpuStepTiming {
+  readonly step: string;
+  readonly impl: string;
+  /** Median over the repeats of the step's wall time, waiting for it to finish (steady clock). */
+  readonly ms: number;
+}
+
+/**
+ * peakGflops(): a large oneDNN fp32 matmul and a large 1x1 convolution (512->512 channels on
+ * 56x56), each timed natively, best of `repeats` runs.
+ */
+export interface CpuPeak {
+  /** The matmul's GFLOP/s. */
+  readonly gflops: number;
+  readonly bestMs: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly threads: number;
+  readonly repeats: number;
+  readonly impl: string;
+  readonly conv1x1Gflops: number;
+  readonly conv1x1BestMs: number;
+  readonly conv1x1Channels: number;
+  readonly conv1x1Size: number;
+  readonly conv1x1Impl: string;
+}
+
 /** The native Program object (native/cpu/program_wrap.cc). */
 export interface NativeCpuProgram {
   run(input: Float32Array, n: number): Promise<Float32Array>;
   dispose(): void;
   implementations(): CpuStepImplementation[];
+  profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]>;
   readonly workspaceBytes: number;
   readonly weightBytes: number;
   readonly arenaBytes: number;
@@ -40,6 +70,7 @@ export interface NativeCpuModule extends NativeModuleBase {
   info(): NativeCpuInfo;
   layoutPolicy(precision: string): LayoutPolicy;
   compile(plan: Plan, options: { threads?: number }): Promise<NativeCpuProgram>;
+  peakGflops(options: { size?: number; threads?: number; repeats?: number }): Promise<CpuPeak>;
 }
 
 let cached: NativeCpuModule | undefined;
@@ -53,6 +84,12 @@ export function loadCpuModule(): NativeCpuModule {
 /** A Program that also lists which oneDNN implementation runs each step. */
 export interface CpuProgram extends Program {
   implementations(): CpuStepImplementation[];
+  /**
+   * Runs n images `repeats` times (after one warm-up) waiting after every step; resolves to each
+   * step's median milliseconds: the input reorder, every plan step in order, the output reorder.
+   * Off the JS thread like run(); serialised with run().
+   */
+  profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]>;
 }
 
 class CpuProgramImpl implements CpuProgram {
@@ -104,9 +141,24 @@ class CpuProgramImpl implements CpuProgram {
     return result;
   }
 
+  profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]> {
+    if (this.native.disposed) return Promise.reject(new DisposedError('Program.profile after dispose(): compile the plan again'));
+    if (!(input instanceof Float32Array)) return Promise.reject(invalidParam('input', 'a Float32Array', input));
+    if (!Number.isInteger(repeats) || repeats < 1 || repeats > 1000) return Promise.reject(invalidParam('repeats', 'an integer between 1 and 1000', repeats));
+    const result = this.tail.then(() => nativeCall(() => this.native.profile(input, n, repeats)));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
   dispose(): void {
     this.native.dispose();
   }
+}
+
+/** The machine's fp32 peak as oneDNN reaches it: a matmul (default 1536^3) and a 1x1 conv, best of 10 each, all cores. */
+export async function measureCpuPeak(options: { size?: number; threads?: number; repeats?: number } = {}): Promise<CpuPeak> {
+  const native = loadCpuModule();
+  return nativeCall(() => native.peakGflops(options));
 }
 
 function checkOptions(options: CompileOptions): { threads?: number } {
