@@ -21,6 +21,9 @@ commands:
   run       run a preprocessed NCHW float32 .npy batch, write the raw outputs as .npy
   info      package, library and backend versions, devices
   plan      the memory planner's report (arena vs naive vs lower bound) for a model
+  export-onnx  write a model and its weights as an ONNX file (checkpoint graph or folded)
+  bench     CPU benchmark: ours vs onnxruntime-node (images/s, p50/p90), JSON/Markdown/SVG
+  profile   per-layer CPU profile: ms, MACs, GFLOP/s, oneDNN implementation, measured peak
   serve     HTTP inference server (Open Inference Protocol v2, dynamic batching, /metrics)
 
 run 'inception-cudnn <command> --help' for the options of a command.
@@ -97,5 +100,58 @@ ${SESSION_HELP}
       --token T               require Authorization: Bearer T on everything but /v2/health/*
                               (or set INCEPTION_SERVE_TOKEN; a flag is visible in ps)
       --model-name NAME       the model's name in URLs (default the model)
+`,
+  'export-onnx': `usage: inception-cudnn export-onnx --model NAME --weights W --output FILE.onnx [options]
+
+Writes the model with its weights as ONNX (opset 17, IR version 8): input 'input' [N,3,H,W]
+float32 with a dynamic batch N, output 'logits' [N,1000] or 'embedding' [N,512]. Without
+--fold it is the checkpoint's own graph (BatchNormalization, Mul+Add residuals, initializers
+under the state_dict names); with --fold it is our optimised graph (batch norms folded into
+the convolutions, scaled residuals folded into the conv weights).
+
+  -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
+  -w, --weights W         a .safetensors checkpoint, or 'synthetic' / 'synthetic:plain'
+  -o, --output FILE       the .onnx file to write
+      --fold              export the folded (optimised) graph
+      --input-size S      square input size fixed in the model (default the model's)
+      --opset N           13..17 (default 17)
+  -h, --help              this help
+`,
+  bench: `usage: inception-cudnn bench --device cpu [options]
+       inception-cudnn bench --device cpu --profile --model NAME [--batch B]   (see 'profile --help')
+
+Times ours against onnxruntime-node running our ONNX export of the same synthetic weights
+(folded, and unfolded unless --folded-only), runs interleaved per iteration after a warm-up,
+with progress on stderr. Prints a Markdown table (images/s at the median latency, p50/p90 ms,
+ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar chart).
+
+  -d, --device cpu        the CPU (the GPU benchmark is bench/gpu: npm run device-check)
+      --models LIST       comma-separated (default all three)
+  -b, --batches LIST      batch sizes (default 1,8)
+  -n, --iterations N      timed runs per engine and batch (default 10)
+      --warmup N          untimed runs per engine and batch first (default 2)
+      --threads N         threads for ours and onnxruntime's intra-op pool (default: all cores)
+      --input-size S      square input size for every model (default each model's own)
+      --folded-only       skip onnxruntime on the unfolded graph
+      --out DIR           where results go (default bench/results)
+  -h, --help              this help
+`,
+  profile: `usage: inception-cudnn profile --model NAME [--batch B] [options]
+
+Runs the compiled CPU plan step by step (waiting after each, median of --repeats runs after
+a warm-up) and prints the whole network's time, GFLOP/s and fraction of the machine's
+measured fp32 peak (a large oneDNN matmul), time per oneDNN implementation, and the slowest
+steps with their MACs, GFLOP/s and implementation; oneDNN reference (ref:) kernels are flagged.
+Synthetic weights; the numbers do not depend on weight values.
+
+  -d, --device cpu        the CPU
+  -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
+  -b, --batch B           batch size (default 1)
+  -n, --repeats N         timed runs (default 5)
+      --threads N         threads (default: all cores)
+      --input-size S      square input size (default the model's)
+      --top N             how many of the slowest steps to list (default 25)
+      --json FILE         also write the full report as JSON
+  -h, --help              this help
 `,
 };

@@ -1,11 +1,14 @@
 /** The command dispatcher; returns the exit code (0 ok, 1 error, 2 usage). */
 import { packageVersion } from '../info';
+import { benchCommand } from './bench';
 import { embedCommand } from './embed';
+import { exportOnnxCommand } from './export-onnx';
 import { HELP } from './help';
 import { infoCommand } from './info';
 import { EXIT_OK, EXIT_USAGE, UsageError, processIo, reportError, type CliIo } from './io';
 import { planCommand } from './plan';
 import { predictCommand } from './predict';
+import { profileCommand } from './profile';
 import { runCommand } from './run';
 import { serveCommand } from './serve';
 
@@ -15,6 +18,9 @@ const COMMANDS: Readonly<Record<string, (argv: readonly string[], io: CliIo) => 
   run: runCommand,
   info: infoCommand,
   plan: planCommand,
+  'export-onnx': exportOnnxCommand,
+  bench: benchCommand,
+  profile: (argv, io) => profileCommand(argv, io),
   serve: (argv, io) => serveCommand(argv, io),
 };
 

@@ -1,0 +1,109 @@
+/**
+ * The CPU benchmark: per model and batch, ours vs onnxruntime-node on the same weights, runs
+ * interleaved (ours, ort, ours, ort, ... one iteration of each in turn) so that a change in the
+ * machine's load hits every engine alike, after a warm-up of each engine.
+ */
+import { getModel } from '../models/registry';
+import type { ModelName } from '../models/types';
+import { generateInput } from '../weights/synthetic';
+import { type BenchEngine, type EngineName, loadOnnxRuntime, ortEngine, oursEngine } from './engines';
+import { machineInfo, type MachineInfo } from './machine';
+import { imagesPerSecond, latencyStats, type LatencyStats } from './stats';
+
+export interface CpuBenchOptions {
+  readonly models: readonly ModelName[];
+  readonly batches: readonly number[];
+  readonly iterations: number;
+  readonly warmup: number;
+  readonly threads: number;
+  /** Also time onnxruntime on the unfolded (checkpoint) graph. */
+  readonly unfolded: boolean;
+  /** Input size per model (default: the model's own). */
+  readonly inputSize?: number;
+  /**
+   * Progress (stderr in the CLI). `transient` text is a status that the next one replaces (a
+   * terminal shows it after '\r'; a log may drop it); the rest are whole lines.
+   */
+  readonly progress?: (text: string, transient: boolean) => void;
+}
+
+export interface EngineResult extends LatencyStats {
+  readonly engine: EngineName;
+  readonly imagesPerSecond: number;
+}
+
+export interface BenchRow {
+  readonly model: ModelName;
+  readonly inputSize: number;
+  readonly batch: number;
+  readonly engines: readonly EngineResult[];
+  /** ours images/s over onnxruntime (folded export) images/s: > 1 means ours is faster. */
+  readonly oursOverOrt: number;
+}
+
+export interface CpuBenchResult {
+  readonly kind: 'cpu-benchmark';
+  readonly machine: MachineInfo;
+  readonly settings: { iterations: number; warmup: number; threads: number; interleaved: true; ortOptions: Record<string, unknown> };
+  readonly rows: readonly BenchRow[];
+  /** 1-minute load average when the run finished (compare with machine.loadAverage1m at the start). */
+  readonly loadAverage1mAtEnd: number;
+}
+
+export const ORT_OPTIONS = { interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' } as const;
+
+async function timed(engine: BenchEngine, input: Float32Array, n: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  await engine.run(input, n);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenchResult> {
+  const progress = options.progress ?? (() => undefined);
+  const ort = loadOnnxRuntime();
+  const machine = machineInfo();
+  const rows: BenchRow[] = [];
+  const maxBatch = Math.max(...options.batches);
+  for (const model of options.models) {
+    const def = getModel(model);
+    const size = options.inputSize ?? def.preprocessing.inputSize;
+    progress(`${model}: preparing ours and the onnxruntime session(s) at ${size}x${size}\n`, false);
+    const engines: BenchEngine[] = [];
+    try {
+      engines.push(await oursEngine(model, size, maxBatch, options.threads));
+      engines.push(await ortEngine(ort, def, size, options.threads, true));
+      if (options.unfolded) engines.push(await ortEngine(ort, def, size, options.threads, false));
+      for (const batch of options.batches) {
+        const input = generateInput(batch, size, size);
+        const samples = engines.map(() => [] as number[]);
+        const total = options.warmup + options.iterations;
+        for (let i = 0; i < total; i++) {
+          const phase = i < options.warmup ? `warm-up ${i + 1}/${options.warmup}` : `iteration ${i - options.warmup + 1}/${options.iterations}`;
+          for (let e = 0; e < engines.length; e++) {
+            progress(`${model} batch ${batch}: ${phase} ${engines[e]!.name}`, true);
+            const ms = await timed(engines[e]!, input, batch);
+            if (i >= options.warmup) samples[e]!.push(ms);
+          }
+        }
+        const results: EngineResult[] = engines.map((engine, e) => {
+          const stats = latencyStats(samples[e]!);
+          return { engine: engine.name, ...stats, imagesPerSecond: imagesPerSecond(batch, stats) };
+        });
+        const ours = results.find((r) => r.engine === 'ours')!;
+        const folded = results.find((r) => r.engine === 'ort-folded')!;
+        const row: BenchRow = { model, inputSize: size, batch, engines: results, oursOverOrt: ours.imagesPerSecond / folded.imagesPerSecond };
+        rows.push(row);
+        progress(`${model} batch ${batch}: ${results.map((r) => `${r.engine} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.p50Ms.toFixed(1)} ms)`).join(', ')}; ours/ort ${row.oursOverOrt.toFixed(2)}\n`, false);
+      }
+    } finally {
+      for (const engine of engines) await engine.dispose();
+    }
+  }
+  return {
+    kind: 'cpu-benchmark',
+    machine,
+    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS } },
+    rows,
+    loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] ?? NaN,
+  };
+}

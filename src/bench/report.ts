@@ -1,0 +1,42 @@
+/** The benchmark's Markdown table and file names. */
+import type { CpuBenchResult } from './cpu-bench';
+
+/** `cpu-2025-06-01-1250` (UTC): sortable, no characters that need escaping. */
+export function resultBaseName(date: Date): string {
+  const iso = date.toISOString();
+  return `cpu-${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}`;
+}
+
+const f = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+export function markdownReport(result: CpuBenchResult): string {
+  const m = result.machine;
+  const engines = [...new Set(result.rows.flatMap((r) => r.engines.map((e) => e.engine)))];
+  const lines = [
+    `# CPU benchmark: inception-cudnn vs onnxruntime-node`,
+    '',
+    `| | |`,
+    `|---|---|`,
+    `| date | ${m.date} |`,
+    `| CPU | ${m.cpuModel} |`,
+    `| ISA (oneDNN) | ${m.isa} |`,
+    `| logical cores | ${m.logicalCores} |`,
+    `| threads | ours ${result.settings.threads}, onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
+    `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
+    `| commit | ${m.commit} |`,
+    `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
+    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${result.settings.warmup} warm-up + ${result.settings.iterations} timed runs per engine, interleaved; images/s at the median latency |`,
+    '',
+    `| model | input | batch | ${engines.map((e) => `${e} img/s | ${e} p50 / p90 ms`).join(' | ')} | ours / ort-folded |`,
+    `|---|---|---|${engines.map(() => '---:|---:').join('|')}|---:|`,
+  ];
+  for (const row of result.rows) {
+    const cells = engines.map((name) => {
+      const e = row.engines.find((x) => x.engine === name);
+      return e === undefined ? 'n/a | n/a' : `${f(e.imagesPerSecond, 2)} | ${f(e.p50Ms, 1)} / ${f(e.p90Ms, 1)}`;
+    });
+    lines.push(`| ${row.model} | ${row.inputSize} | ${row.batch} | ${cells.join(' | ')} | ${f(row.oursOverOrt, 2)} |`);
+  }
+  lines.push('', 'ours / ort-folded > 1: ours has the higher throughput.', '');
+  return lines.join('\n');
+}

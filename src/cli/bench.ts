@@ -1,0 +1,87 @@
+/**
+ * `bench --device cpu`: ours vs onnxruntime-node, interleaved, written to bench/results as JSON,
+ * Markdown and an SVG chart. `bench --profile` is the per-layer profile (see profile.ts).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { benchmarkSvg } from '../bench/chart';
+import { runCpuBenchmark } from '../bench/cpu-bench';
+import { markdownReport, resultBaseName } from '../bench/report';
+import { MODEL_NAMES } from '../models/registry';
+import { optionalInteger, parse } from './args';
+import { checkDevice, parseBatches, parseModels, stringOption as str } from './bench-options';
+import { HELP } from './help';
+import { EXIT_OK, UsageError, type CliIo } from './io';
+import { profileCommand } from './profile';
+
+export const BENCH_DEFAULTS = { batches: [1, 8], iterations: 10, warmup: 2, out: path.join('bench', 'results') } as const;
+
+/** Transient statuses overwrite each other on a terminal ('\r', padded) and are dropped in a log. */
+export function progressPrinter(io: CliIo, terminal: boolean): (text: string, transient: boolean) => void {
+  let shown = 0;
+  return (text, transient) => {
+    if (!terminal) {
+      if (!transient) io.stderr(text);
+      return;
+    }
+    const clear = shown > 0 ? `\r${' '.repeat(shown)}\r` : '';
+    shown = transient ? text.length : 0;
+    io.stderr(`${clear}${text}`);
+  };
+}
+
+export async function benchCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.includes('--profile')) return profileCommand(argv.filter((a) => a !== '--profile'), io, 'bench --profile');
+  const parsed = parse(
+    'bench',
+    argv,
+    {
+      device: { type: 'string', short: 'd' },
+      models: { type: 'string' },
+      batches: { type: 'string', short: 'b' },
+      iterations: { type: 'string', short: 'n' },
+      warmup: { type: 'string' },
+      threads: { type: 'string' },
+      'input-size': { type: 'string' },
+      'folded-only': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+    false,
+  );
+  if (parsed.values.help === true) {
+    io.stdout(HELP.bench!);
+    return EXIT_OK;
+  }
+  checkDevice(parsed, 'bench');
+  const models = parseModels(str(parsed, 'models') ?? MODEL_NAMES.join(','), 'bench');
+  const batches = parseBatches(str(parsed, 'batches') ?? BENCH_DEFAULTS.batches.join(','), 'bench');
+  const iterations = optionalInteger(parsed, 'iterations', 'bench') ?? BENCH_DEFAULTS.iterations;
+  const warmupText = str(parsed, 'warmup');
+  if (warmupText !== undefined && !/^[0-9]+$/.test(warmupText)) throw new UsageError(`--warmup expects a non-negative integer, got '${warmupText}'`, 'bench');
+  const warmup = warmupText === undefined ? BENCH_DEFAULTS.warmup : Number(warmupText);
+  const threads = optionalInteger(parsed, 'threads', 'bench') ?? os.availableParallelism();
+  const inputSize = optionalInteger(parsed, 'input-size', 'bench');
+  const out = str(parsed, 'out') ?? BENCH_DEFAULTS.out;
+
+  const result = await runCpuBenchmark({
+    models,
+    batches,
+    iterations,
+    warmup,
+    threads,
+    unfolded: parsed.values['folded-only'] !== true,
+    ...(inputSize === undefined ? {} : { inputSize }),
+    progress: progressPrinter(io, process.stderr.isTTY === true),
+  });
+  await mkdir(out, { recursive: true });
+  const base = path.join(out, resultBaseName(new Date(result.machine.date)));
+  await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(`${base}.md`, markdownReport(result));
+  await writeFile(`${base}.svg`, benchmarkSvg(result));
+  io.stdout(markdownReport(result));
+  io.stderr(`wrote ${base}.json, ${base}.md and ${base}.svg\n`);
+  return EXIT_OK;
+}

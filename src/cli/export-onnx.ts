@@ -1,0 +1,53 @@
+/** `export-onnx`: writes a model with its weights as an ONNX file (checkpoint graph or our folded one). */
+import { writeFile } from 'node:fs/promises';
+import type { WeightStore } from '../graph/ir';
+import { getModel } from '../models/registry';
+import type { ModelDefinition } from '../models/types';
+import { exportOnnx } from '../onnx/export';
+import { loadCheckpoint } from '../weights/load';
+import { syntheticWeights } from '../weights/synthetic';
+import { optionalInteger, parse, parseWeights, requireString } from './args';
+import { HELP } from './help';
+import { EXIT_OK, type CliIo } from './io';
+
+export async function loadWeightsFor(model: ModelDefinition, weights: string, command: string, io: CliIo): Promise<WeightStore> {
+  const spec = parseWeights(weights, command);
+  if (typeof spec === 'string' && spec !== 'synthetic') return (await loadCheckpoint(spec, model)).weights;
+  const profile = typeof spec === 'string' ? 'dcfree' : spec.synthetic;
+  io.stderr(`notice: synthetic fixture weights (profile '${profile}'): outputs are meaningless; pass a checkpoint for real ones\n`);
+  return syntheticWeights(model, profile);
+}
+
+export async function exportOnnxCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parse(
+    'export-onnx',
+    argv,
+    {
+      model: { type: 'string', short: 'm' },
+      weights: { type: 'string', short: 'w' },
+      output: { type: 'string', short: 'o' },
+      fold: { type: 'boolean' },
+      'input-size': { type: 'string' },
+      opset: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      verbose: { type: 'boolean', short: 'v' },
+    },
+    false,
+  );
+  if (parsed.values.help === true) {
+    io.stdout(HELP['export-onnx']!);
+    return EXIT_OK;
+  }
+  const model = getModel(requireString(parsed, 'model', 'export-onnx'));
+  const weightsArg = requireString(parsed, 'weights', 'export-onnx');
+  const output = requireString(parsed, 'output', 'export-onnx');
+  const inputSize = optionalInteger(parsed, 'input-size', 'export-onnx');
+  const opset = optionalInteger(parsed, 'opset', 'export-onnx');
+  const fold = parsed.values.fold === true;
+  const weights = await loadWeightsFor(model, weightsArg, 'export-onnx', io);
+  const bytes = exportOnnx(model, weights, { fold, ...(opset === undefined ? {} : { opset }), ...(inputSize === undefined ? {} : { inputSize }) });
+  await writeFile(output, bytes);
+  const size = inputSize ?? model.preprocessing.inputSize;
+  io.stderr(`wrote ${output}: ${model.name} ${fold ? 'folded' : 'unfolded'}, input [N,3,${size},${size}], output '${model.output}', ${bytes.length} bytes\n`);
+  return EXIT_OK;
+}
