@@ -10,6 +10,7 @@ export { libraryInfo, type LibraryInfo, type ModelSummary } from './info';
 export { imagesToTensor, DEFAULT_MAX_INPUT_PIXELS, type ImageTensorOptions } from './preprocess/image';
 export { readNpy, writeNpy } from './io/npy';
 export { createBatcher, type Batcher, type BatcherStats, type InferOptions, type BatcherOptions, type BatcherObserver } from './batcher';
+export { exportOnnx, exportGraphOnnx, type ExportOnnxOptions, type ExportGraphOptions } from './onnx/export';
 export { createServer, type InferenceServer, type ServeOptions } from './serve';
 export {
   InceptionError,
