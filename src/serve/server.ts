@@ -70,6 +70,9 @@ async function createSessions(options: ServeOptions, resolved: ResolvedServeOpti
   return sessions;
 }
 
+/** How long close() waits for connections to go idle once every accepted request is answered. */
+const CLOSE_GRACE_MS = 500;
+
 type Route =
   | { kind: 'live' | 'ready' | 'server' | 'metrics' }
   | { kind: 'model' | 'model-ready' | 'infer' | 'classify'; model: string; version: string | undefined };
@@ -176,8 +179,15 @@ class V2Server implements InferenceServer {
     // Everything accepted runs (the queue is drained without waiting for the batching delay).
     await this.batcher.close();
     await this.requestsAnswered();
+    // Every accepted request is answered. A keep-alive connection turns idle just after its
+    // last response, so keep closing idle ones; after a grace period close whatever is left
+    // (connections with no request we accepted, e.g. a client that went away mid-request).
+    const sweep = setInterval(() => this.http.closeIdleConnections(), 20);
+    const grace = setTimeout(() => this.http.closeAllConnections(), CLOSE_GRACE_MS);
     this.http.closeIdleConnections();
     await stopped;
+    clearInterval(sweep);
+    clearTimeout(grace);
     if (this.ownsSessions) await Promise.all(this.sessions.map((s) => s.dispose()));
   }
 
