@@ -1,0 +1,142 @@
+/**
+ * The bench / profile / export-onnx commands: their usage errors (exit 2, a message naming the
+ * fix), and one small real run of each on the CPU backend (tiny input, one iteration) proving
+ * they produce their files and reports.
+ */
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { onnx } from 'onnx-proto';
+import sharp from 'sharp';
+import { main } from '../../src/cli/main';
+import type { CliIo } from '../../src/cli/io';
+import { cpuBackendInfo } from '../../src/native/cpu-backend';
+import type { CpuBenchResult } from '../../src/bench/cpu-bench';
+
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) };
+  const code = await main(argv, io);
+  return { code, stdout, stderr };
+}
+
+let ortLoads = true;
+try {
+  require('onnxruntime-node');
+} catch {
+  ortLoads = false;
+}
+const cpu = cpuBackendInfo();
+const skip = !cpu.available ? `CPU backend unavailable: ${cpu.reason}` : !ortLoads ? 'onnxruntime-node does not load' : '';
+const dir = mkdtempSync(join(tmpdir(), 'inception-bench-'));
+
+describe('bench, profile and export-onnx command lines', () => {
+  it('help for each command exits 0', async () => {
+    for (const command of ['bench', 'profile', 'export-onnx']) {
+      const r = await cli(command, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`usage: inception-cudnn ${command}`);
+    }
+    expect((await cli('--help')).stdout).toMatch(/export-onnx[\s\S]*bench[\s\S]*profile/);
+  });
+
+  it('usage errors exit 2 and name the fix', async () => {
+    const cases: [string[], string][] = [
+      [['bench', '--device', 'cuda'], "--device cuda: this benchmark is for the CPU (oneDNN vs onnxruntime-node); the GPU benchmark is 'npm run device-check'"],
+      [['bench', '--models', 'inception_v5'], "--models: unknown model 'inception_v5'; use one or more of inception_v4, inception_resnet_v2, inception_resnet_v1"],
+      [['bench', '--models', 'inception_v4,'], "--models expects a comma-separated list, got 'inception_v4,'"],
+      [['bench', '--batches', '1,0'], "--batches expects integers from 1 to 1024 separated by commas, got '1,0'"],
+      [['bench', '--iterations', 'many'], "--iterations expects a positive integer, got 'many'"],
+      [['bench', '--warmup', 'x'], "--warmup expects a non-negative integer, got 'x'"],
+      [['bench', '--threads', '0'], "--threads expects a positive integer, got '0'"],
+      [['bench', '--bogus'], "Unknown option '--bogus'"],
+      [['bench', '--profile'], 'missing required option --model'],
+      [['profile', '--model', 'inception_v4', '--batch', 'x'], "--batch expects a positive integer, got 'x'"],
+      [['profile', '--model', 'inception_v4', '--device', 'cuda:0'], '--device cuda:0: this benchmark is for the CPU'],
+      [['export-onnx', '--weights', 'synthetic', '--output', 'x.onnx'], 'missing required option --model'],
+      [['export-onnx', '--model', 'inception_v4', '--output', 'x.onnx'], 'missing required option --weights'],
+      [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic'], 'missing required option --output'],
+      [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic:foo', '--output', 'x.onnx'], "the synthetic profiles are 'synthetic:dcfree' and 'synthetic:plain'"],
+      [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic', '--output', 'x.onnx', '--input-size', '0'], "--input-size expects a positive integer, got '0'"],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toContain(message);
+      expect(r.stderr).toContain('--help');
+    }
+  });
+
+  it('errors that are not usage errors exit 1 with the typed message', async () => {
+    const r = await cli('export-onnx', '--model', 'inception_v9', '--weights', 'synthetic', '--output', join(dir, 'x.onnx'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Unknown model 'inception_v9'");
+    const small = await cli('export-onnx', '--model', 'inception_v4', '--weights', 'synthetic', '--output', join(dir, 'x.onnx'), '--input-size', '40');
+    expect(small.code).toBe(1);
+    expect(small.stderr).toMatch(/at least \d+ for inception_v4's inputSize/);
+    const opset = await cli('export-onnx', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--output', join(dir, 'x.onnx'), '--opset', '9');
+    expect(opset.code).toBe(1);
+    expect(opset.stderr).toContain('between 13 and 17 for opset');
+  });
+});
+
+describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip ? ` [SKIPPED: ${skip}]` : ''}`, () => {
+  it('export-onnx writes a decodable folded model with the requested input size', async () => {
+    const file = join(dir, 'irv1.onnx');
+    const r = await cli('export-onnx', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--output', file, '--fold', '--input-size', '96');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('folded, input [N,3,96,96]');
+    const model = onnx.ModelProto.decode(readFileSync(file));
+    expect(model.graph!.node.some((n) => n.opType === 'BatchNormalization' && n.name.startsWith('repeat'))).toBe(false);
+    expect(model.graph!.output[0]!.name).toBe('embedding');
+  });
+
+  it('bench writes JSON, Markdown and an SVG that renders, with a row per model and batch', async () => {
+    const out = join(dir, 'results');
+    const r = await cli('bench', '--device', 'cpu', '--models', 'inception_resnet_v1', '--batches', '1,2', '--iterations', '2', '--warmup', '0', '--input-size', '80', '--folded-only', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files.map((f) => f.replace(/cpu-\d{4}-\d\d-\d\d-\d{4}/, 'cpu-DATE'))).toEqual(['cpu-DATE.json', 'cpu-DATE.md', 'cpu-DATE.svg']);
+    const result = JSON.parse(readFileSync(join(out, files[0]!), 'utf8')) as CpuBenchResult;
+    expect(result.rows.map((row) => [row.model, row.batch, row.engines.map((e) => e.engine)])).toEqual([
+      ['inception_resnet_v1', 1, ['ours', 'ort-folded']],
+      ['inception_resnet_v1', 2, ['ours', 'ort-folded']],
+    ]);
+    for (const row of result.rows) {
+      for (const e of row.engines) {
+        expect(e.iterations).toBe(2);
+        expect(e.p50Ms).toBeGreaterThan(0);
+        expect(e.p90Ms).toBeGreaterThanOrEqual(e.p50Ms);
+      }
+      expect(row.oursOverOrt).toBeCloseTo(row.engines[0]!.imagesPerSecond / row.engines[1]!.imagesPerSecond, 10);
+    }
+    expect(result.machine.logicalCores).toBeGreaterThan(0);
+    expect(r.stdout).toContain('| inception_resnet_v1 | 80 | 2 |');
+    const png = await sharp(join(out, files[2]!)).png().toBuffer();
+    const meta = await sharp(png).metadata();
+    expect(meta.width).toBe(900);
+  });
+
+  it('profile lists every step with its implementation, the peak, and the whole-network rate', async () => {
+    const json = join(dir, 'profile.json');
+    const r = await cli('profile', '--model', 'inception_resnet_v1', '--batch', '2', '--repeats', '1', '--input-size', '80', '--top', '5', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/measured fp32 peak: \d+\.\d GFLOP\/s/);
+    expect(r.stdout).toMatch(/whole network: .* GFLOP\/s, \d+\.\d% of peak/);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    // input reorder + one entry per plan step + output reorder; every conv has MACs and a rate.
+    expect(report.steps[0].op).toBe('reorder');
+    expect(report.steps[report.steps.length - 1].op).toBe('reorder');
+    const convs = report.steps.filter((s: { op: string }) => s.op === 'conv2d');
+    expect(convs.length).toBeGreaterThan(100);
+    for (const c of convs) {
+      expect(c.macs).toBeGreaterThan(0);
+      expect(c.ms).toBeGreaterThanOrEqual(0);
+      expect(c.impl.length).toBeGreaterThan(0);
+    }
+    expect(report.totalMacs).toBeGreaterThan(0);
+    expect(report.peakGflops).toBeGreaterThan(0);
+  });
+});

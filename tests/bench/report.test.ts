@@ -1,0 +1,69 @@
+/** Pure parts of the benchmark: percentiles, file names, the Markdown table, the SVG, /proc/cpuinfo parsing. */
+import { describe, expect, it } from 'vitest';
+import { imagesPerSecond, latencyStats, percentile } from '../../src/bench/stats';
+import { markdownReport, resultBaseName } from '../../src/bench/report';
+import { benchmarkSvg } from '../../src/bench/chart';
+import { cpuModelName } from '../../src/bench/machine';
+import type { CpuBenchResult } from '../../src/bench/cpu-bench';
+import { isReferenceImpl } from '../../src/bench/profile';
+
+const result: CpuBenchResult = {
+  kind: 'cpu-benchmark',
+  machine: { date: '2026-01-02T03:04:05.000Z', cpuModel: 'Test <CPU> & co', isa: 'avx2', logicalCores: 2, loadAverage1m: 0.5, commit: 'abc', versions: { node: '20' } },
+  settings: { iterations: 3, warmup: 1, threads: 2, interleaved: true, ortOptions: {} },
+  rows: [
+    {
+      model: 'inception_v4',
+      inputSize: 299,
+      batch: 8,
+      engines: [
+        { engine: 'ours', iterations: 3, meanMs: 100, p50Ms: 100, p90Ms: 120, minMs: 90, maxMs: 120, imagesPerSecond: 80 },
+        { engine: 'ort-folded', iterations: 3, meanMs: 200, p50Ms: 200, p90Ms: 210, minMs: 190, maxMs: 210, imagesPerSecond: 40 },
+      ],
+      oursOverOrt: 2,
+    },
+  ],
+  loadAverage1mAtEnd: 0.6,
+};
+
+describe('benchmark statistics and reports', () => {
+  it('nearest-rank percentiles and images/s at the median', () => {
+    // Exact values: nearest rank of 10 sorted samples is the 5th (p50) and 9th (p90).
+    const samples = [10, 1, 9, 2, 8, 3, 7, 4, 6, 5];
+    const s = latencyStats(samples);
+    expect([s.p50Ms, s.p90Ms, s.minMs, s.maxMs, s.meanMs]).toEqual([5, 9, 1, 10, 5.5]);
+    expect(percentile([4], 90)).toBe(4);
+    expect(imagesPerSecond(8, s)).toBe(1600);
+  });
+
+  it('file names sort by time and carry no characters that need escaping', () => {
+    expect(resultBaseName(new Date('2026-01-02T03:04:05Z'))).toBe('cpu-2026-01-02-0304');
+  });
+
+  it('the Markdown table has the machine, one row per model and batch, and the ratio', () => {
+    const md = markdownReport(result);
+    expect(md).toContain('| CPU | Test <CPU> & co |');
+    expect(md).toContain('| inception_v4 | 299 | 8 | 80.00 | 100.0 / 120.0 | 40.00 | 200.0 / 210.0 | 2.00 |');
+    expect(md).toContain('0.50 at start, 0.60 at end');
+  });
+
+  it('the SVG escapes text and draws one bar per engine, the longest filling the width', () => {
+    const svg = benchmarkSvg(result);
+    expect(svg).toContain('Test &lt;CPU&gt; &amp; co');
+    expect(svg).not.toContain('<CPU>');
+    const bars = [...svg.matchAll(/<rect x="220" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(bars).toEqual([560, 280]);
+  });
+
+  it('reads the CPU model from /proc/cpuinfo text', () => {
+    expect(cpuModelName('processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t: avx\n')).toBe('AMD EPYC 9R14');
+  });
+
+  it("flags oneDNN reference kernels ('ref:any', 'ref_int8'), not JIT ones", () => {
+    expect(isReferenceImpl('ref:any')).toBe(true);
+    expect(isReferenceImpl('ref:any (per image)')).toBe(true);
+    expect(isReferenceImpl('jit:avx512_core')).toBe(false);
+    expect(isReferenceImpl('brg:avx512_core')).toBe(false);
+    expect(isReferenceImpl('loop')).toBe(false);
+  });
+});
