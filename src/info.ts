@@ -1,7 +1,7 @@
 /** What this installation can do: package and library versions, models, backends and devices. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import { sharpVersions } from './preprocess/sharp-loader';
 import { MODEL_NAMES, getModel } from './models/registry';
 import type { ModelName } from './models/types';
 import type { BackendInfo } from './runtime/backend';
@@ -48,8 +48,8 @@ export async function libraryInfo(): Promise<LibraryInfo> {
   return {
     version: packageVersion(),
     node: process.version,
-    sharp: sharp.versions.sharp,
-    libvips: sharp.versions.vips,
+    sharp: sharpVersions()?.sharp ?? 'not installed',
+    libvips: sharpVersions()?.vips ?? 'not installed',
     models: modelSummaries(),
     backends: backendInfos(),
   };

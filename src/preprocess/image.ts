@@ -4,7 +4,8 @@
  * (size / cropPct) with the model's interpolation, centre-crop `size`, convert to RGB
  * (grey expanded, alpha dropped), then (v / 255 - mean) / std per channel.
  */
-import sharp from 'sharp';
+import type { Sharp as SharpPipeline } from 'sharp';
+import { loadSharp } from './sharp-loader';
 import { ImageDecodeError, invalidParam } from '../errors';
 import type { Preprocessing } from '../models/types';
 import { cropGeometry, type CropGeometry } from './geometry';
@@ -77,9 +78,9 @@ export async function decodeAndCrop(
   if (bytes.length === 0) throw fail('it is empty (0 bytes); pass JPEG, PNG or WebP file contents');
 
   let geometry: CropGeometry;
-  let pipeline: sharp.Sharp;
+  let pipeline: SharpPipeline;
   try {
-    pipeline = sharp(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
+    pipeline = loadSharp()(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
     const meta = await pipeline.metadata();
     if (meta.format === undefined || !SUPPORTED_FORMATS.includes(meta.format)) {
       throw fail(`unsupported format '${String(meta.format)}'; supported: ${SUPPORTED_FORMATS.join(', ')}`);
