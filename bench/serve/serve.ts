@@ -1,0 +1,320 @@
+/**
+ * Load benchmark of `inception-cudnn serve` on the CPU, one command:
+ *
+ *   npm run bench:serve            (builds lib/, then node lib/bench/serve.js)
+ *   node lib/bench/serve.js --quick   (a short run while developing)
+ *
+ * 1. Throughput and p50/p99 latency of inception_resnet_v1 at 160x160, batch 8: in-process
+ *    session.run vs the server (a child process, binary tensors over loopback, autocannon
+ *    with 1 and 2 connections), plus 1-image requests through the dynamic batcher.
+ * 2. The server's RSS (from /proc) sampled over a 20,000-request run at 80x80, 1-image
+ *    requests, 8 connections: flat means every sample after warm-up within ±5% of their mean.
+ * Writes bench/results/serve-cpu-<date>.{json,md}. Every phase is bounded in count and time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+// Compiled to lib/bench/serve.js: '../../lib/index' resolves to the package's lib/ from both places.
+import { createSession, libraryInfo } from '../../lib/index';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number; max: number };
+  duration: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  '2xx': number;
+}
+
+const ROOT = resolve(__dirname, '..', '..');
+const QUICK = process.argv.includes('--quick');
+const MODEL = 'inception_resnet_v1';
+
+interface Row {
+  readonly mode: string;
+  readonly inputSize: number;
+  readonly imagesPerRequest: number;
+  readonly connections: number;
+  readonly requests: number;
+  readonly imagesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  readonly averageBatch?: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+function randomInput(values: number): Float32Array {
+  const x = new Float32Array(values);
+  let s = 12345;
+  for (let i = 0; i < x.length; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    x[i] = s / 2147483648 - 0.5;
+  }
+  return x;
+}
+
+async function inProcess(size: number, batch: number, seconds: number, maxRuns: number): Promise<Row> {
+  const session = await createSession({ model: MODEL, weights: 'synthetic', maxBatch: batch, inputSize: size });
+  try {
+    const input = randomInput(batch * 3 * size * size);
+    for (let i = 0; i < 3; i++) await session.run(input, [batch, 3, size, size]);
+    const latencies: number[] = [];
+    const start = performance.now();
+    while (latencies.length < maxRuns && performance.now() - start < seconds * 1000) {
+      const t = performance.now();
+      await session.run(input, [batch, 3, size, size]);
+      latencies.push(performance.now() - t);
+    }
+    const elapsed = (performance.now() - start) / 1000;
+    latencies.sort((a, b) => a - b);
+    return {
+      mode: 'in-process session.run',
+      inputSize: size,
+      imagesPerRequest: batch,
+      connections: 1,
+      requests: latencies.length,
+      imagesPerSecond: (latencies.length * batch) / elapsed,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      errors: 0,
+    };
+  } finally {
+    await session.dispose();
+  }
+}
+
+interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly url: string;
+}
+
+async function startServer(args: string[]): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli.js'), 'serve', '--model', MODEL, '--weights', 'synthetic', '--port', '0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start within 60 s:\n${stderr}`)), 60_000);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const match = / on (http:\/\/[^ ]+?)\/v2\/models/.exec(stderr);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited with ${String(code)}:\n${stderr}`)));
+  });
+  return { child, url };
+}
+
+async function stopServer(server: ServerProcess): Promise<void> {
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function binaryBody(images: number, size: number): { body: Buffer; headers: Record<string, string> } {
+  const input = randomInput(images * 3 * size * size);
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'input', shape: [images, 3, size, size], datatype: 'FP32', parameters: { binary_data_size: input.byteLength } }],
+      parameters: { binary_data_output: true },
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(input.buffer)]),
+    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) },
+  };
+}
+
+async function metricValue(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function load(url: string, images: number, size: number, connections: number, amount: number, seconds: number): Promise<AutocannonResult> {
+  const { body, headers } = binaryBody(images, size);
+  return autocannon({
+    url: `${url}/v2/models/${MODEL}/infer`,
+    method: 'POST',
+    body,
+    headers,
+    connections,
+    amount,
+    // autocannon stops at `amount`; the timeout bounds each request, the caller bounds the phase.
+    timeout: Math.max(10, seconds),
+  });
+}
+
+async function served(size: number, images: number, connections: number, maxBatch: number, delayUs: number, amount: number, seconds: number): Promise<Row> {
+  const server = await startServer(['--input-size', String(size), '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delayUs)]);
+  try {
+    await load(server.url, images, size, connections, Math.min(20, amount), seconds); // warm-up
+    const before = { images: await metricValue(server.url, 'inception_inference_count_total'), batches: await metricValue(server.url, 'inception_batch_execution_count_total') };
+    const result = await withDeadline(load(server.url, images, size, connections, amount, seconds), seconds * 3 + 60);
+    const after = { images: await metricValue(server.url, 'inception_inference_count_total'), batches: await metricValue(server.url, 'inception_batch_execution_count_total') };
+    const ok = result['2xx'];
+    return {
+      mode: `serve (${connections} connection${connections > 1 ? 's' : ''}${delayUs > 0 ? `, delay ${delayUs} µs` : ''})`,
+      inputSize: size,
+      imagesPerRequest: images,
+      connections,
+      requests: ok,
+      imagesPerSecond: (ok * images) / result.duration,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      errors: result.errors + result.timeouts + result.non2xx,
+      averageBatch: (after.images - before.images) / (after.batches - before.batches),
+    };
+  } finally {
+    await stopServer(server);
+  }
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /VmRSS:\s+(\d+) kB/.exec(status);
+  return match === null ? NaN : Number(match[1]) * 1024;
+}
+
+async function rssRun(size: number, requests: number, connections: number): Promise<Record<string, unknown>> {
+  const server = await startServer(['--input-size', String(size), '--max-batch', '8', '--max-queue-delay-us', '1000']);
+  const pid = server.child.pid as number;
+  const samples: { t: number; completed: number; rssBytes: number }[] = [];
+  let completed = 0;
+  const start = performance.now();
+  const timer = setInterval(() => samples.push({ t: (performance.now() - start) / 1000, completed, rssBytes: rssBytes(pid) }), 250);
+  try {
+    const { body, headers } = binaryBody(1, size);
+    const instance = autocannon({ url: `${server.url}/v2/models/${MODEL}/infer`, method: 'POST', body, headers, connections, amount: requests, timeout: 30 });
+    (instance as unknown as { on?: (e: string, f: () => void) => void }).on?.('response', () => completed++);
+    const result = await withDeadline(instance, 600);
+    clearInterval(timer);
+    samples.push({ t: (performance.now() - start) / 1000, completed: result['2xx'], rssBytes: rssBytes(pid) });
+    // Warm-up: the first 10% of the requests (allocator arenas, oneDNN primitives for each batch size).
+    const steady = samples.filter((s) => s.completed >= requests * 0.1);
+    const values = steady.map((s) => s.rssBytes);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    const maxDeviation = Math.max(...values.map((v) => Math.abs(v - mean) / mean));
+    return {
+      inputSize: size,
+      requests,
+      connections,
+      ok: result['2xx'],
+      errors: result.errors + result.timeouts + result.non2xx,
+      seconds: result.duration,
+      imagesPerSecond: result['2xx'] / result.duration,
+      rssFirstSteadyBytes: values[0],
+      rssLastBytes: values[values.length - 1],
+      rssMeanBytes: Math.round(mean),
+      rssMaxDeviation: maxDeviation,
+      flatWithin5Percent: maxDeviation <= 0.05,
+      samples,
+    };
+  } finally {
+    clearInterval(timer);
+    await stopServer(server);
+  }
+}
+
+function withDeadline<T>(promise: Promise<T>, seconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a phase ran past its ${seconds} s bound`)), seconds * 1000);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+
+function markdown(report: Record<string, unknown>, rows: Row[], rss: Record<string, unknown>): string {
+  const lines = [
+    `# serve on the CPU: ${String(report.date)}`,
+    '',
+    `Machine: ${String(report.cpu)} × ${String(report.cores)} cores, ${mib(Number(report.memoryBytes))} MiB; load average before ${String(report.loadBefore)}, after ${String(report.loadAfter)}.`,
+    `Node ${process.version}, oneDNN ${String(report.onednn)}. ${QUICK ? '**Quick run (--quick): short phases, numbers indicative only.**' : ''}`,
+    '',
+    `${MODEL}, synthetic weights, all cores; server = \`inception-cudnn serve\` in a child process, binary tensors in and out, autocannon over loopback.`,
+    '',
+    '| mode | input | images/request | requests | images/s | p50 ms | p99 ms | avg batch | errors |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.mode} | ${r.inputSize} | ${r.imagesPerRequest} | ${r.requests} | ${r.imagesPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.averageBatch === undefined ? '' : r.averageBatch.toFixed(2)} | ${r.errors} |`,
+    ),
+    '',
+    `RSS of the server over ${String(rss.requests)} 1-image requests at ${String(rss.inputSize)}x${String(rss.inputSize)} (${String(rss.connections)} connections, ` +
+      `${Number(rss.seconds).toFixed(0)} s, ${Number(rss.imagesPerSecond).toFixed(0)} images/s, ${String(rss.errors)} errors): after warm-up (first 10%) ` +
+      `${mib(Number(rss.rssFirstSteadyBytes))} MiB → ${mib(Number(rss.rssLastBytes))} MiB at the end, mean ${mib(Number(rss.rssMeanBytes))} MiB, ` +
+      `largest deviation from the mean ${(Number(rss.rssMaxDeviation) * 100).toFixed(1)}% — ${rss.flatWithin5Percent === true ? 'flat within ±5%' : 'NOT flat within ±5%'}.`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const info = await libraryInfo();
+  const cpu = info.backends.find((b) => b.name === 'cpu');
+  const report: Record<string, unknown> = {
+    date: new Date().toISOString().slice(0, 10),
+    quick: QUICK,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryBytes: totalmem(),
+    loadBefore: loadavg().map((l) => l.toFixed(2)).join(' '),
+    node: process.version,
+    onednn: cpu?.versions.onednn ?? 'unknown',
+  };
+  const seconds = QUICK ? 4 : 20;
+  const batchRuns = QUICK ? 20 : 400;
+  const rows: Row[] = [];
+  const log = (text: string): void => void process.stderr.write(`${text}\n`);
+
+  log('in-process session.run, 160x160, batch 8 ...');
+  rows.push(await inProcess(160, 8, seconds, batchRuns));
+  for (const connections of [1, 2]) {
+    log(`serve, batch-8 requests, ${connections} connection(s) ...`);
+    rows.push(await served(160, 8, connections, 8, 0, batchRuns, seconds));
+  }
+  log('serve, 1-image requests, 16 connections, dynamic batching ...');
+  rows.push(await served(160, 1, 16, 8, 2000, batchRuns * 8, seconds));
+  // Again at the end: on a busy machine the two in-process rows show how much the load drifted.
+  log('in-process session.run again ...');
+  rows.push({ ...(await inProcess(160, 8, seconds, batchRuns)), mode: 'in-process session.run (repeat)' });
+  const rssRequests = QUICK ? 2000 : 20_000;
+  log(`RSS over ${rssRequests} requests at 80x80 ...`);
+  const rss = await rssRun(80, rssRequests, 8);
+  report.loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ');
+  report.wallSeconds = (Date.now() - started) / 1000;
+  report.rows = rows;
+  report.rss = rss;
+
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}`;
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  const md = markdown(report, rows, rss);
+  writeFileSync(join(dir, `${name}.md`), md);
+  process.stdout.write(md);
+  log(`wrote bench/results/${name}.{json,md} in ${Number(report.wallSeconds).toFixed(0)} s`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
