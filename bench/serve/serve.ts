@@ -34,6 +34,8 @@ interface AutocannonResult {
 
 const ROOT = resolve(__dirname, '..', '..');
 const QUICK = process.argv.includes('--quick');
+/** --rss-only: skip the throughput phases (a quick memory check). */
+const RSS_ONLY = process.argv.includes('--rss-only');
 const MODEL = 'inception_resnet_v1';
 
 interface Row {
@@ -266,6 +268,20 @@ function markdown(report: Record<string, unknown>, rows: Row[], rss: Record<stri
   return lines.join('\n');
 }
 
+async function throughput(rows: Row[], seconds: number, batchRuns: number, log: (text: string) => void): Promise<void> {
+  log('in-process session.run, 160x160, batch 8 ...');
+  rows.push(await inProcess(160, 8, seconds, batchRuns));
+  for (const connections of [1, 2]) {
+    log(`serve, batch-8 requests, ${connections} connection(s) ...`);
+    rows.push(await served(160, 8, connections, 8, 0, batchRuns, seconds));
+  }
+  log('serve, 1-image requests, 16 connections, dynamic batching ...');
+  rows.push(await served(160, 1, 16, 8, 2000, batchRuns * 8, seconds));
+  // Again at the end: on a busy machine the two in-process rows show how much the load drifted.
+  log('in-process session.run again ...');
+  rows.push({ ...(await inProcess(160, 8, seconds, batchRuns)), mode: 'in-process session.run (repeat)' });
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const info = await libraryInfo();
@@ -285,17 +301,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const log = (text: string): void => void process.stderr.write(`${text}\n`);
 
-  log('in-process session.run, 160x160, batch 8 ...');
-  rows.push(await inProcess(160, 8, seconds, batchRuns));
-  for (const connections of [1, 2]) {
-    log(`serve, batch-8 requests, ${connections} connection(s) ...`);
-    rows.push(await served(160, 8, connections, 8, 0, batchRuns, seconds));
-  }
-  log('serve, 1-image requests, 16 connections, dynamic batching ...');
-  rows.push(await served(160, 1, 16, 8, 2000, batchRuns * 8, seconds));
-  // Again at the end: on a busy machine the two in-process rows show how much the load drifted.
-  log('in-process session.run again ...');
-  rows.push({ ...(await inProcess(160, 8, seconds, batchRuns)), mode: 'in-process session.run (repeat)' });
+  if (!RSS_ONLY) await throughput(rows, seconds, batchRuns, log);
   const rssRequests = QUICK ? 2000 : 20_000;
   log(`RSS over ${rssRequests} requests at 80x80 ...`);
   const rss = await rssRun(80, rssRequests, 8);
@@ -306,7 +312,7 @@ async function main(): Promise<void> {
 
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}`;
+  const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}${RSS_ONLY ? '-rss' : ''}`;
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const md = markdown(report, rows, rss);
   writeFileSync(join(dir, `${name}.md`), md);

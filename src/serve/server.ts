@@ -204,8 +204,15 @@ class V2Server implements InferenceServer {
       if (--this.inFlight === 0 && this.idle !== undefined) this.idle();
     });
     if (this.closing !== undefined) res.setHeader('Connection', 'close');
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const found = route(path);
+    let path: string;
+    let found: Route | undefined;
+    try {
+      path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      found = route(path);
+    } catch {
+      this.fail(res, new HttpError(400, 'the request URL cannot be parsed (bad percent-encoding?)'));
+      return;
+    }
     if (found !== undefined) endpoint = found.kind;
     this.dispatch(req, res, found, path).catch((error: unknown) => this.fail(res, error));
   }

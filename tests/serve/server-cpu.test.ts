@@ -125,6 +125,7 @@ describe.skipIf(!cpu.available)(`server on the CPU backend${skipReason}`, () => 
       [`${open.url}/nope`, {}, 404, /no route \/nope/],
       [`${open.url}/v2/models/other/infer`, { method: 'POST', body: '{}' }, 404, /unknown model 'other'/],
       [`${base}/versions/2`, {}, 404, /unknown version '2'/],
+      [`${open.url}/v2/models/%E0%A4%A/infer`, { method: 'POST', body: '{}' }, 400, /cannot be parsed/],
       [`${base}/infer`, {}, 405, /GET is not allowed/],
       [`${base}/infer`, { method: 'POST', body: '{not json' }, 400, /not valid JSON/],
       [`${base}/infer`, { method: 'POST', body: jsonInfer(one, [1, 3, SIZE, SIZE + 1]) }, 400, /needs shape \[N,3,80,80\]/],
