@@ -200,7 +200,8 @@ class V2Server implements InferenceServer {
     this.inFlight++;
     let endpoint = 'unknown';
     res.on('close', () => {
-      this.metrics.request(endpoint, res.statusCode);
+      // A client that left before its answer was written counts as a failure (499, nginx's code).
+      this.metrics.request(endpoint, res.writableFinished ? res.statusCode : 499);
       if (--this.inFlight === 0 && this.idle !== undefined) this.idle();
     });
     if (this.closing !== undefined) res.setHeader('Connection', 'close');

@@ -75,6 +75,8 @@ describe('server queueing (fake sessions)', () => {
     fake.releaseAll();
     expect((await first).json().outputs[0].data[0]).toBe(IMAGE);
     expect(fake.controls.batches).toEqual([1]); // the aborted request never ran
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/inception_request_failure_total\{model="inception_v4",endpoint="infer",status="499"\} 1/);
     await server.close();
   });
 
