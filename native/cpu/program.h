@@ -64,14 +64,21 @@ class CpuProgram {
   StepExec CreateConv(size_t index, const PlanStep& step, int32_t n);
   StepExec CreatePool(const PlanStep& step, int32_t n);
   StepExec CreateLoop(size_t index, const PlanStep& step, int32_t n);
-  void BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, bool per_image, const dnnl::memory::desc& src,
+  // How a step that reads or writes a channel view runs at batch n (see ModeFor in program.cc).
+  enum class ViewMode { kDense, kPerImage, kStaged };
+  ViewMode ModeFor(const PlanStep& step, int32_t n) const;
+  dnnl::memory::desc StepDesc(int32_t tensor, int32_t n, ViewMode mode) const;
+  void BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, ViewMode mode, const dnnl::memory::desc& src,
                   const dnnl::memory::desc& dst);
   bool IsView(int32_t tensor) const;
-  dnnl::memory::desc ImageDesc(int32_t tensor) const;
+  // A tensor's channel slice as a dense descriptor of n images (n = 1: one image of a view).
+  dnnl::memory::desc SliceDesc(int32_t tensor, int32_t n) const;
+  dnnl::memory::desc ImageDesc(int32_t tensor) const { return SliceDesc(tensor, 1); }
   uint8_t* ImagePointer(int32_t tensor) const;
   int64_t ImageStride(int32_t tensor) const;
   dnnl::memory WeightsFor(size_t index, const PlanStep& step, const dnnl::memory::desc& desc);
   void EnsureScratch(int64_t bytes);
+  void EnsureStaging(int64_t bytes);
   const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
   dnnl::memory::desc DescOf(int32_t tensor, int32_t n) const;
   TensorAccess AccessOf(int32_t tensor, int32_t n) const;
@@ -90,6 +97,9 @@ class CpuProgram {
   int64_t arena_bytes_ = 0;
   std::unique_ptr<uint8_t, FreeDeleter> scratch_;
   int64_t scratch_bytes_ = 0;
+  // Dense copies of channel views for staged steps (ViewMode::kStaged), shared by all steps.
+  std::unique_ptr<uint8_t, FreeDeleter> staging_;
+  int64_t staging_bytes_ = 0;
 
   // Per step: prepared conv weights in each format a primitive asked for; biases and affine params.
   std::vector<std::vector<dnnl::memory>> weights_;
