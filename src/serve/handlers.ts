@@ -1,11 +1,11 @@
 /** The model endpoints: metadata, infer (JSON and binary tensors) and classify (image bytes). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import sharp from 'sharp';
 import type { Batcher } from '../batcher';
 import { ImageDecodeError } from '../errors';
 import { imagenetLabels } from '../models/labels';
 import type { Preprocessing } from '../models/types';
 import { imageToTensor } from '../preprocess/image';
+import { loadSharp, type Sharp } from '../preprocess/sharp-loader';
 import { topK } from '../runtime/scores';
 import type { SessionInfo } from '../runtime/session';
 import { HttpError, readBody, sendBinary, sendJson } from './http';
@@ -98,6 +98,13 @@ function parseTopK(value: string | null, classes: number): number {
 
 /** Reads only the image header: a decompression bomb is refused (413) before any pixel is decoded. */
 async function checkPixels(bytes: Buffer, limit: number): Promise<void> {
+  let sharp: Sharp;
+  try {
+    // Loaded on first use (the package loads without an image decoder); missing means a broken install.
+    sharp = loadSharp();
+  } catch (error) {
+    throw new HttpError(500, (error as Error).message);
+  }
   let width: number | undefined;
   let height: number | undefined;
   try {
