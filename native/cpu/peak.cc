@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "cpu/check.h"
+#include "cpu/compute_thread.h"
 #include "js/convert.h"
 
 namespace inception::cpu {
@@ -104,7 +105,7 @@ class PeakWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
   void Execute() override {
     try {
-      result_ = MeasurePeak(size_, threads_, repeats_);
+      ComputeThread::Instance().Run([&] { result_ = MeasurePeak(size_, threads_, repeats_); });
     } catch (const Error& e) {
       error_ = e;
       SetError(e.what());

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "cpu/addon_data.h"
+#include "cpu/compute_thread.h"
 #include "js/convert.h"
 
 namespace inception::cpu {
@@ -52,7 +53,7 @@ class CompileWorker : public PromiseWorker {
     js_plan_ = Napi::Persistent(js_plan);  // keeps plan.weights (a Float32Array) alive during Execute
   }
   void Execute() override {
-    Guard([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_); });
+    Guard([&] { ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_); }); });
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -83,7 +84,7 @@ class RunWorker : public PromiseWorker {
   void Execute() override {
     Guard([&] {
       output_.resize(static_cast<size_t>(program_->OutputElements(n_)));
-      program_->Run(input_.data(), n_, output_.data());
+      ComputeThread::Instance().Run([&] { program_->Run(input_.data(), n_, output_.data()); });
     });
   }
   void OnOK() override {
@@ -120,7 +121,7 @@ class ProfileWorker : public PromiseWorker {
     Guard([&] {
       entries_ = program_->ProfileEntries(n_);
       std::vector<float> output(static_cast<size_t>(program_->OutputElements(n_)));
-      ms_ = program_->Profile(input_.data(), n_, repeats_, output.data());
+      ComputeThread::Instance().Run([&] { ms_ = program_->Profile(input_.data(), n_, repeats_, output.data()); });
     });
   }
   void OnOK() override {
