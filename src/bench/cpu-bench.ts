@@ -18,6 +18,13 @@ export interface CpuBenchOptions {
   readonly threads: number;
   /** Also time onnxruntime on the unfolded (checkpoint) graph. */
   readonly unfolded: boolean;
+  /**
+   * Idle milliseconds before every run (not timed). onnxruntime's intra-op threads spin for tens
+   * of ms after a run and libgomp's for a few; back to back, each engine's leftover spinning
+   * steals a core from the next run (measured: IR-v1 160 b1 ours 31-35 ms right after a run,
+   * 17-20 ms after a 50 ms pause; onnxruntime 23-24 vs 17 ms after ours). Default 50.
+   */
+  readonly settleMs?: number;
   /** Input size per model (default: the model's own). */
   readonly inputSize?: number;
   /**
@@ -44,7 +51,7 @@ export interface BenchRow {
 export interface CpuBenchResult {
   readonly kind: 'cpu-benchmark';
   readonly machine: MachineInfo;
-  readonly settings: { iterations: number; warmup: number; threads: number; interleaved: true; ortOptions: Record<string, unknown> };
+  readonly settings: { iterations: number; warmup: number; threads: number; settleMs: number; interleaved: true; ortOptions: Record<string, unknown> };
   readonly rows: readonly BenchRow[];
   /** 1-minute load average when the run finished (compare with machine.loadAverage1m at the start). */
   readonly loadAverage1mAtEnd: number;
@@ -52,7 +59,12 @@ export interface CpuBenchResult {
 
 export const ORT_OPTIONS = { interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' } as const;
 
-async function timed(engine: BenchEngine, input: Float32Array, n: number): Promise<number> {
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const DEFAULT_SETTLE_MS = 50;
+
+async function timed(engine: BenchEngine, input: Float32Array, n: number, settleMs: number): Promise<number> {
+  if (settleMs > 0) await sleep(settleMs);
   const start = process.hrtime.bigint();
   await engine.run(input, n);
   return Number(process.hrtime.bigint() - start) / 1e6;
@@ -60,6 +72,7 @@ async function timed(engine: BenchEngine, input: Float32Array, n: number): Promi
 
 export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenchResult> {
   const progress = options.progress ?? (() => undefined);
+  const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   const ort = loadOnnxRuntime();
   const machine = machineInfo();
   const rows: BenchRow[] = [];
@@ -81,7 +94,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
           const phase = i < options.warmup ? `warm-up ${i + 1}/${options.warmup}` : `iteration ${i - options.warmup + 1}/${options.iterations}`;
           for (let e = 0; e < engines.length; e++) {
             progress(`${model} batch ${batch}: ${phase} ${engines[e]!.name}`, true);
-            const ms = await timed(engines[e]!, input, batch);
+            const ms = await timed(engines[e]!, input, batch, settleMs);
             if (i >= options.warmup) samples[e]!.push(ms);
           }
         }
@@ -102,7 +115,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   return {
     kind: 'cpu-benchmark',
     machine,
-    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS } },
+    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, settleMs, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS } },
     rows,
     loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] ?? NaN,
   };

@@ -25,7 +25,7 @@ export function markdownReport(result: CpuBenchResult): string {
     `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
     `| commit | ${m.commit} |`,
     `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${result.settings.warmup} warm-up + ${result.settings.iterations} timed runs per engine, interleaved; images/s at the median latency |`,
+    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${result.settings.warmup} warm-up + ${result.settings.iterations} timed runs per engine, interleaved, ${result.settings.settleMs} ms idle before each run (so no engine's spinning threads slow the next); images/s at the median latency |`,
     '',
     `| model | input | batch | ${engines.map((e) => `${e} img/s | ${e} p50 / p90 ms`).join(' | ')} | ours / ort-folded |`,
     `|---|---|---|${engines.map(() => '---:|---:').join('|')}|---:|`,

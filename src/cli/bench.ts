@@ -44,6 +44,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
       warmup: { type: 'string' },
       threads: { type: 'string' },
       'input-size': { type: 'string' },
+      'settle-ms': { type: 'string' },
       'folded-only': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -65,6 +66,8 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
   const threads = optionalInteger(parsed, 'threads', 'bench') ?? os.availableParallelism();
   const inputSize = optionalInteger(parsed, 'input-size', 'bench');
   const out = str(parsed, 'out') ?? BENCH_DEFAULTS.out;
+  const settleText = str(parsed, 'settle-ms');
+  if (settleText !== undefined && !/^[0-9]+$/.test(settleText)) throw new UsageError(`--settle-ms expects a non-negative integer, got '${settleText}'`, 'bench');
 
   const result = await runCpuBenchmark({
     models,
@@ -73,6 +76,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
     warmup,
     threads,
     unfolded: parsed.values['folded-only'] !== true,
+    ...(settleText === undefined ? {} : { settleMs: Number(settleText) }),
     ...(inputSize === undefined ? {} : { inputSize }),
     progress: progressPrinter(io, process.stderr.isTTY === true),
   });

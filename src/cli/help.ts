@@ -132,6 +132,8 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
       --warmup N          untimed runs per engine and batch first (default 2)
       --threads N         threads for ours and onnxruntime's intra-op pool (default: all cores)
       --input-size S      square input size for every model (default each model's own)
+      --settle-ms MS      idle time before every run, untimed (default 50): lets the other
+                          engine's spinning threads go idle so they do not slow this run
       --folded-only       skip onnxruntime on the unfolded graph
       --out DIR           where results go (default bench/results)
   -h, --help              this help

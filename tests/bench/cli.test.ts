@@ -52,6 +52,7 @@ describe('bench, profile and export-onnx command lines', () => {
       [['bench', '--warmup', 'x'], "--warmup expects a non-negative integer, got 'x'"],
       [['bench', '--threads', '0'], "--threads expects a positive integer, got '0'"],
       [['bench', '--bogus'], "Unknown option '--bogus'"],
+      [['bench', '--settle-ms', 'soon'], "--settle-ms expects a non-negative integer, got 'soon'"],
       [['bench', '--profile'], 'missing required option --model'],
       [['profile', '--model', 'inception_v4', '--batch', 'x'], "--batch expects a positive integer, got 'x'"],
       [['profile', '--model', 'inception_v4', '--device', 'cuda:0'], '--device cuda:0: this benchmark is for the CPU'],
@@ -95,7 +96,7 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
 
   it('bench writes JSON, Markdown and an SVG that renders, with a row per model and batch', async () => {
     const out = join(dir, 'results');
-    const r = await cli('bench', '--device', 'cpu', '--models', 'inception_resnet_v1', '--batches', '1,2', '--iterations', '2', '--warmup', '0', '--input-size', '80', '--folded-only', '--out', out);
+    const r = await cli('bench', '--device', 'cpu', '--models', 'inception_resnet_v1', '--batches', '1,2', '--iterations', '2', '--warmup', '0', '--input-size', '80', '--folded-only', '--settle-ms', '5', '--out', out);
     expect(r.code, r.stderr).toBe(0);
     const files = readdirSync(out).sort();
     expect(files.map((f) => f.replace(/cpu-\d{4}-\d\d-\d\d-\d{4}/, 'cpu-DATE'))).toEqual(['cpu-DATE.json', 'cpu-DATE.md', 'cpu-DATE.svg']);

@@ -10,7 +10,7 @@ import { isReferenceImpl } from '../../src/bench/profile';
 const result: CpuBenchResult = {
   kind: 'cpu-benchmark',
   machine: { date: '2026-01-02T03:04:05.000Z', cpuModel: 'Test <CPU> & co', isa: 'avx2', logicalCores: 2, loadAverage1m: 0.5, commit: 'abc', versions: { node: '20' } },
-  settings: { iterations: 3, warmup: 1, threads: 2, interleaved: true, ortOptions: {} },
+  settings: { iterations: 3, warmup: 1, threads: 2, settleMs: 50, interleaved: true, ortOptions: {} },
   rows: [
     {
       model: 'inception_v4',
