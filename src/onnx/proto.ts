@@ -2,7 +2,7 @@
  * Small constructors for ONNX protobuf messages (onnx-proto's protobufjs classes): attributes,
  * float initializers, value infos with a symbolic batch dimension, and the final encoding.
  */
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
 import { endianness } from 'node:os';
 import { InvalidArgumentError } from '../errors';
 
@@ -10,6 +10,16 @@ import { InvalidArgumentError } from '../errors';
 export const FLOAT = 1;
 /** TensorProto.DataType.INT64 */
 export const INT64 = 7;
+
+type OnnxNamespace = typeof onnx;
+let cached: OnnxNamespace | undefined;
+
+/** onnx-proto's message classes, loaded on first use (importing the package stays cheap). */
+function proto(): OnnxNamespace {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  cached ??= (require('onnx-proto') as { onnx: OnnxNamespace }).onnx;
+  return cached;
+}
 
 export type AttributeValue = number | readonly number[] | string;
 
@@ -25,7 +35,7 @@ export const intsAttr = (name: string, value: readonly number[]): Attr => ({ nam
 export const floatAttr = (name: string, value: number): Attr => ({ name, kind: 'float', value });
 
 function attribute(attr: Attr): onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
+  const T = proto().AttributeProto.AttributeType;
   switch (attr.kind) {
     case 'int':
       return { name: attr.name, type: T.INT, i: attr.value as number };
@@ -79,7 +89,7 @@ export interface ModelParts {
 
 /** The serialised ModelProto (IR version 8: opsets 13..17 of the default domain). */
 export function encodeModel(parts: ModelParts): Uint8Array {
-  const model = onnx.ModelProto.create({
+  const model = proto().ModelProto.create({
     irVersion: 8,
     producerName: 'inception-cudnn',
     producerVersion: parts.producerVersion,
@@ -93,5 +103,5 @@ export function encodeModel(parts: ModelParts): Uint8Array {
       output: [...parts.outputs],
     },
   });
-  return onnx.ModelProto.encode(model).finish();
+  return proto().ModelProto.encode(model).finish();
 }
