@@ -17,18 +17,23 @@
 namespace inception::cpu {
 
 namespace {
-void MeasureConv1x1(const dnnl::engine& engine, dnnl::stream& stream, int32_t repeats, PeakResult* result) {
+struct ConvTiming {
+  double gflops = 0, best_ms = 0;
+  std::string impl;
+};
+
+// A [1,c,hw,hw] -> [1,c,hw,hw] convolution with a k x k kernel (pad k/2) in oneDNN's own layouts.
+ConvTiming MeasureConv(const dnnl::engine& engine, dnnl::stream& stream, int32_t repeats, int64_t kChannels, int64_t kHw, int64_t k) {
   using dnnl::memory;
-  constexpr int64_t kChannels = 512, kHw = 56;
   const memory::desc any_src({1, kChannels, kHw, kHw}, memory::data_type::f32, memory::format_tag::any);
-  const memory::desc any_wei({kChannels, kChannels, 1, 1}, memory::data_type::f32, memory::format_tag::any);
+  const memory::desc any_wei({kChannels, kChannels, k, k}, memory::data_type::f32, memory::format_tag::any);
   const memory::desc any_dst({1, kChannels, kHw, kHw}, memory::data_type::f32, memory::format_tag::any);
-  auto pd = DnnlCall("convolution_forward::primitive_desc (peak 1x1)", [&] {
+  auto pd = DnnlCall("convolution_forward::primitive_desc (peak)", [&] {
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_src,
-                                         any_wei, any_dst, {1, 1}, {0, 0}, {0, 0});
+                                         any_wei, any_dst, {1, 1}, {k / 2, k / 2}, {k / 2, k / 2});
     return dnnl::convolution_forward::primitive_desc(desc, engine);
   });
-  dnnl::convolution_forward conv = DnnlCall("convolution_forward (peak 1x1)", [&] { return dnnl::convolution_forward(pd); });
+  dnnl::convolution_forward conv = DnnlCall("convolution_forward (peak)", [&] { return dnnl::convolution_forward(pd); });
   memory src(pd.src_desc(), engine), wei(pd.weights_desc(), engine), dst(pd.dst_desc(), engine);
   for (memory* m : {&src, &wei}) {
     float* p = static_cast<float*>(m->get_data_handle());
@@ -38,7 +43,7 @@ void MeasureConv1x1(const dnnl::engine& engine, dnnl::stream& stream, int32_t re
   double best = 1e300;
   for (int32_t i = 0; i < repeats + 2; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    DnnlCall("convolution_forward::execute (peak 1x1)", [&] {
+    DnnlCall("convolution_forward::execute (peak)", [&] {
       conv.execute(stream, args);
       stream.wait();
       return 0;
@@ -46,11 +51,11 @@ void MeasureConv1x1(const dnnl::engine& engine, dnnl::stream& stream, int32_t re
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (i >= 2 && ms < best) best = ms;
   }
-  result->conv_channels = kChannels;
-  result->conv_hw = kHw;
-  result->conv_impl = pd.impl_info_str();
-  result->conv_best_ms = best;
-  result->conv_gflops = 2.0 * static_cast<double>(kChannels * kChannels * kHw * kHw) / (best * 1e-3) / 1e9;
+  ConvTiming timing;
+  timing.impl = pd.impl_info_str();
+  timing.best_ms = best;
+  timing.gflops = 2.0 * static_cast<double>(kChannels * kChannels * kHw * kHw * k * k) / (best * 1e-3) / 1e9;
+  return timing;
 }
 }  // namespace
 
@@ -88,7 +93,16 @@ PeakResult MeasurePeak(int64_t size, int32_t threads, int32_t repeats) {
   }
   result.best_ms = best;
   result.gflops = 2.0 * static_cast<double>(size) * static_cast<double>(size) * static_cast<double>(size) / (best * 1e-3) / 1e9;
-  MeasureConv1x1(engine, stream, repeats, &result);
+  const ConvTiming one = MeasureConv(engine, stream, repeats, 512, 56, 1);
+  result.conv_channels = 512;
+  result.conv_hw = 56;
+  result.conv_gflops = one.gflops;
+  result.conv_best_ms = one.best_ms;
+  result.conv_impl = one.impl;
+  const ConvTiming three = MeasureConv(engine, stream, repeats, 192, 35, 3);
+  result.conv3_gflops = three.gflops;
+  result.conv3_best_ms = three.best_ms;
+  result.conv3_impl = three.impl;
   return result;
 }
 
@@ -130,6 +144,9 @@ class PeakWorker : public Napi::AsyncWorker {
     o.Set("conv1x1Channels", static_cast<double>(result_.conv_channels));
     o.Set("conv1x1Size", static_cast<double>(result_.conv_hw));
     o.Set("conv1x1Impl", result_.conv_impl);
+    o.Set("conv3x3Gflops", result_.conv3_gflops);
+    o.Set("conv3x3BestMs", result_.conv3_best_ms);
+    o.Set("conv3x3Impl", result_.conv3_impl);
     deferred_.Resolve(o);
   }
   void OnError(const Napi::Error& fallback) override {

@@ -22,6 +22,10 @@ struct PeakResult {
   double conv_best_ms = 0;
   int64_t conv_channels = 0, conv_hw = 0;
   std::string conv_impl;
+  // A 3x3 convolution [1,192,35,35] -> [1,192,35,35] (pad 1), the networks' other big shape.
+  double conv3_gflops = 0;
+  double conv3_best_ms = 0;
+  std::string conv3_impl;
 };
 
 // Runs `repeats` timed matmuls [size x size] x [size x size] and `repeats` timed 1x1 convs

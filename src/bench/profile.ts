@@ -46,7 +46,7 @@ export interface ProfileReport {
   readonly threads: number;
   readonly repeats: number;
   readonly peak: CpuPeak;
-  /** max(matmul, 1x1 conv) GFLOP/s: the yardstick for every fraction of peak. */
+  /** max(matmul, 1x1 conv, 3x3 conv) GFLOP/s: the yardstick for every fraction of peak. */
   readonly peakGflops: number;
   readonly steps: readonly ProfiledStep[];
   readonly totalMs: number;
@@ -93,7 +93,7 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
     program.dispose();
   }
   const peak = await measureCpuPeak({ threads: options.threads, ...(options.peakSize === undefined ? {} : { size: options.peakSize }) });
-  const peakGflops = Math.max(peak.gflops, peak.conv1x1Gflops);
+  const peakGflops = Math.max(peak.gflops, peak.conv1x1Gflops, peak.conv3x3Gflops);
   const nodes = macsByNode(optimised.graph);
   const steps: ProfiledStep[] = timings.map((t) => {
     const node = nodes.get(t.step);
@@ -139,8 +139,9 @@ export function formatProfile(report: ProfileReport, top = 25): string {
   const p = report.peak;
   lines.push(`${report.model} ${report.inputSize}x${report.inputSize} batch ${report.batch}, ${report.threads} threads, median of ${report.repeats} runs (${report.machine.cpuModel}, ${report.machine.isa}, load ${report.machine.loadAverage1m.toFixed(2)})`);
   lines.push(
-    `measured fp32 peak: ${report.peakGflops.toFixed(1)} GFLOP/s, the better of a oneDNN matmul ${p.m}x${p.k}x${p.n} (${p.impl}): ${p.gflops.toFixed(1)} GFLOP/s ` +
-      `and a 1x1 conv ${p.conv1x1Channels}->${p.conv1x1Channels} on ${p.conv1x1Size}x${p.conv1x1Size} (${p.conv1x1Impl}): ${p.conv1x1Gflops.toFixed(1)} GFLOP/s (best of ${p.repeats} each)`,
+    `measured fp32 peak: ${report.peakGflops.toFixed(1)} GFLOP/s, the best of a oneDNN matmul ${p.m}x${p.k}x${p.n} (${p.impl}): ${p.gflops.toFixed(1)}, ` +
+      `a 1x1 conv ${p.conv1x1Channels}->${p.conv1x1Channels} on ${p.conv1x1Size}x${p.conv1x1Size} (${p.conv1x1Impl}): ${p.conv1x1Gflops.toFixed(1)} ` +
+      `and a 3x3 conv 192->192 on 35x35 (${p.conv3x3Impl}): ${p.conv3x3Gflops.toFixed(1)} GFLOP/s (best of ${p.repeats} each)`,
   );
   lines.push(
     `whole network: ${report.totalMs.toFixed(2)} ms for ${(report.totalMacs / 1e9).toFixed(2)} GMACs = ${report.gflops.toFixed(1)} GFLOP/s, ${(100 * report.fractionOfPeak).toFixed(1)}% of peak; ` +

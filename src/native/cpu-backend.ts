@@ -26,8 +26,8 @@ export interface CpuStepTiming {
 }
 
 /**
- * peakGflops(): a large oneDNN fp32 matmul and a large 1x1 convolution (512->512 channels on
- * 56x56), each timed natively, best of `repeats` runs.
+ * peakGflops(): a large oneDNN fp32 matmul, a 1x1 convolution (512->512 channels on 56x56) and a
+ * 3x3 convolution (192->192 on 35x35), each timed natively, best of `repeats` runs.
  */
 export interface CpuPeak {
   /** The matmul's GFLOP/s. */
@@ -44,6 +44,10 @@ export interface CpuPeak {
   readonly conv1x1Channels: number;
   readonly conv1x1Size: number;
   readonly conv1x1Impl: string;
+  /** A 3x3 conv 192->192 on 35x35 (pad 1). */
+  readonly conv3x3Gflops: number;
+  readonly conv3x3BestMs: number;
+  readonly conv3x3Impl: string;
 }
 
 /** The native Program object (native/cpu/program_wrap.cc). */
@@ -155,7 +159,7 @@ class CpuProgramImpl implements CpuProgram {
   }
 }
 
-/** The machine's fp32 peak as oneDNN reaches it: a matmul (default 1536^3) and a 1x1 conv, best of 10 each, all cores. */
+/** The machine's fp32 peak as oneDNN reaches it: a matmul (default 1536^3), a 1x1 and a 3x3 conv, best of 10 each, all cores. */
 export async function measureCpuPeak(options: { size?: number; threads?: number; repeats?: number } = {}): Promise<CpuPeak> {
   const native = loadCpuModule();
   return nativeCall(() => native.peakGflops(options));

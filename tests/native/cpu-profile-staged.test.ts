@@ -73,6 +73,7 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName('CPU profile, peak and staged 
     expect(peak.threads).toBe(1);
     expect(peak.gflops).toBeGreaterThan(0.1);
     expect(peak.conv1x1Gflops).toBeGreaterThan(0.1);
+    expect(peak.conv3x3Gflops).toBeGreaterThan(0.1);
     expect(peak.impl.length).toBeGreaterThan(0);
     await expect(measureCpuPeak({ size: 1 })).rejects.toThrow(/size/);
   });
