@@ -75,6 +75,13 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   const ort = loadOnnxRuntime();
   const machine = machineInfo();
+  if (machine.loadAverage1m > 0.25 * machine.logicalCores) {
+    progress(
+      `warning: the 1-minute load average is ${machine.loadAverage1m.toFixed(2)} on ${machine.logicalCores} cores: other processes are using the CPU, ` +
+        'so absolute numbers will be low and noisy (the interleaved ratios suffer less); the result files record the load\n',
+      false,
+    );
+  }
   const rows: BenchRow[] = [];
   const maxBatch = Math.max(...options.batches);
   for (const model of options.models) {
