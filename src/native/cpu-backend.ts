@@ -2,11 +2,12 @@
  * The oneDNN CPU backend (inception_cpu.node) behind the runtime's Backend seam.
  * The module is loaded on first use only; cpuBackendInfo() never throws.
  */
-import { DisposedError, InvalidArgumentError, InvalidInputError, invalidParam } from '../errors';
+import { type InceptionError, InvalidArgumentError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
 import { fromNativeError, nativeCall } from './native-errors';
+import { QueuedProgram } from './queued-program';
 
 export const CPU_INSTALL_HINT = 'Install oneDNN 2.x (the module links libdnnl.so.2): sudo apt-get install libdnnl-dev';
 
@@ -96,28 +97,13 @@ export interface CpuProgram extends Program {
   profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]>;
 }
 
-class CpuProgramImpl implements CpuProgram {
-  private tail: Promise<unknown> = Promise.resolve();
-  private readonly inputElementsPerImage: number;
-  private readonly batch: number;
-
-  constructor(
-    private readonly native: NativeCpuProgram,
-    plan: Plan,
-  ) {
-    const input = plan.tensors[plan.input];
-    this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
-    this.batch = native.batch;
+class CpuProgramImpl extends QueuedProgram<NativeCpuProgram> implements CpuProgram {
+  constructor(native: NativeCpuProgram, plan: Plan) {
+    super(native, plan);
   }
 
-  get workspaceBytes(): number {
-    return this.native.workspaceBytes;
-  }
-  get weightBytes(): number {
-    return this.native.weightBytes;
-  }
-  get arenaBytes(): number {
-    return this.native.arenaBytes;
+  protected wrapNativeError(error: unknown): InceptionError {
+    return fromNativeError(error);
   }
 
   implementations(): CpuStepImplementation[] {
@@ -128,34 +114,11 @@ class CpuProgramImpl implements CpuProgram {
     }
   }
 
-  run(input: Float32Array, n: number): Promise<Float32Array> {
-    if (this.native.disposed) return Promise.reject(new DisposedError('Program.run after dispose(): compile the plan again'));
-    if (!(input instanceof Float32Array)) return Promise.reject(invalidParam('input', 'a Float32Array', input));
-    if (!Number.isInteger(n) || n < 1 || n > this.batch) {
-      return Promise.reject(new InvalidInputError(`Expected an integer between 1 and ${this.batch} for n but received ${String(n)}`));
-    }
-    if (input.length !== n * this.inputElementsPerImage) {
-      return Promise.reject(
-        new InvalidInputError(`Expected a Float32Array of length ${n * this.inputElementsPerImage} for ${n} images but received length ${input.length}`),
-      );
-    }
-    // Runs are serialised here too, so a caller that forgets to await gets a queue, not an error.
-    const result = this.tail.then(() => nativeCall(() => this.native.run(input, n)));
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
   profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]> {
-    if (this.native.disposed) return Promise.reject(new DisposedError('Program.profile after dispose(): compile the plan again'));
-    if (!(input instanceof Float32Array)) return Promise.reject(invalidParam('input', 'a Float32Array', input));
+    const problem = this.checkBatch('profile', input, n);
+    if (problem !== undefined) return Promise.reject(problem);
     if (!Number.isInteger(repeats) || repeats < 1 || repeats > 1000) return Promise.reject(invalidParam('repeats', 'an integer between 1 and 1000', repeats));
-    const result = this.tail.then(() => nativeCall(() => this.native.profile(input, n, repeats)));
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  dispose(): void {
-    this.native.dispose();
+    return this.enqueue(() => this.native.profile(input, n, repeats));
   }
 }
 

@@ -4,11 +4,12 @@
  * throws BackendUnavailableError naming exactly what is missing (the module build, the NVIDIA
  * driver, a GPU, cuDNN 9) and how to get it.
  */
-import { BackendUnavailableError, DeviceError, InceptionError, InvalidInputError, invalidParam } from '../errors';
+import { BackendUnavailableError, DeviceError, InceptionError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
 import { fromNativeError } from './native-errors';
+import { QueuedProgram } from './queued-program';
 
 export const CUDA_MODULE_HINT =
   'The CUDA module is built only where the CUDA toolkit (nvcc, CUDA 13) is installed: install it, then run npm run build';
@@ -146,51 +147,17 @@ export interface CudaProgram extends Program {
   choices(): CudaConvChoice[];
 }
 
-class CudaProgramImpl implements CudaProgram {
-  private tail: Promise<unknown> = Promise.resolve();
-  private readonly inputElementsPerImage: number;
-  private readonly maxBatch: number;
-
-  constructor(
-    private readonly native: NativeCudaProgram,
-    plan: Plan,
-  ) {
-    const input = plan.tensors[plan.input];
-    this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
-    this.maxBatch = plan.batch;
+class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
+  constructor(native: NativeCudaProgram, plan: Plan) {
+    super(native, plan);
   }
 
-  get workspaceBytes(): number {
-    return this.native.workspaceBytes;
-  }
-  get weightBytes(): number {
-    return this.native.weightBytes;
-  }
-  get arenaBytes(): number {
-    return this.native.arenaBytes;
+  protected wrapNativeError(error: unknown): InceptionError {
+    return cudaNativeError(error);
   }
 
   choices(): CudaConvChoice[] {
     return this.native.choices();
-  }
-
-  run(input: Float32Array, n: number): Promise<Float32Array> {
-    if (!(input instanceof Float32Array)) return Promise.reject(invalidParam('input', 'a Float32Array', input));
-    if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
-      return Promise.reject(new InvalidInputError(`Expected an integer between 1 and ${this.maxBatch} for n but received ${String(n)}`));
-    }
-    if (input.length !== n * this.inputElementsPerImage) {
-      return Promise.reject(
-        new InvalidInputError(`Expected a Float32Array of length ${n * this.inputElementsPerImage} for ${n} images but received length ${input.length}`),
-      );
-    }
-    const result = this.tail.then(() => cudaCall(() => this.native.run(input, n)));
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  dispose(): void {
-    this.native.dispose();
   }
 }
 

@@ -1,0 +1,89 @@
+/**
+ * What the CPU and CUDA programs share on the TypeScript side: argument checks before native
+ * code sees a batch, and one queue per program so overlapping calls run one after another (a
+ * caller that forgets to await gets a queue, not an error; a rejected call does not stop the next).
+ */
+import { DisposedError, type InceptionError, InvalidInputError, invalidParam } from '../errors';
+import type { Plan } from '../plan/types';
+import type { Program } from '../runtime/backend';
+
+/** The native half every backend's compiled program has. */
+export interface NativeProgramHandle {
+  run(input: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): void;
+  readonly workspaceBytes: number;
+  readonly weightBytes: number;
+  readonly arenaBytes: number;
+  /** Present where the native side tracks it; otherwise the wrapper does. */
+  readonly disposed?: boolean;
+}
+
+export abstract class QueuedProgram<N extends NativeProgramHandle> implements Program {
+  private tail: Promise<unknown> = Promise.resolve();
+  private disposedHere = false;
+  protected readonly inputElementsPerImage: number;
+  protected readonly maxBatch: number;
+
+  protected constructor(
+    protected readonly native: N,
+    plan: Plan,
+  ) {
+    const input = plan.tensors[plan.input];
+    this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
+    this.maxBatch = plan.batch;
+  }
+
+  /** Turns whatever the native module threw into the package's typed errors. */
+  protected abstract wrapNativeError(error: unknown): InceptionError;
+
+  get workspaceBytes(): number {
+    return this.native.workspaceBytes;
+  }
+  get weightBytes(): number {
+    return this.native.weightBytes;
+  }
+  get arenaBytes(): number {
+    return this.native.arenaBytes;
+  }
+
+  protected get isDisposed(): boolean {
+    return this.disposedHere || this.native.disposed === true;
+  }
+
+  run(input: Float32Array, n: number): Promise<Float32Array> {
+    const problem = this.checkBatch('run', input, n);
+    if (problem !== undefined) return Promise.reject(problem);
+    return this.enqueue(() => this.native.run(input, n));
+  }
+
+  dispose(): void {
+    this.disposedHere = true;
+    this.native.dispose();
+  }
+
+  /** The rejection a call with these arguments gets, or undefined when they are fine. */
+  protected checkBatch(method: string, input: unknown, n: number): InceptionError | undefined {
+    if (this.isDisposed) return new DisposedError(`Program.${method} after dispose(): compile the plan again`);
+    if (!(input instanceof Float32Array)) return invalidParam('input', 'a Float32Array', input);
+    if (!Number.isInteger(n) || n < 1 || n > this.maxBatch) {
+      return new InvalidInputError(`Expected an integer between 1 and ${this.maxBatch} for n but received ${String(n)}`);
+    }
+    if (input.length !== n * this.inputElementsPerImage) {
+      return new InvalidInputError(`Expected a Float32Array of length ${n * this.inputElementsPerImage} for ${n} images but received length ${input.length}`);
+    }
+    return undefined;
+  }
+
+  /** Runs `call` after every earlier call of this program has settled; native errors come back typed. */
+  protected enqueue<T>(call: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(async () => {
+      try {
+        return await call();
+      } catch (error) {
+        throw this.wrapNativeError(error);
+      }
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
