@@ -1,5 +1,6 @@
 // inception_cuda.node: info(), memoryInfo(deviceIndex), compile(plan, options) -> Promise<Program>,
-// Program.run/dispose.
+// Program.run/dispose/choices/graphs. options: { precision, deviceIndex?, benchmark? (default false),
+// graphs? (default true) }.
 // All CUDA/cuDNN work (compile and run) happens in AsyncWorkers off the JS thread.
 #include <napi.h>
 
@@ -111,6 +112,11 @@ ProgramOptions OptionsFromJs(const Napi::Object& o) {
   } else {
     opts.benchmark = false;
   }
+  Napi::Value graphs = o.Get("graphs");
+  if (!graphs.IsUndefined()) {
+    if (!graphs.IsBoolean()) throw Error(kCodeInvalidArgument, "", "Expected a boolean for options.graphs");
+    opts.graphs = graphs.As<Napi::Boolean>().Value();
+  }
   // Test switches for the fallback paths.
   if (const char* force = std::getenv("INCEPTION_CUDA_FORCE")) {
     std::stringstream ss(force);
@@ -147,6 +153,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     return DefineClass(env, "CudaProgram",
                        {InstanceMethod<&ProgramWrap::JsRun>("run"), InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
                         InstanceMethod<&ProgramWrap::JsChoices>("choices"),
+                        InstanceMethod<&ProgramWrap::JsGraphs>("graphs"),
                         InstanceAccessor<&ProgramWrap::JsWorkspaceBytes>("workspaceBytes"),
                         InstanceAccessor<&ProgramWrap::JsWeightBytes>("weightBytes"),
                         InstanceAccessor<&ProgramWrap::JsArenaBytes>("arenaBytes")});
@@ -227,6 +234,21 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
       o.Set("viaScratch", c.via_scratch);
       o.Set("workspaceBytes", static_cast<double>(c.workspace_bytes));
       o.Set("fromCache", c.from_cache);
+      a.Set(i++, o);
+    }
+    return a;
+  }
+  Napi::Value JsGraphs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env);
+    if (!program_) return a;
+    uint32_t i = 0;
+    for (const GraphInfo& g : program_->Graphs()) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("n", g.n);
+      o.Set("captured", g.captured);
+      if (!g.reason.empty()) o.Set("reason", g.reason);
+      if (g.captured) o.Set("nodes", static_cast<double>(g.nodes));
       a.Set(i++, o);
     }
     return a;

@@ -95,6 +95,7 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
 Program::~Program() {
   cudaSetDevice(options_.device);
   if (stream_) cudaStreamSynchronize(stream_->get());
+  graphs_.clear();  // executable graphs before the memory and handle they refer to
   batches_.clear();
   handle_.reset();
 }
@@ -312,6 +313,8 @@ Program::Batch& Program::SetupBatch(int n) {
     }
   }
   CUDA_CHECK(cudaStreamSynchronize(stream_->get()));
+  // Captured graphs hold the workspace and scratch pointers: drop them before a reallocation.
+  if (need_ws > workspace_.bytes() || need_scratch > view_scratch_.bytes()) DropGraphs("the workspace or scratch grew");
   if (need_ws > workspace_.bytes()) workspace_.Allocate(need_ws, "the convolution workspace (max over chosen algorithms)");
   if (need_scratch > view_scratch_.bytes()) view_scratch_.Allocate(need_scratch, "the concat-slice fallback scratch");
   Batch& ref = *batch;
@@ -378,17 +381,9 @@ void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
   CheckLaunch("kernel launch");
 }
 
-void Program::Run(const float* input, int n, std::vector<float>* output) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
-                  " (the program's maxBatch)");
-  CUDA_CHECK(cudaSetDevice(options_.device));
-  const bool fresh = batches_.find(n) == batches_.end();
-  Batch& batch = SetupBatch(n);
-  if (fresh) SaveAlgoCache();
+void Program::EnqueueRun(int n, Batch& batch) {
   cudaStream_t stream = stream_->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  std::memcpy(host_in_.get(), input, in_count * sizeof(float));
   CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice, stream));
   TensorView in = View(plan_.input, n);
   if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);  // zero the pad channels
@@ -407,7 +402,62 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   LaunchOutputConvert(View(plan_.output, n), reinterpret_cast<float*>(io_out_.get()), stream);
   CheckLaunch("output conversion");
   CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, stream));
+}
+
+bool Program::RunGraph(int n, Batch& batch) {
+  if (!options_.graphs) return false;
+  GraphState& g = graphs_[n];
+  if (g.failed) return false;
+  cudaStream_t stream = stream_->get();
+  if (!g.graph) {
+    if (g.eager_runs < kEagerRunsBeforeCapture) {
+      ++g.eager_runs;
+      return false;
+    }
+    std::string why;
+    g.graph = CapturedGraph::Capture(stream, [&] { EnqueueRun(n, batch); }, &why);
+    if (!g.graph) {
+      g.failed = true;
+      g.reason = "capture failed, running eagerly: " + why;
+      // Nothing of the failed capture ran; make sure the stream itself is healthy before the eager run.
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+      return false;
+    }
+  }
+  const cudaError_t st = g.graph->Launch(stream);
+  if (st != cudaSuccess) {
+    cudaGetLastError();
+    g.graph.reset();
+    g.failed = true;
+    g.reason = Concat("cudaGraphLaunch failed, running eagerly: ", cudaGetErrorName(st), " (", cudaGetErrorString(st), ")");
+    return false;
+  }
+  return true;
+}
+
+void Program::DropGraphs(const char* why) {
+  for (auto& [n, g] : graphs_) {
+    if (!g.graph) continue;
+    g.graph.reset();
+    g.eager_runs = 0;
+    g.reason = Concat("dropped (", why, "); captured again after ", kEagerRunsBeforeCapture, " eager runs");
+  }
+}
+
+void Program::Run(const float* input, int n, std::vector<float>* output) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
+                  " (the program's maxBatch)");
+  CUDA_CHECK(cudaSetDevice(options_.device));
+  const bool fresh = batches_.find(n) == batches_.end();
+  Batch& batch = SetupBatch(n);
+  if (fresh) SaveAlgoCache();
+  cudaStream_t stream = stream_->get();
+  const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
+  std::memcpy(host_in_.get(), input, in_count * sizeof(float));
+  if (!RunGraph(n, batch)) EnqueueRun(n, batch);
   CUDA_CHECK(cudaStreamSynchronize(stream));
+  const size_t out_count = static_cast<size_t>(n) * output_features_;
   const float* result = reinterpret_cast<const float*>(host_out_.get());
   output->assign(result, result + out_count);
 }
@@ -424,6 +474,32 @@ std::vector<ConvChoice> Program::Choices() const {
     for (const ConvStep& c : batch->convs) {
       out.push_back({c.name, n, c.Describe(), c.split, c.via_scratch, c.workspace_bytes, c.from_cache});
     }
+  }
+  return out;
+}
+
+std::vector<GraphInfo> Program::Graphs() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<GraphInfo> out;
+  for (const auto& entry : batches_) {
+    const int n = entry.first;
+    GraphInfo info;
+    info.n = n;
+    auto found = graphs_.find(n);
+    if (!options_.graphs) {
+      info.reason = "disabled (compile option cudaGraphs: false, or INCEPTION_CUDA_GRAPHS=0)";
+    } else if (found == graphs_.end()) {
+      info.reason = Concat("not captured yet: 0 of ", kEagerRunsBeforeCapture, " eager warm-up runs done");
+    } else if (found->second.graph) {
+      info.captured = true;
+      info.nodes = found->second.graph->nodes();
+    } else if (!found->second.reason.empty() && found->second.failed) {
+      info.reason = found->second.reason;
+    } else {
+      info.reason = Concat("not captured yet: ", found->second.eager_runs, " of ", kEagerRunsBeforeCapture,
+                           " eager warm-up runs done", found->second.reason.empty() ? "" : "; " + found->second.reason);
+    }
+    out.push_back(info);
   }
   return out;
 }

@@ -2,6 +2,13 @@
 // workspace, pinned staging, a non-blocking stream and a cuDNN handle. Per batch size n
 // (1..plan.batch) the step descriptors and algorithms are set up lazily on first use and kept.
 // Run() is serialised by a mutex (one run at a time per program).
+//
+// CUDA graphs (options.graphs): the first kEagerRunsBeforeCapture runs of each n execute eagerly
+// (algorithm choice and each exact cuDNN call's lazy initialisation happen there, on the program's
+// stream); the next run captures the whole stream work of a run (input copy from the pinned
+// staging buffer .. output copy into pinned staging) as one CUDA graph, and later runs of that n
+// replay it. A failed capture/instantiate/launch leaves that n eager for good, with the reason in
+// Graphs(). Graphs are dropped (and captured again) when the workspace or scratch is reallocated.
 #pragma once
 
 #include <map>
@@ -12,6 +19,7 @@
 
 #include "core/plan.h"
 #include "cuda/conv_step.h"
+#include "cuda/cuda_graph.h"
 #include "cuda/device_memory.h"
 #include "cuda/layout.h"
 
@@ -21,6 +29,8 @@ struct ProgramOptions {
   Precision precision = Precision::kFp32;
   int device = 0;
   bool benchmark = true;
+  // Capture each batch size's run as a CUDA graph after warm-up and replay it.
+  bool graphs = true;
   // Test switches (INCEPTION_CUDA_FORCE=split-conv,scratch-views,pool-kernel): exercise the fallbacks.
   bool force_split = false;
   bool force_scratch = false;
@@ -37,6 +47,14 @@ struct ConvChoice {
   size_t workspace_bytes = 0;
   // The algorithm came from the on-disk/in-process algo cache (no cuDNN search for this conv).
   bool from_cache = false;
+};
+
+// The CUDA-graph state of one batch size (for diagnostics and tests).
+struct GraphInfo {
+  int n = 0;
+  bool captured = false;
+  std::string reason;  // why not captured ("" when captured)
+  size_t nodes = 0;    // nodes in the captured graph
 };
 
 class Program {
@@ -56,6 +74,11 @@ class Program {
   size_t arena_bytes() const { return arena_.bytes(); }
   int output_features() const { return output_features_; }
   std::vector<ConvChoice> Choices() const;
+  // One entry per batch size set up so far, ascending n.
+  std::vector<GraphInfo> Graphs() const;
+
+  // Eager runs of a batch size before its run is captured as a graph.
+  static constexpr int kEagerRunsBeforeCapture = 2;
 
  private:
   struct PoolStep {
@@ -75,6 +98,11 @@ class Program {
   void SetupConvStep(const PlanStep& step, int n, const ConvSetupContext& ctx, ConvStep* out);
   void SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* out);
   void RunStep(size_t index, const PlanStep& step, int n, Batch& batch);
+  // Puts one whole batch-n run on the stream: host_in_ -> device .. device -> host_out_ (no sync).
+  void EnqueueRun(int n, Batch& batch);
+  // Replays (capturing first when due) the graph of batch n; false when n runs eagerly.
+  bool RunGraph(int n, Batch& batch);
+  void DropGraphs(const char* why);
   TensorView View(int tensor, int n) const;
 
   ProgramOptions options_;
@@ -97,6 +125,13 @@ class Program {
   std::vector<StepWeights> step_weights_;
   std::vector<int> conv_of_step_, pool_of_step_;
   std::map<int, std::unique_ptr<Batch>> batches_;
+  struct GraphState {
+    int eager_runs = 0;
+    std::unique_ptr<CapturedGraph> graph;
+    bool failed = false;  // eager for good
+    std::string reason;
+  };
+  std::map<int, GraphState> graphs_;
   int input_channels_ = 0, input_h_ = 0, input_w_ = 0, output_features_ = 0;
   mutable std::mutex mutex_;
 };
