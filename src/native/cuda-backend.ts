@@ -4,7 +4,7 @@
  * throws BackendUnavailableError naming exactly what is missing (the module build, the NVIDIA
  * driver, a GPU, cuDNN 9) and how to get it.
  */
-import { BackendUnavailableError, DeviceError, InceptionError, invalidParam } from '../errors';
+import { BackendUnavailableError, DeviceError, InceptionError, InvalidArgumentError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
@@ -52,6 +52,25 @@ export interface CudaConvChoice {
   readonly fromCache: boolean;
 }
 
+/** The CUDA-graph state of one batch size a program has set up. */
+export interface CudaGraphState {
+  readonly n: number;
+  /** Runs of this n replay one captured CUDA graph. */
+  readonly captured: boolean;
+  /** Why not captured: disabled, still warming up, or the failed call (then n runs eagerly for good). */
+  readonly reason?: string;
+  /** Nodes in the captured graph. */
+  readonly nodes?: number;
+}
+
+/** What the module's compile() takes (native/cuda/addon.cc OptionsFromJs). */
+export interface NativeCudaCompileOptions {
+  readonly precision: Precision;
+  readonly deviceIndex: number;
+  readonly benchmark: boolean;
+  readonly graphs: boolean;
+}
+
 /** Free and total memory of one CUDA device (cudaMemGetInfo). */
 export interface CudaDeviceMemory {
   readonly deviceIndex: number;
@@ -63,6 +82,7 @@ export interface NativeCudaProgram {
   run(input: Float32Array, n: number): Promise<Float32Array>;
   dispose(): void;
   choices(): CudaConvChoice[];
+  graphs(): CudaGraphState[];
   readonly workspaceBytes: number;
   readonly weightBytes: number;
   readonly arenaBytes: number;
@@ -71,7 +91,7 @@ export interface NativeCudaProgram {
 export interface NativeCudaModule extends NativeModuleBase {
   info(): NativeCudaInfo;
   memoryInfo(deviceIndex: number): CudaDeviceMemory;
-  compile(plan: Plan, options: { precision: Precision; deviceIndex: number; benchmark: boolean }): Promise<NativeCudaProgram>;
+  compile(plan: Plan, options: NativeCudaCompileOptions): Promise<NativeCudaProgram>;
 }
 
 let cached: NativeCudaModule | undefined;
@@ -142,9 +162,11 @@ export function cudaMemoryInfo(deviceIndex = 0): CudaDeviceMemory {
   }
 }
 
-/** A Program that also reports the cuDNN algorithm and path chosen per conv. */
+/** A Program that also reports the cuDNN algorithm and path chosen per conv, and its CUDA graphs. */
 export interface CudaProgram extends Program {
   choices(): CudaConvChoice[];
+  /** One entry per batch size set up so far (ascending n); [] after dispose(). */
+  graphs(): CudaGraphState[];
 }
 
 class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
@@ -159,9 +181,27 @@ class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaPr
   choices(): CudaConvChoice[] {
     return this.native.choices();
   }
+
+  graphs(): CudaGraphState[] {
+    return this.native.graphs();
+  }
 }
 
-function nativeOptions(options: CompileOptions, deviceCount: number): { precision: Precision; deviceIndex: number; benchmark: boolean } {
+/**
+ * Whether programs capture CUDA graphs: options.cudaGraphs (default true), unless the environment
+ * variable INCEPTION_CUDA_GRAPHS is '0' (an A/B switch). Any other value than '0', '1' or unset is
+ * an error rather than a guess.
+ */
+export function cudaGraphsEnabled(option: boolean | undefined, envValue: string | undefined): boolean {
+  if (option !== undefined && typeof option !== 'boolean') throw invalidParam('cudaGraphs', 'a boolean', option);
+  if (envValue !== undefined && envValue !== '' && envValue !== '0' && envValue !== '1') {
+    throw new InvalidArgumentError(`Expected '0' or '1' for the environment variable INCEPTION_CUDA_GRAPHS but received '${envValue}': set INCEPTION_CUDA_GRAPHS=0 to turn CUDA graphs off, or unset it`);
+  }
+  return envValue === '0' ? false : (option ?? true);
+}
+
+/** Checks the compile options and turns them into what the native module takes. */
+export function cudaNativeOptions(options: CompileOptions, deviceCount: number, env: NodeJS.ProcessEnv = process.env): NativeCudaCompileOptions {
   cudaLayoutPolicy(options.precision); // validates the precision
   const deviceIndex = options.deviceIndex ?? 0;
   if (!Number.isInteger(deviceIndex) || deviceIndex < 0) throw invalidParam('deviceIndex', 'a non-negative integer', options.deviceIndex);
@@ -169,7 +209,8 @@ function nativeOptions(options: CompileOptions, deviceCount: number): { precisio
     throw new DeviceError(`device cuda:${deviceIndex} does not exist; this machine has ${deviceCount} CUDA device(s): use cuda:0..cuda:${deviceCount - 1}`);
   }
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
-  return { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false };
+  const graphs = cudaGraphsEnabled(options.cudaGraphs, env.INCEPTION_CUDA_GRAPHS);
+  return { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs };
 }
 
 /** Loads the CUDA backend, or throws BackendUnavailableError saying what is missing and how to get it. */
@@ -183,7 +224,7 @@ export function loadCudaBackend(): Backend {
     info: () => cudaBackendInfo(),
     layoutPolicy: cudaLayoutPolicy,
     async compile(plan: Plan, options: CompileOptions): Promise<CudaProgram> {
-      const opts = nativeOptions(options, info.deviceCount);
+      const opts = cudaNativeOptions(options, info.deviceCount);
       const program = await cudaCall(() => native.compile(plan, opts));
       return new CudaProgramImpl(program, plan);
     },

@@ -18,6 +18,12 @@ export interface CompileOptions {
   readonly threads?: number;
   /** CUDA only: time algorithms at creation (true) or use heuristics (false). */
   readonly benchmark?: boolean;
+  /**
+   * CUDA only: after two eager warm-up runs of a batch size, capture its whole run as a CUDA graph
+   * and replay it (far fewer launches at small batches; same kernels, same results). Default true;
+   * the environment variable INCEPTION_CUDA_GRAPHS=0 turns it off for every program.
+   */
+  readonly cudaGraphs?: boolean;
 }
 
 export interface BackendInfo {

@@ -1,0 +1,50 @@
+/**
+ * The cudaGraphs compile option and its INCEPTION_CUDA_GRAPHS switch, checked on the TypeScript
+ * side before native code sees them (no GPU needed). Exact values only: no numeric tolerances.
+ */
+import { describe, expect, it } from 'vitest';
+import { DeviceError, InvalidArgumentError } from '../../src/errors';
+import { cudaGraphsEnabled, cudaNativeOptions } from '../../src/native/cuda-backend';
+
+describe('cudaGraphsEnabled', () => {
+  it('defaults to true and follows the option when the environment does not say 0', () => {
+    expect(cudaGraphsEnabled(undefined, undefined)).toBe(true);
+    expect(cudaGraphsEnabled(true, undefined)).toBe(true);
+    expect(cudaGraphsEnabled(false, undefined)).toBe(false);
+    expect(cudaGraphsEnabled(undefined, '')).toBe(true);
+    expect(cudaGraphsEnabled(undefined, '1')).toBe(true);
+    // '1' does not override an explicit false: the variable only ever turns graphs off.
+    expect(cudaGraphsEnabled(false, '1')).toBe(false);
+  });
+  it('INCEPTION_CUDA_GRAPHS=0 turns graphs off even when the option asks for them', () => {
+    expect(cudaGraphsEnabled(undefined, '0')).toBe(false);
+    expect(cudaGraphsEnabled(true, '0')).toBe(false);
+  });
+  it('rejects a non-boolean option and an unknown environment value instead of guessing', () => {
+    expect(() => cudaGraphsEnabled('yes' as never, undefined)).toThrow(InvalidArgumentError);
+    expect(() => cudaGraphsEnabled('yes' as never, undefined)).toThrow("Expected a boolean for cudaGraphs but received 'yes' of type string");
+    expect(() => cudaGraphsEnabled(undefined, 'false')).toThrow(InvalidArgumentError);
+    expect(() => cudaGraphsEnabled(undefined, 'false')).toThrow("received 'false': set INCEPTION_CUDA_GRAPHS=0 to turn CUDA graphs off");
+  });
+});
+
+describe('cudaNativeOptions', () => {
+  it('passes graphs: true by default and the other options unchanged', () => {
+    expect(cudaNativeOptions({ precision: 'fp16' }, 1, {})).toEqual({ precision: 'fp16', deviceIndex: 0, benchmark: false, graphs: true });
+    expect(cudaNativeOptions({ precision: 'fp32', deviceIndex: 1, benchmark: true, cudaGraphs: false }, 2, {})).toEqual({
+      precision: 'fp32',
+      deviceIndex: 1,
+      benchmark: true,
+      graphs: false,
+    });
+  });
+  it('reads INCEPTION_CUDA_GRAPHS from the environment it is given', () => {
+    expect(cudaNativeOptions({ precision: 'tf32', cudaGraphs: true }, 1, { INCEPTION_CUDA_GRAPHS: '0' }).graphs).toBe(false);
+    expect(() => cudaNativeOptions({ precision: 'tf32' }, 1, { INCEPTION_CUDA_GRAPHS: 'off' })).toThrow(InvalidArgumentError);
+  });
+  it('still checks precision, device and benchmark', () => {
+    expect(() => cudaNativeOptions({ precision: 'int8' as never }, 1, {})).toThrow(InvalidArgumentError);
+    expect(() => cudaNativeOptions({ precision: 'fp32', deviceIndex: 1 }, 1, {})).toThrow(DeviceError);
+    expect(() => cudaNativeOptions({ precision: 'fp32', benchmark: 1 as never }, 1, {})).toThrow('Expected a boolean for benchmark');
+  });
+});
