@@ -4,7 +4,7 @@
  * `report` merges them into results.json + results.md.
  *
  *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR] [--cpu-only]
- *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | bench | report
+ *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | bench | serve | report
  *   (algo_cache_compile is algo_cache's child process)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -22,8 +22,10 @@ import { generateInput, type Profile } from '../../src/weights/synthetic';
 import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
 import { NETWORK_CASES, networkBound, runNetworkCase } from '../../tests/gpu/gpu-networks';
 import { reportAlgoCache, reportCpuVsGpu, reportSession } from './report-new-stages';
+import { reportServe } from './report-serve';
 import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
 import { stageCpuVsGpu } from './stage-cpu-vs-gpu';
+import { reportGraphs, stageGraphs } from './stage-graphs';
 import { stageSession } from './stage-session';
 import { type Args, ensureCheckpoint, errorText, log, parseArgs, readStage, saveStage } from './suite-common';
 
@@ -208,6 +210,8 @@ function stageReport(args: Args): void {
     }
     md.push('', 'Ours includes the host->device input copy and the device->host output copy; PyTorch times the model on a device-resident input.', '');
   }
+  md.push(...reportGraphs(stages.graphs));
+  md.push(...reportServe(stages.serve));
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), build: meta, stages }, null, 1));
   writeFileSync(join(args.out, 'results.md'), md.join('\n') + '\n');
@@ -232,12 +236,16 @@ async function main(): Promise<void> {
       return stageOps(args);
     case 'networks':
       return stageNetworks(args);
+    case 'graphs':
+      return stageGraphs(args);
     case 'bench':
       return stageBench(args);
+    case 'serve': // loaded on demand: only this stage needs the server (and prom-client)
+      return (await import('./stage-serve')).stageServe(args);
     case 'report':
       return stageReport(args);
     default:
-      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | bench | report)`);
+      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | bench | serve | report)`);
   }
 }
 

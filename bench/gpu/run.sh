@@ -5,7 +5,7 @@
 # results.json, results.md, run.log.
 #
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
-#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks timm bench torch_bench report
+#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs timm bench serve torch_bench report
 # Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
 #      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3).
 set -u
@@ -116,7 +116,7 @@ export DEV OUT WORK PY NODE SUITE SITE NV_LIBS NV_INCLUDES
 export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu
 
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks timm bench torch_bench report)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs timm bench serve torch_bench report)
 echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
 cat "$DEV/meta.json" 2>/dev/null; echo
 for s in "${STAGES[@]}"; do
@@ -131,7 +131,9 @@ for s in "${STAGES[@]}"; do
     cpu_vs_gpu) stage cpu_vs_gpu 75 do_cpu_vs_gpu ;;
     ops) stage ops 120 suite ops ;;
     networks) stage networks 180 suite networks ;;
+    graphs) stage graphs 100 suite graphs ;;
     bench) stage bench 100 suite bench ;;
+    serve) stage serve 75 bash -c 'INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" suite serve' ;;
     torch_bench) stage torch_bench 80 "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" ;;
     timm) stage timm 80 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
     report) BUDGET=$(( BUDGET + 15 )) stage report 30 suite report ;;
