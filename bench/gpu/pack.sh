@@ -3,6 +3,7 @@
 # and the TS it needs, then assembles .device/ (git-ignored, <= 60 MiB) for bench/gpu/run.sh:
 #   node.xz                      this machine's /usr/bin/node, xz-compressed
 #   js/                          compiled JS: bench/gpu/device-suite.js and what it imports (src/, tests/gpu/)
+#   js/node_modules/             prom-client and its dependencies (the serve stage's server; sharp is not needed)
 #   build/Release/inception_cuda.node, build/Release/inception_cpu.node (for the cpu_vs_gpu stage)
 #   lib/libdnnl.so.2.xz, lib/libgomp.so.1, lib/libOpenCL.so.1   what inception_cpu.node links
 #   fixtures/{plain,dcfree}/*_out_f64.npy, fixtures/tolerances.json
@@ -58,6 +59,15 @@ else
 fi
 for p in plain dcfree; do cp "$FIXTURES/$p/"*_out_f64.npy "$DEV/fixtures/$p/"; done
 cp "$FIXTURES/tolerances.json" "$DEV/fixtures/"
+# The server's run-time packages: prom-client and its dependency tree, found the way Node resolves them.
+node -e '
+  const fs = require("fs"), path = require("path");
+  const dirOf = (name, from) => { for (let d = from; ; d = path.dirname(d)) { const c = path.join(d, "node_modules", name); if (fs.existsSync(path.join(c, "package.json"))) return c; if (d === path.dirname(d)) throw new Error(`${name} not found from ${from}`); } };
+  const seen = new Map(), todo = [["prom-client", process.cwd()]];
+  while (todo.length) { const [name, from] = todo.pop(); const dir = dirOf(name, from); if (seen.has(name)) continue; seen.set(name, dir);
+    for (const dep of Object.keys(require(path.join(dir, "package.json")).dependencies ?? {})) todo.push([dep, dir]); }
+  for (const [name, dir] of seen) console.log(name + " " + dir);
+' | while read -r name dir; do mkdir -p "$DEV/js/node_modules/$(dirname "$name")"; cp -r "$dir" "$DEV/js/node_modules/$name"; echo "packed $name"; done
 cp bench/gpu/run.sh bench/gpu/timm_compare.py bench/gpu/torch_bench.py "$DEV/bench/gpu/"
 cp native/cuda/check_decls.cc native/cuda/cudnn_api.h "$DEV/native/cuda/"
 cat > "$DEV/meta.json" <<JSON
