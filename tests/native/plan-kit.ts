@@ -3,72 +3,18 @@
  * channels padded to the backend's channelBlock), tensors and views, weights packed at
  * 64-element offsets as the planner does. Plus the comparison metric the native tests use.
  */
-import type { Plan, PlanBuffer, PlanStep, PlanTensor, WeightRef } from '../../src/plan/types';
+import { PlanBuilder } from '../helpers/plan-builder';
 import type { RefTensor } from '../helpers/reference';
 
-export class PlanKit {
-  private readonly buffers: PlanBuffer[] = [];
-  private readonly tensors: PlanTensor[] = [];
-  private readonly steps: PlanStep[] = [];
-  private readonly weightChunks: { offset: number; values: ArrayLike<number> }[] = [];
-  private weightLength = 0;
-  private arenaBytes = 0;
-
-  constructor(
-    readonly batch: number,
-    readonly channelBlock: number,
-  ) {}
+/** PlanBuilder with the CPU backend's fp32 layout at a given channel block; `map` = `buffer`. */
+export class PlanKit extends PlanBuilder {
+  constructor(batch: number, channelBlock: number) {
+    super(batch, { elementBytes: 4, channelBlock, alignment: 64, concatViews: true });
+  }
 
   /** A new buffer [batch, c, h, w] and the tensor covering all of it. */
   map(c: number, h: number, w: number): number {
-    const padded = Math.ceil(c / this.channelBlock) * this.channelBlock;
-    const bytes = this.batch * padded * h * w * 4;
-    const offset = Math.ceil(this.arenaBytes / 64) * 64;
-    this.buffers.push({ offset, bytes, n: this.batch, c, h, w });
-    this.arenaBytes = offset + bytes;
-    return this.addTensor(this.buffers.length - 1, 0, c);
-  }
-
-  /** A channel slice [channelOffset, channelOffset + c) of the buffer under `tensor`. */
-  view(tensor: number, channelOffset: number, c: number): number {
-    return this.addTensor(this.tensors[tensor]!.buffer, channelOffset, c);
-  }
-
-  tensor(index: number): PlanTensor {
-    return this.tensors[index]!;
-  }
-
-  weight(values: ArrayLike<number>): WeightRef {
-    const offset = Math.ceil(this.weightLength / 64) * 64;
-    this.weightChunks.push({ offset, values });
-    this.weightLength = offset + values.length;
-    return { offset, length: values.length };
-  }
-
-  add(step: PlanStep): this {
-    this.steps.push(step);
-    return this;
-  }
-
-  build(input: number, output: number): Plan {
-    const weights = new Float32Array(Math.ceil(this.weightLength / 64) * 64 || 64);
-    for (const chunk of this.weightChunks) weights.set(Array.from(chunk.values), chunk.offset);
-    return {
-      batch: this.batch,
-      arenaBytes: Math.ceil(this.arenaBytes / 64) * 64,
-      buffers: [...this.buffers],
-      tensors: [...this.tensors],
-      steps: [...this.steps],
-      input,
-      output,
-      weights,
-    };
-  }
-
-  private addTensor(buffer: number, channelOffset: number, c: number): number {
-    const b = this.buffers[buffer]!;
-    this.tensors.push({ buffer, channelOffset, n: b.n, c, h: b.h, w: b.w });
-    return this.tensors.length - 1;
+    return this.buffer(c, h, w);
   }
 }
 
