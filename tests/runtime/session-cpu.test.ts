@@ -6,6 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { cudaBackendInfo } from '../../src/native/cuda-backend';
 import { createSession, type Session } from '../../src/runtime/session';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import { generateInput } from '../../src/weights/synthetic';
@@ -133,6 +134,13 @@ describe('Session creation errors without a working device', () => {
     const error = await createSession({ model: 'inception_resnet_v1', weights: 'synthetic', device: 'cuda:0' }).catch((e: unknown) => e);
     if (error instanceof Error) {
       expect([BackendUnavailableError, DeviceError].some((c) => error instanceof c)).toBe(true);
+      if (!cudaBackendInfo().available) {
+        // No GPU here (CI): the message says exactly what is missing and how to get it.
+        expect(error).toBeInstanceOf(BackendUnavailableError);
+        expect(error.message).toContain('The CUDA backend is unavailable');
+        expect(error.message).toMatch(/NVIDIA driver|GPU|cuDNN 9/);
+        expect(error.message).toMatch(/install|pip install nvidia-cudnn-cu13|INCEPTION_CUDNN_PATH/);
+      }
     } else {
       // A machine with a GPU creates the session: dispose it.
       await (error as Session).dispose();
