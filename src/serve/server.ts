@@ -109,8 +109,9 @@ class V2Server implements InferenceServer {
   private readonly model: ModelContext;
   private readonly tokenDigest: Buffer | undefined;
   private closing: Promise<void> | undefined;
-  private inFlight = 0;
-  private idle: (() => void) | undefined;
+  /** Responses of requests not yet answered (or whose connection has not closed). */
+  private readonly open = new Set<ServerResponse>();
+  private readonly idle: (() => void)[] = [];
 
   constructor(
     options: ServeOptions,
@@ -178,9 +179,17 @@ class V2Server implements InferenceServer {
     this.http.closeIdleConnections();
     // Everything accepted runs (the queue is drained without waiting for the batching delay).
     await this.batcher.close();
-    await this.requestsAnswered();
-    // Every accepted request is answered. A keep-alive connection turns idle just after its
-    // last response, so keep closing idle ones; after a grace period close whatever is left
+    // What is still open never reached the closed batcher (e.g. a client still sending its body,
+    // held open by it for up to requestTimeout) and can only get a 503: after a grace period it
+    // gets that 503 now, with Connection: close, instead of holding close() up.
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.requestsAnswered(), new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, CLOSE_GRACE_MS)))]);
+    clearTimeout(graceTimer);
+    for (const res of this.open) {
+      this.fail(res, new HttpError(503, 'the server shut down before this request was accepted; retry on another instance', { Connection: 'close', 'Retry-After': '1' }));
+    }
+    // Every request is answered. A keep-alive connection turns idle just after its last
+    // response, so keep closing idle ones; after a grace period close whatever is left
     // (connections with no request we accepted, e.g. a client that went away mid-request).
     const sweep = setInterval(() => this.http.closeIdleConnections(), 20);
     const grace = setTimeout(() => this.http.closeAllConnections(), CLOSE_GRACE_MS);
@@ -192,17 +201,18 @@ class V2Server implements InferenceServer {
   }
 
   private requestsAnswered(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.idle = resolve));
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    this.inFlight++;
+    this.open.add(res);
     let endpoint = 'unknown';
     res.on('close', () => {
       // A client that left before its answer was written counts as a failure (499, nginx's code).
       this.metrics.request(endpoint, res.writableFinished ? res.statusCode : 499);
-      if (--this.inFlight === 0 && this.idle !== undefined) this.idle();
+      this.open.delete(res);
+      if (this.open.size === 0) for (const resolve of this.idle.splice(0)) resolve();
     });
     if (this.closing !== undefined) res.setHeader('Connection', 'close');
     let path: string;

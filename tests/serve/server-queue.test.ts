@@ -5,6 +5,7 @@
  * with a real network. Sums of 48 equal small integers are exact in float32.
  */
 import { describe, it, expect } from 'vitest';
+import { connect, type Socket } from 'node:net';
 import { imagenetLabels } from '../../src/models/labels';
 import sharp from 'sharp';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
@@ -138,5 +139,28 @@ describe('server queueing (fake sessions)', () => {
     expect(used.size).toBeGreaterThan(1);
     for (const f of fakes) expect(f.controls.maxActive).toBeLessThanOrEqual(1);
     await server.close();
+  });
+
+  it('close() does not wait for a client still sending its body: it gets 503 within the grace period', async () => {
+    const fake = fakeSession({ maxBatch: 1 });
+    const { server, url } = await startServer({ sessions: [fake.session] });
+    const { port, hostname } = new URL(url);
+    // Headers and 1 of the 100 declared body bytes; the rest never comes (Node would wait up to requestTimeout, >= 60 s).
+    const socket: Socket = await new Promise((resolve) => {
+      const s = connect(Number(port), hostname, () => resolve(s));
+    });
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    const socketClosed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('POST /v2/models/inception_v4/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{');
+    await wait(100);
+    const started = Date.now();
+    const outcome = await Promise.race([server.close().then(() => 'closed'), wait(5000).then(() => 'still closing after 5 s')]);
+    expect(outcome).toBe('closed');
+    // Bound: the 500 ms grace for open requests plus the 500 ms connection grace, with slack for a loaded CI machine.
+    expect(Date.now() - started).toBeLessThan(3000);
+    await socketClosed;
+    expect(received).toMatch(/^HTTP\/1\.1 503 /);
+    expect(received).toMatch(/shut down before this request was accepted/);
   });
 });
