@@ -6,7 +6,7 @@
  * request is settled exactly once with its own rows (or its own error).
  */
 import { performance } from 'node:perf_hooks';
-import { DisposedError, InvalidArgumentError, InvalidInputError, QueueFullError, RequestAbortedError, RequestTimeoutError, describe, invalidParam } from '../errors';
+import { DisposedError, InvalidArgumentError, InvalidInputError, PlanError, QueueFullError, RequestAbortedError, RequestTimeoutError, describe, invalidParam } from '../errors';
 import type { Session } from '../runtime/session';
 import { checkSessions, resolveBatcherOptions, type BatcherOptions, type RequestOutcome, type ResolvedBatcherOptions } from './options';
 
@@ -288,6 +288,15 @@ class DynamicBatcher implements Batcher {
     run.then(
       (output) => {
         const computeMs = performance.now() - started;
+        const expected = images * this.outputSize;
+        if (!(output instanceof Float32Array) || output.length !== expected) {
+          // Rows cut from a wrong-sized output would go to the wrong requests: fail the batch instead.
+          const problem = new PlanError(
+            `instance ${instance} returned ${describe(output)} for a batch of ${images} images; expected ${expected} float32 values (${images} x ${this.outputSize})`,
+          );
+          this.failBatch(instance, entries, images, computeMs, problem);
+          return;
+        }
         this.finishBatch(instance, images, entries.length, computeMs, true);
         let row = 0;
         for (const entry of entries) {
@@ -298,16 +307,17 @@ class DynamicBatcher implements Batcher {
         }
         this.afterBatch();
       },
-      (error: unknown) => {
-        const computeMs = performance.now() - started;
-        this.finishBatch(instance, images, entries.length, computeMs, false);
-        for (const entry of entries) {
-          entry.batchComputeMs = computeMs;
-          if (entry.state === 'running') this.fail(entry, error, 'error');
-        }
-        this.afterBatch();
-      },
+      (error: unknown) => this.failBatch(instance, entries, images, performance.now() - started, error),
     );
+  }
+
+  private failBatch(instance: number, entries: readonly Pending[], images: number, computeMs: number, error: unknown): void {
+    this.finishBatch(instance, images, entries.length, computeMs, false);
+    for (const entry of entries) {
+      entry.batchComputeMs = computeMs;
+      if (entry.state === 'running') this.fail(entry, error, 'error');
+    }
+    this.afterBatch();
   }
 
   private finishBatch(instance: number, images: number, requests: number, computeMs: number, ok: boolean): void {

@@ -6,7 +6,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { createBatcher } from '../../src/batcher';
-import { DisposedError, InvalidArgumentError, InvalidInputError, QueueFullError, RequestAbortedError, RequestTimeoutError } from '../../src/errors';
+import { DisposedError, InvalidArgumentError, InvalidInputError, PlanError, QueueFullError, RequestAbortedError, RequestTimeoutError } from '../../src/errors';
 import { fakeSession, imagesFilled } from './fake-session';
 
 const IMAGE = 3 * 4 * 4;
@@ -136,6 +136,31 @@ describe('createBatcher (fake session)', () => {
     await expect(firstBatch[0]).rejects.toThrow('boom');
     await expect(firstBatch[1]).rejects.toThrow('boom');
     expect((await later)[0]).toBe(3 * IMAGE);
+  });
+
+  it('a session output of the wrong size fails its batch (PlanError) instead of handing out misaligned rows', async () => {
+    const fake = fakeSession({ maxBatch: 2 });
+    const run = fake.session.run.bind(fake.session);
+    let mode: 'short' | 'none' | 'ok' = 'short';
+    const session = {
+      ...fake.session,
+      run: async (input: Float32Array, shape: readonly [number, number, number, number]) => {
+        const out = await run(input, shape);
+        if (mode === 'short') return out.subarray(0, out.length - 1);
+        if (mode === 'none') return undefined as unknown as Float32Array;
+        return out;
+      },
+    };
+    const batcher = createBatcher(session, { maxQueueDelayMicroseconds: 20_000 });
+    const pair = [batcher.infer(imagesFilled([1])), batcher.infer(imagesFilled([2]))];
+    await expect(pair[0]).rejects.toBeInstanceOf(PlanError);
+    await expect(pair[1]).rejects.toThrow(/expected 16 float32 values/);
+    mode = 'none';
+    await expect(batcher.infer(imagesFilled([3]))).rejects.toThrow(/returned undefined/);
+    mode = 'ok';
+    expect((await batcher.infer(imagesFilled([4])))[0]).toBe(4 * IMAGE);
+    expect(batcher.stats).toMatchObject({ failed: 3, succeeded: 1, runningBatches: 0 });
+    await batcher.close();
   });
 
   it('checks each request alone: a NaN, a wrong length, or more images than maxBatch', async () => {
