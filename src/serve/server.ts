@@ -144,6 +144,11 @@ class V2Server implements InferenceServer {
     };
     this.tokenDigest = resolved.token === undefined ? undefined : digest(resolved.token);
     this.http = createHttpServer((req, res) => this.handle(req, res));
+    // Errors of a listening server (e.g. accept() failing with EMFILE under load) would otherwise be
+    // thrown as an uncaught 'error' event and end the process; listen() handles its own errors.
+    this.http.on('error', (error: Error) => {
+      if (this.http.listening) this.resolved.log(`inception-cudnn serve: server error (still serving): ${error.message}`);
+    });
     // Time allowed to receive a whole request (slow clients), separate from the inference timeout.
     this.http.requestTimeout = Math.max(60_000, resolved.requestTimeoutMs);
   }

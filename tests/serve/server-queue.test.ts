@@ -163,4 +163,16 @@ describe('server queueing (fake sessions)', () => {
     expect(received).toMatch(/^HTTP\/1\.1 503 /);
     expect(received).toMatch(/shut down before this request was accepted/);
   });
+
+  it('an error event of the listening server (e.g. accept EMFILE) is logged, not thrown out of the process', async () => {
+    const fake = fakeSession();
+    const lines: string[] = [];
+    const { server, url } = await startServer({ sessions: [fake.session], log: (line) => lines.push(line) });
+    // What net.Server does when accept() fails: emit 'error'; with no listener, emit throws.
+    const accept = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    expect(() => server.http.emit('error', accept)).not.toThrow();
+    expect(lines.join('\n')).toMatch(/accept EMFILE/);
+    expect((await infer(url, 1)).status).toBe(200);
+    await server.close();
+  });
 });
