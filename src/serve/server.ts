@@ -151,6 +151,10 @@ class V2Server implements InferenceServer {
     });
     // Time allowed to receive a whole request (slow clients), separate from the inference timeout.
     this.http.requestTimeout = Math.max(60_000, resolved.requestTimeoutMs);
+    // Node's socket inactivity timeout is off by default, so a client that stops reading its
+    // response held the socket and the response buffer forever. Longer than any request may take
+    // without socket activity (inference answers 504 after requestTimeoutMs).
+    this.http.timeout = this.http.requestTimeout + 60_000;
   }
 
   get ready(): boolean {

@@ -175,4 +175,14 @@ describe('server queueing (fake sessions)', () => {
     expect((await infer(url, 1)).status).toBe(200);
     await server.close();
   });
+
+  it('idle sockets time out (a client that stops reading its response cannot hold it forever), after longer than any request takes', async () => {
+    const fake = fakeSession();
+    const { server } = await startServer({ sessions: [fake.session], requestTimeoutMs: 90_000 });
+    // Node's default is 0 (never). It must exceed both the body timeout and the inference timeout.
+    expect(server.http.timeout).toBeGreaterThan(0);
+    expect(server.http.timeout).toBeGreaterThan(server.http.requestTimeout);
+    expect(server.http.timeout).toBeGreaterThan(90_000);
+    await server.close();
+  });
 });
