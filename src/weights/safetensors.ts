@@ -253,7 +253,7 @@ function parseEntry(name: string, value: unknown, fail: (problem: string) => nev
   for (const [field, present] of [['dtype', dtype], ['shape', shape], ['data_offsets', offsets]] as const) {
     if (present === undefined) fail(`tensor '${name}' has no '${field}'`);
   }
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) {
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_SIZES, dtype)) {
     fail(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_SIZES).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

@@ -123,6 +123,14 @@ describe('SafetensorsFile rejects (one test per header problem)', () => {
       /tensor 'a' has unknown dtype "F128" \(known: BOOL, /,
     );
   });
+  it('a dtype that names an Object.prototype member (toString, constructor) is unknown, not a size', async () => {
+    for (const dtype of ['toString', 'constructor', '__proto__']) {
+      await expectRejected(
+        rawSafetensors(JSON.stringify({ a: { dtype, shape: [1], data_offsets: [0, 4] } }), new Uint8Array(4)),
+        new RegExp(`tensor 'a' has unknown dtype "${dtype}"`),
+      );
+    }
+  });
   it('a shape with a negative or fractional dimension', async () => {
     await expectRejected(
       rawSafetensors(JSON.stringify({ a: { dtype: 'F32', shape: [-1, 2], data_offsets: [0, 4] } }), new Uint8Array(4)),
