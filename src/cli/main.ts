@@ -40,7 +40,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       io.stdout(`${packageVersion()}\n`);
       return EXIT_OK;
     }
-    const handler = COMMANDS[command];
+    // Own keys only: 'constructor' or 'toString' must not run an Object.prototype function.
+    const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (handler === undefined) throw new UsageError(`unknown command '${command}'; the commands are: ${Object.keys(COMMANDS).join(', ')}`, undefined);
     return await handler(rest, io);
   } catch (error) {

@@ -36,7 +36,7 @@ export interface PlanReportRow {
 
 export function planReport(modelName: string, batch: number, inputSize: number | undefined, layout: string): PlanReportRow {
   const model = getModel(modelName);
-  const policy = LAYOUTS[layout];
+  const policy = Object.hasOwn(LAYOUTS, layout) ? LAYOUTS[layout] : undefined;
   if (policy === undefined) throw new UsageError(`--layout ${layout}: expected one of ${Object.keys(LAYOUTS).join(', ')}`, 'plan');
   const size = inputSize ?? model.preprocessing.inputSize;
   const graph = model.build({ batch, height: size, width: size });

@@ -49,6 +49,10 @@ describe('CLI usage and errors', () => {
     const cases: [string[], string][] = [
       [[], 'commands:'],
       [['frobnicate'], "error: unknown command 'frobnicate'; the commands are: predict, embed, run, info"],
+      // Names of Object.prototype members are unknown commands too (they used to return a non-number exit code).
+      [['constructor'], "error: unknown command 'constructor'"],
+      [['toString'], "error: unknown command 'toString'"],
+      [['__proto__'], "error: unknown command '__proto__'"],
       [['run', '--weights', 'synthetic', '--input', 'x.npy', '--output', 'y.npy'], 'error: missing required option --model'],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--bogus', 'a.jpg'], "error: Unknown option '--bogus'"],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '0', 'a.jpg'], "error: --max-batch expects a positive integer, got '0'"],

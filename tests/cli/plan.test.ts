@@ -36,5 +36,8 @@ describe('inception-cudnn plan', () => {
     const bad = await plan('--model', 'inception_resnet_v1', '--batch', '1', '--layout', 'tpu');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--layout tpu: expected one of cpu-avx2, cpu-avx512, cuda-fp32, cuda-fp16');
+    const proto = await plan('--model', 'inception_resnet_v1', '--batch', '1', '--layout', 'toString');
+    expect(proto.code).toBe(2);
+    expect(proto.stderr).toContain('--layout toString: expected one of');
   });
 });
