@@ -8,6 +8,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { availableParallelism } from 'node:os';
 import type { Registry } from 'prom-client';
 import { createBatcher, type Batcher } from '../batcher';
+import { checkSessions } from '../batcher/options';
 import {
   DisposedError,
   ImageDecodeError,
@@ -45,7 +46,8 @@ export interface InferenceServer {
 export async function createServer(options: ServeOptions): Promise<InferenceServer> {
   const resolved = resolveServeOptions(options);
   const owned = options.sessions === undefined;
-  const sessions = owned ? await createSessions(options, resolved) : [...(options.sessions as readonly Session[])];
+  // The caller's sessions are checked (a Session or a non-empty array of them, one model and input size) before use.
+  const sessions = owned ? await createSessions(options, resolved) : [...checkSessions(options.sessions)];
   try {
     return new V2Server(options, resolved, sessions, owned);
   } catch (error) {

@@ -6,7 +6,9 @@
  */
 import { describe, it, expect } from 'vitest';
 import { connect, type Socket } from 'node:net';
+import { InvalidArgumentError } from '../../src/errors';
 import { imagenetLabels } from '../../src/models/labels';
+import { createServer } from '../../src/serve';
 import sharp from 'sharp';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { jsonInfer, request, startServer } from './helpers';
@@ -184,5 +186,12 @@ describe('server queueing (fake sessions)', () => {
     expect(server.http.timeout).toBeGreaterThan(server.http.requestTimeout);
     expect(server.http.timeout).toBeGreaterThan(90_000);
     await server.close();
+  });
+
+  it('createServer({ sessions }) with no sessions or non-sessions is an InvalidArgumentError, not a TypeError', async () => {
+    for (const sessions of [[], null, 'x', [{}], [fakeSession().session, 42]]) {
+      await expect(createServer({ sessions: sessions as never, port: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    await expect(createServer({ sessions: [] as never, port: 0 })).rejects.toThrow(/a Session or a non-empty array of Sessions/);
   });
 });
