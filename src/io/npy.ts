@@ -107,7 +107,11 @@ function parseHeader(
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  const shape = parts.map((p) => (/^\d+L?$/.test(p) ? Number.parseInt(p, 10) : fail(`shape entry '${p}' is not a non-negative integer`)));
+  const shape = parts.map((p) => {
+    const d = /^\d+L?$/.test(p) ? Number.parseInt(p, 10) : NaN;
+    // Beyond 2^53 a dimension is not exact (and with a 0 elsewhere the data size still checks out).
+    return Number.isSafeInteger(d) ? d : fail(`shape entry '${p}' is not a non-negative integer below 2^53`);
+  });
   return { descr: (descr as RegExpExecArray)[1], fortranOrder: (fortran as RegExpExecArray)[1] === 'True', shape };
 }
 

@@ -96,6 +96,8 @@ describe('readNpy rejects (one test per problem)', () => {
     const bytes = npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f4x2).slice(0, 40);
     expectNpyError(bytes, /the header says it has 118 bytes, but the file ends after 30/);
   });
+  it('a shape entry beyond 2^53 (inexact; with a 0 dimension the empty data would pass)', () =>
+    expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 9007199254740993), }", new Uint8Array(0)), /shape entry '9007199254740993' is not a non-negative integer below 2\^53/));
   it('a header without a shape', () => expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, }", f4x2), /no 'shape' tuple/));
   it('a missing file', () => expect(() => readNpy(path.join(tmp.dir, 'none.npy'))).toThrow(/cannot read .*none\.npy/));
 });
