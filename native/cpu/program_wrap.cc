@@ -48,10 +48,9 @@ class PromiseWorker : public Napi::AsyncWorker {
 
 class CompileWorker : public PromiseWorker {
  public:
-  CompileWorker(Napi::Env env, Plan plan, Napi::Object js_plan, int32_t threads)
-      : PromiseWorker(env, "inception_cpu.compile"), plan_(std::move(plan)), threads_(threads) {
-    js_plan_ = Napi::Persistent(js_plan);  // keeps plan.weights (a Float32Array) alive during Execute
-  }
+  // weights: the Float32Array plan.weights points into, kept alive while Execute reads it.
+  CompileWorker(Napi::Env env, Plan plan, Napi::ObjectReference weights, int32_t threads)
+      : PromiseWorker(env, "inception_cpu.compile"), plan_(std::move(plan)), threads_(threads), weights_(std::move(weights)) {}
   void Execute() override {
     Guard([&] { ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_); }); });
   }
@@ -70,7 +69,7 @@ class CompileWorker : public PromiseWorker {
  private:
   Plan plan_;
   int32_t threads_;
-  Napi::ObjectReference js_plan_;
+  Napi::ObjectReference weights_;
   std::shared_ptr<CpuProgram> program_;
 };
 
@@ -119,9 +118,12 @@ class ProfileWorker : public PromiseWorker {
   }
   void Execute() override {
     Guard([&] {
-      entries_ = program_->ProfileEntries(n_);
       std::vector<float> output(static_cast<size_t>(program_->OutputElements(n_)));
-      ComputeThread::Instance().Run([&] { ms_ = program_->Profile(input_.data(), n_, repeats_, output.data()); });
+      // ProfileEntries may create batch n's primitives (oneDNN work): on the compute thread too.
+      ComputeThread::Instance().Run([&] {
+        entries_ = program_->ProfileEntries(n_);
+        ms_ = program_->Profile(input_.data(), n_, repeats_, output.data());
+      });
     });
   }
   void OnOK() override {
@@ -294,9 +296,9 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
     }
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const int32_t threads = OptionalInt32(options, "threads", omp_get_num_procs(), 1, 1024);
-    Napi::Object js_plan = info[0].As<Napi::Object>();
-    Plan plan = PlanFromJs(js_plan);
-    auto* worker = new CompileWorker(env, std::move(plan), js_plan, threads);
+    Napi::ObjectReference weights;
+    Plan plan = PlanFromJs(info[0].As<Napi::Object>(), &weights);
+    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -206,8 +206,14 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
                       kCodeInvalidArgument, "run(input: Float32Array, n: number) expects a Float32Array and a batch size");
       Napi::Float32Array input = info[0].As<Napi::Float32Array>();
       const double nd = info[1].As<Napi::Number>().DoubleValue();
-      INCEPTION_CHECK(nd >= 1 && nd == static_cast<int>(nd), kCodeInvalidInput, "batch size must be a positive integer, got ", nd);
-      auto* worker = new RunWorker(env, program_, input, static_cast<int>(nd));
+      // Checked here, not only in Program::Run: Execute reads n images from the JS array.
+      INCEPTION_CHECK(nd >= 1 && nd <= program_->batch() && nd == static_cast<int>(nd), kCodeInvalidInput,
+                      "Expected an integer between 1 and ", program_->batch(), " for n but received ", nd);
+      const int n = static_cast<int>(nd);
+      INCEPTION_CHECK(static_cast<int64_t>(input.ElementLength()) == program_->InputElements(n), kCodeInvalidInput,
+                      "Expected a Float32Array of length ", program_->InputElements(n), " for ", n,
+                      " images but received length ", input.ElementLength());
+      auto* worker = new RunWorker(env, program_, input, n);
       Napi::Promise promise = worker->Promise();
       worker->Queue();
       return promise;
@@ -268,9 +274,10 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
 
 class CompileWorker : public Napi::AsyncWorker {
  public:
-  CompileWorker(Napi::Env env, Napi::Object plan_object, Plan plan, ProgramOptions options)
+  // weights: the Float32Array plan.weights points into, kept alive while Execute reads it.
+  CompileWorker(Napi::Env env, Napi::ObjectReference weights, Plan plan, ProgramOptions options)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-        plan_ref_(Napi::Persistent(plan_object)), plan_(std::move(plan)), options_(options) {}
+        weights_ref_(std::move(weights)), plan_(std::move(plan)), options_(options) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
@@ -295,7 +302,7 @@ class CompileWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference plan_ref_;  // keeps plan.weights (a JS Float32Array) alive
+  Napi::ObjectReference weights_ref_;  // keeps plan.weights (a JS Float32Array) alive
   Plan plan_;
   ProgramOptions options_;
   std::shared_ptr<Program> program_;
@@ -308,10 +315,10 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
   try {
     INCEPTION_CHECK(info.Length() >= 2 && info[0].IsObject() && info[1].IsObject(), kCodeInvalidArgument,
                     "compile(plan, options) expects two objects");
-    Napi::Object plan_object = info[0].As<Napi::Object>();
-    Plan plan = PlanFromJs(plan_object);
+    Napi::ObjectReference weights;
+    Plan plan = PlanFromJs(info[0].As<Napi::Object>(), &weights);
     ProgramOptions options = OptionsFromJs(info[1].As<Napi::Object>());
-    auto* worker = new CompileWorker(env, plan_object, std::move(plan), options);
+    auto* worker = new CompileWorker(env, std::move(weights), std::move(plan), options);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -1,6 +1,7 @@
 #include "js/convert.h"
 
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -76,6 +77,18 @@ void PairField(const Napi::Object& obj, const char* key, const std::string& path
 }
 
 std::string Element(const std::string& path, uint32_t i) { return Concat(path, "[", i, "]"); }
+
+// The product of positive int32 factors, or E_PLAN when it exceeds 2^53 (no int64 overflow: a plan
+// with absurd dimensions must be refused, not wrap around to a length that happens to match).
+int64_t CheckedProduct(std::initializer_list<int32_t> factors, const std::string& path) {
+  constexpr int64_t kLimit = int64_t{1} << 53;
+  int64_t product = 1;
+  for (int32_t f : factors) {
+    if (f > 0 && product > kLimit / f) FailPlan(path, "the shapes give more than 2^53 values");
+    product *= f;
+  }
+  return product;
+}
 
 class PlanDecoder {
  public:
@@ -178,7 +191,7 @@ class PlanDecoder {
         s.relu = BoolField(o, "relu", sp);
         const PlanTensor &in = In(s), &out = Out(s);
         if (in.h != 1 || in.w != 1 || out.h != 1 || out.w != 1) FailPlan(sp, "linear input and output must be [N,F,1,1]");
-        ExpectLength(s.weight, int64_t{out.c} * in.c, sp + ".weight");
+        ExpectLength(s.weight, CheckedProduct({out.c, in.c}, sp + ".weight"), sp + ".weight");
         ExpectLength(s.bias, out.c, sp + ".bias");
         break;
       }
@@ -230,7 +243,7 @@ class PlanDecoder {
     s->relu = BoolField(o, "relu", sp);
     const PlanTensor &in = In(*s), &out = Out(*s);
     ExpectWindowShape(in, out, *s, sp);
-    ExpectLength(s->weight, int64_t{out.c} * in.c * s->kernel[0] * s->kernel[1], sp + ".weight");
+    ExpectLength(s->weight, CheckedProduct({out.c, in.c, s->kernel[0], s->kernel[1]}, sp + ".weight"), sp + ".weight");
     ExpectLength(s->bias, out.c, sp + ".bias");
     if (s->residual != kNoTensor && !SameTensor(plan_.tensors[s->residual], out)) {
       FailPlan(sp + ".residual", Concat("tensor ", s->residual, " must be the output tensor ", s->output,
@@ -245,7 +258,7 @@ class PlanDecoder {
     s->count_include_pad = BoolField(o, "countIncludePad", sp);
     if (In(*s).c != Out(*s).c) FailPlan(sp, "pool input and output channels differ");
     for (int d = 0; d < 2; ++d) {
-      if (s->pad[d] * 2 > s->kernel[d]) {
+      if (int64_t{s->pad[d]} * 2 > s->kernel[d]) {
         FailPlan(sp + ".pad", Concat("pool pad ", s->pad[d], " must be at most half the kernel ", s->kernel[d]));
       }
     }
@@ -257,7 +270,7 @@ class PlanDecoder {
     const int64_t dims_in[2] = {in.h, in.w};
     const int64_t dims_out[2] = {out.h, out.w};
     for (int d = 0; d < 2; ++d) {
-      const int64_t span = dims_in[d] + 2 * s.pad[d] - s.kernel[d];
+      const int64_t span = dims_in[d] + int64_t{2} * s.pad[d] - s.kernel[d];
       const int64_t expected = span < 0 ? 0 : span / s.stride[d] + 1;
       if (expected != dims_out[d]) {
         FailPlan(sp, Concat("output ", d == 0 ? "height " : "width ", dims_out[d], " does not match input ", dims_in[d],
@@ -325,7 +338,7 @@ OpKind OpKindFromString(const std::string& op, const std::string& path) {
   FailPlan(path, "unknown op '" + op + "'");
 }
 
-Plan PlanFromJs(const Napi::Object& js) {
+Plan PlanFromJs(const Napi::Object& js, Napi::ObjectReference* weights_owner) {
   Plan plan;
   plan.batch = Int32Field(js, "batch", "plan", 1);
   plan.arena_bytes = Int64Field(js, "arenaBytes", "plan", 1);
@@ -337,6 +350,7 @@ Plan PlanFromJs(const Napi::Object& js) {
   Napi::Float32Array w = weights.As<Napi::Float32Array>();
   plan.weights = w.Data();
   plan.weight_count = static_cast<int64_t>(w.ElementLength());
+  if (weights_owner != nullptr) *weights_owner = Napi::Persistent(static_cast<Napi::Object>(w));
 
   PlanDecoder decoder(&plan);
   decoder.DecodeBuffers(ArrayField(js, "buffers", "plan"));

@@ -16,9 +16,11 @@ namespace inception {
 // Decodes a JS `Plan` (src/plan/types.ts) into an inception::Plan, validating every index,
 // shape and weight range. Throws inception::Error(E_PLAN) naming the bad field, e.g.
 // "steps[12].weight: offset 100 + length 864 exceeds weights length 512".
-// plan.weights points into the JS Float32Array: the caller must keep that array alive
-// (e.g. with a Napi::Reference) for as long as it reads the weights.
-Plan PlanFromJs(const Napi::Object& plan);
+// plan.weights points into the JS Float32Array: the caller must keep that array alive for as
+// long as it reads the weights. With `weights_owner`, it is set to a strong reference to exactly
+// the array plan.weights points into (a reference to the plan object is not enough: JS may
+// reassign plan.weights while an async compile reads the old array).
+Plan PlanFromJs(const Napi::Object& plan, Napi::ObjectReference* weights_owner = nullptr);
 
 // {name, kind} for every op, in OpKind order: modules export it as `opKinds` for the ABI check.
 struct OpKindName {
