@@ -48,8 +48,9 @@ bool RunMath(Precision p, MathType reported, MathType* out) {
 }
 
 void SetView(const cudnn::Api& api, cudnn::TensorDescriptor d, const TensorView& v, cudnn::DataType t) {
-  CUDNN_CHECK(api.SetTensor4dDescriptorEx(d, t, v.n, v.c, v.h, v.w, static_cast<int>(v.sn), static_cast<int>(v.sc),
-                                          static_cast<int>(v.sh), static_cast<int>(v.sw)));
+  int s[4];
+  IntStrides(v, s);
+  CUDNN_CHECK(api.SetTensor4dDescriptorEx(d, t, v.n, v.c, v.h, v.w, s[0], s[1], s[2], s[3]));
 }
 
 struct Candidate {

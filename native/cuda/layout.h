@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
+#include "core/error.h"
 #include "core/plan.h"
 #include "cuda/kernels.h"
 
@@ -71,6 +73,18 @@ inline TensorView PackedView(void* data, int n, int c, int h, int w, Precision p
     v.sw = 1;
   }
   return v;
+}
+
+// The strides of a view as the ints cuDNN's 4d tensor descriptors take; E_PLAN when one does not
+// fit (a silently wrapped stride would make cuDNN address the wrong memory).
+inline void IntStrides(const TensorView& v, int out[4]) {
+  const int64_t strides[4] = {v.sn, v.sc, v.sh, v.sw};
+  for (int i = 0; i < 4; ++i) {
+    INCEPTION_CHECK_PLAN(strides[i] >= 0 && strides[i] <= std::numeric_limits<int>::max(), "a [", v.n, ",", v.c, ",",
+                         v.h, ",", v.w, "] view has stride ", strides[i],
+                         ", more than a cuDNN tensor descriptor can describe (2^31 - 1 elements)");
+    out[i] = static_cast<int>(strides[i]);
+  }
 }
 
 inline bool IsPacked(const TensorView& v) {

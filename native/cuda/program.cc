@@ -14,6 +14,24 @@ constexpr size_t kMaxSearchWorkspace = size_t{512} << 20;
 
 size_t AlignUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+// Grows `buffer` to `bytes` (never shrinks). When the larger allocation fails, the buffer gets
+// its previous size back before the error goes up, so batch sizes already set up (whose steps
+// were sized for it) keep running instead of getting a null workspace/scratch.
+void Grow(DeviceBuffer* buffer, size_t bytes, const char* what) {
+  const size_t previous = buffer->bytes();
+  if (bytes <= previous) return;
+  try {
+    buffer->Allocate(bytes, what);
+  } catch (const Error&) {
+    try {
+      buffer->Allocate(previous, what);
+    } catch (const Error&) {
+      // Left empty: RunStep refuses steps whose workspace/scratch no longer fits.
+    }
+    throw;
+  }
+}
+
 void CheckLaunch(const char* what) {
   cudaError_t st = cudaGetLastError();
   if (st != cudaSuccess) ThrowCudaStatus(st, what, __FILE__, __LINE__);
@@ -240,8 +258,9 @@ void Program::SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* 
     CUDNN_CHECK(api_->SetPooling2dDescriptor(p.desc.get(), mode, cudnn::NanPropagation::kNotPropagate, step.kernel[0],
                                              step.kernel[1], step.pad[0], step.pad[1], step.stride[0], step.stride[1]));
     auto set = [&](cudnn::TensorDescriptor d, const TensorView& v) {
-      CUDNN_CHECK(api_->SetTensor4dDescriptorEx(d, dt, v.n, v.c, v.h, v.w, static_cast<int>(v.sn),
-                                                static_cast<int>(v.sc), static_cast<int>(v.sh), static_cast<int>(v.sw)));
+      int strides[4];
+      IntStrides(v, strides);
+      CUDNN_CHECK(api_->SetTensor4dDescriptorEx(d, dt, v.n, v.c, v.h, v.w, strides[0], strides[1], strides[2], strides[3]));
     };
     set(p.x_desc.get(), p.x);
     set(p.y_desc.get(), p.y);
@@ -315,8 +334,8 @@ Program::Batch& Program::SetupBatch(int n) {
   CUDA_CHECK(cudaStreamSynchronize(stream_->get()));
   // Captured graphs hold the workspace and scratch pointers: drop them before a reallocation.
   if (need_ws > workspace_.bytes() || need_scratch > view_scratch_.bytes()) DropGraphs("the workspace or scratch grew");
-  if (need_ws > workspace_.bytes()) workspace_.Allocate(need_ws, "the convolution workspace (max over chosen algorithms)");
-  if (need_scratch > view_scratch_.bytes()) view_scratch_.Allocate(need_scratch, "the concat-slice fallback scratch");
+  Grow(&workspace_, need_ws, "the convolution workspace (max over chosen algorithms)");
+  Grow(&view_scratch_, need_scratch, "the concat-slice fallback scratch");
   Batch& ref = *batch;
   batches_[n] = std::move(batch);
   return ref;
@@ -326,10 +345,16 @@ void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
   cudaStream_t stream = stream_->get();
   const StepWeights& w = step_weights_[index];
   switch (s.op) {
-    case OpKind::kConv2d:
-      RunConv(batch.convs[static_cast<size_t>(conv_of_step_[index])], *api_, handle_->get(), stream, workspace_.get(),
-              workspace_.bytes(), view_scratch_.get());
+    case OpKind::kConv2d: {
+      const ConvStep& c = batch.convs[static_cast<size_t>(conv_of_step_[index])];
+      // Never hand a kernel a scratch smaller than it writes (an illegal address would poison the context).
+      INCEPTION_CHECK(c.workspace_bytes <= workspace_.bytes() && (!c.via_scratch || c.packed_bytes <= view_scratch_.bytes()),
+                      kCodeNative, "the convolution workspace (", workspace_.bytes(), " bytes) or view scratch (",
+                      view_scratch_.bytes(), " bytes) is smaller than this step needs (", c.workspace_bytes, ", ",
+                      c.via_scratch ? c.packed_bytes : 0, "): an earlier allocation failed; compile the program again");
+      RunConv(c, *api_, handle_->get(), stream, workspace_.get(), workspace_.bytes(), view_scratch_.get());
       break;
+    }
     case OpKind::kMaxPool2d:
     case OpKind::kAvgPool2d: {
       PoolStep& p = batch.pools[static_cast<size_t>(pool_of_step_[index])];
@@ -455,7 +480,15 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   cudaStream_t stream = stream_->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
   std::memcpy(host_in_.get(), input, in_count * sizeof(float));
-  if (!RunGraph(n, batch)) EnqueueRun(n, batch);
+  try {
+    if (!RunGraph(n, batch)) EnqueueRun(n, batch);
+  } catch (...) {
+    // A call failed after earlier work of this run was enqueued (e.g. the pinned input copy):
+    // let it finish before the next run rewrites host_in_. Its own status is not the news.
+    cudaStreamSynchronize(stream);
+    cudaGetLastError();
+    throw;
+  }
   CUDA_CHECK(cudaStreamSynchronize(stream));
   const size_t out_count = static_cast<size_t>(n) * output_features_;
   const float* result = reinterpret_cast<const float*>(host_out_.get());

@@ -69,6 +69,10 @@ class Program {
   // network). Blocks until done.
   void Run(const float* input, int n, std::vector<float>* output);
 
+  int batch() const { return plan_.batch; }
+  // Floats of a plain NCHW input of n images (what Run reads from `input`).
+  int64_t InputElements(int n) const { return int64_t{n} * input_channels_ * input_h_ * input_w_; }
+
   size_t workspace_bytes() const;
   size_t weight_bytes() const { return weights_.bytes(); }
   size_t arena_bytes() const { return arena_.bytes(); }
