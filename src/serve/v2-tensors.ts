@@ -82,7 +82,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
     input = readFloat32(binary, count);
   } else {
     if (binary !== undefined && binary.length > 0) throw bad(`${binary.length} bytes follow the JSON header but no input has parameters.binary_data_size`);
-    input = flattenData(tensor.data, count, model.inputName);
+    input = flattenData(tensor.data, [images, 3, model.height, model.width], model.inputName);
   }
   return { id, images, input, binaryOutput: wantsBinaryOutput(request, model) };
 }
@@ -109,23 +109,35 @@ function readFloat32(bytes: Buffer, count: number): Float32Array {
   return out;
 }
 
-/** Row-major flat or nested arrays of numbers into exactly `count` float32 values. */
-function flattenData(data: unknown, count: number, name: string): Float32Array {
+/**
+ * `data` as a flat row-major array of exactly `count` numbers, or nested exactly as `shape`
+ * (every array at depth d has shape[d] entries). A ragged or partly nested array is refused:
+ * flattening it would shift values between rows and images.
+ */
+function flattenData(data: unknown, shape: readonly number[], name: string): Float32Array {
+  const count = shape.reduce((a, b) => a * b, 1);
   if (!Array.isArray(data)) throw bad(`input '${name}' needs "data" (an array of ${count} numbers, flat or nested) or binary data`);
   const out = new Float32Array(count);
+  const nested = data.length > 0 && Array.isArray(data[0]);
+  const dims = nested ? shape : [count];
   let n = 0;
-  const walk = (value: unknown, depth: number): void => {
-    if (Array.isArray(value)) {
-      if (depth > 4) throw bad(`input '${name}' data is nested deeper than its 4 dimensions`);
-      for (const v of value) walk(v, depth + 1);
+  const walk = (value: unknown, depth: number, path: string): void => {
+    if (depth < dims.length) {
+      if (!Array.isArray(value) || value.length !== dims[depth]) {
+        if (!nested) throw bad(`input '${name}' data has ${(value as unknown[]).length} numbers but its shape needs ${count}`);
+        const found = Array.isArray(value) ? `${value.length} entries` : value === null ? 'null' : `a ${typeof value}`;
+        throw bad(
+          `input '${name}' data${path} has ${found} but shape [${shape.join(',')}] needs ${dims[depth]} there; ` +
+            `give "data" flat (${count} numbers) or nested exactly as the shape`,
+        );
+      }
+      for (let i = 0; i < value.length; i++) walk(value[i], depth + 1, `${path}[${i}]`);
       return;
     }
-    if (typeof value !== 'number') throw bad(`input '${name}' data holds a ${value === null ? 'null' : typeof value} at element ${n}; only numbers are accepted`);
-    if (n < count) out[n] = value;
-    n++;
+    if (typeof value !== 'number') throw bad(`input '${name}' data holds a ${value === null ? 'null' : Array.isArray(value) ? 'nested array' : typeof value} at element ${n}; only numbers are accepted`);
+    out[n++] = value;
   };
-  walk(data, 0);
-  if (n !== count) throw bad(`input '${name}' data has ${n} numbers but its shape needs ${count}`);
+  walk(data, 0, '');
   return out;
 }
 
