@@ -186,31 +186,38 @@ std::shared_ptr<CpuProgram> ProgramWrap::Live(Napi::Env env, const char* method)
   return program_;
 }
 
-Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!program_) return Rejected(env, Error(kCodeDisposed, "", "Program.run after dispose()"));
+std::optional<Error> ProgramWrap::TakeBatch(const Napi::CallbackInfo& info, const char* method, const char* usage,
+                                            int32_t* n, std::vector<float>* copy) {
+  if (!program_) return Error(kCodeDisposed, "", Concat("Program.", method, " after dispose()"));
   if (info.Length() < 2 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
-    return Rejected(env, Error(kCodeInvalidArgument, "", "Expected run(input: Float32Array, n: number)"));
+    return Error(kCodeInvalidArgument, "", Concat("Expected ", usage));
   }
   const double n_value = info[1].As<Napi::Number>().DoubleValue();
   if (!(n_value >= 1 && n_value <= program_->batch()) || n_value != static_cast<int32_t>(n_value)) {
-    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected an integer batch between 1 and ", program_->batch(),
-                                                            " for n but received ", n_value)));
+    return Error(kCodeInvalidInput, "", Concat("Expected an integer batch between 1 and ", program_->batch(),
+                                               " for n but received ", n_value));
   }
-  const int32_t n = static_cast<int32_t>(n_value);
+  *n = static_cast<int32_t>(n_value);
   Napi::Float32Array input = info[0].As<Napi::Float32Array>();
-  const int64_t expected = program_->InputElements(n);
+  const int64_t expected = program_->InputElements(*n);
   if (static_cast<int64_t>(input.ElementLength()) != expected) {
-    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected a Float32Array of length ", expected, " for ", n,
-                                                            " images but received length ", input.ElementLength())));
+    return Error(kCodeInvalidInput, "", Concat("Expected a Float32Array of length ", expected, " for ", *n,
+                                               " images but received length ", input.ElementLength()));
   }
   if (busy_.exchange(true)) {
-    return Rejected(env, Error(kCodeInvalidArgument, "",
-                               "Program.run called while another run of this program is in progress; await it first"));
+    return Error(kCodeInvalidArgument, "",
+                 Concat("Program.", method, " called while another run of this program is in progress; await it first"));
   }
-  // Copied: the caller may reuse or transfer its array while the run is in flight.
-  std::vector<float> copy(input.Data(), input.Data() + expected);
+  copy->assign(input.Data(), input.Data() + expected);
+  return std::nullopt;
+}
+
+Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t n = 0;
+  std::vector<float> copy;
+  if (auto error = TakeBatch(info, "run", "run(input: Float32Array, n: number)", &n, &copy)) return Rejected(env, *error);
   auto* worker = new RunWorker(env, this, Value(), program_, std::move(copy), n);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
@@ -219,32 +226,16 @@ Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
 
 Napi::Value ProgramWrap::JsProfile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  constexpr const char* kUsage = "profile(input: Float32Array, n: number, repeats: number)";
   if (!program_) return Rejected(env, Error(kCodeDisposed, "", "Program.profile after dispose()"));
-  if (info.Length() < 3 || !info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber() || !info[2].IsNumber()) {
-    return Rejected(env, Error(kCodeInvalidArgument, "", "Expected profile(input: Float32Array, n: number, repeats: number)"));
-  }
-  const double n_value = info[1].As<Napi::Number>().DoubleValue();
+  if (info.Length() < 3 || !info[2].IsNumber()) return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected ", kUsage)));
   const double repeats = info[2].As<Napi::Number>().DoubleValue();
-  if (!(n_value >= 1 && n_value <= program_->batch()) || n_value != static_cast<int32_t>(n_value)) {
-    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected an integer batch between 1 and ", program_->batch(),
-                                                            " for n but received ", n_value)));
-  }
   if (!(repeats >= 1 && repeats <= 1000) || repeats != static_cast<int32_t>(repeats)) {
     return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected an integer between 1 and 1000 for repeats but received ", repeats)));
   }
-  const int32_t n = static_cast<int32_t>(n_value);
-  Napi::Float32Array input = info[0].As<Napi::Float32Array>();
-  const int64_t expected = program_->InputElements(n);
-  if (static_cast<int64_t>(input.ElementLength()) != expected) {
-    return Rejected(env, Error(kCodeInvalidInput, "", Concat("Expected a Float32Array of length ", expected, " for ", n,
-                                                            " images but received length ", input.ElementLength())));
-  }
-  if (busy_.exchange(true)) {
-    return Rejected(env, Error(kCodeInvalidArgument, "",
-                               "Program.profile called while a run of this program is in progress; await it first"));
-  }
-  std::vector<float> copy(input.Data(), input.Data() + expected);
+  int32_t n = 0;
+  std::vector<float> copy;
+  if (auto error = TakeBatch(info, "profile", kUsage, &n, &copy)) return Rejected(env, *error);
   auto* worker = new ProfileWorker(env, this, Value(), program_, std::move(copy), n, static_cast<int32_t>(repeats));
   Napi::Promise promise = worker->Promise();
   worker->Queue();

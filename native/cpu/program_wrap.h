@@ -4,8 +4,11 @@
 #include <napi.h>
 
 #include <atomic>
+#include <optional>
+#include <vector>
 #include <memory>
 
+#include "core/error.h"
 #include "cpu/program.h"
 
 namespace inception::cpu {
@@ -31,6 +34,11 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   Napi::Value JsBatch(const Napi::CallbackInfo& info);
   Napi::Value JsDisposed(const Napi::CallbackInfo& info);
   std::shared_ptr<CpuProgram> Live(Napi::Env env, const char* method);
+  // The shared checks of run() and profile(): a live program, (Float32Array, n) arguments,
+  // 1 <= n <= batch, the input length for n images, no run in progress. On success marks the
+  // program busy, copies the input (the caller may reuse its array meanwhile) and returns n.
+  std::optional<inception::Error> TakeBatch(const Napi::CallbackInfo& info, const char* method, const char* usage, int32_t* n,
+                                 std::vector<float>* copy);
 
   std::shared_ptr<CpuProgram> program_;
   std::atomic<bool> busy_{false};
