@@ -2,9 +2,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { DeviceName, SessionOptions } from '../runtime/options';
 import type { Precision } from '../runtime/backend';
-import { UsageError } from './io';
+import { HELP } from './help';
+import { UsageError, type CliIo } from './io';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const satisfies OptionSpec;
 
 /** Options every session-creating command accepts. */
 export const SESSION_OPTIONS = {
@@ -14,8 +21,7 @@ export const SESSION_OPTIONS = {
   precision: { type: 'string' },
   'max-batch': { type: 'string' },
   threads: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  verbose: { type: 'boolean', short: 'v' },
+  ...COMMON_OPTIONS,
 } as const satisfies OptionSpec;
 
 export interface Parsed {
@@ -32,6 +38,13 @@ export function parse(command: string, argv: readonly string[], options: OptionS
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message, command);
     throw error;
   }
+}
+
+/** With --help, prints the command's usage and returns true: the command stops there. */
+export function printedHelp(parsed: Parsed, command: string, io: CliIo): boolean {
+  if (parsed.values.help !== true) return false;
+  io.stdout(HELP[command] ?? HELP.main!);
+  return true;
 }
 
 export function requireString(parsed: Parsed, name: string, command: string): string {

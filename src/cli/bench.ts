@@ -9,9 +9,8 @@ import { benchmarkSvg } from '../bench/chart';
 import { runCpuBenchmark } from '../bench/cpu-bench';
 import { markdownReport, resultBaseName } from '../bench/report';
 import { MODEL_NAMES } from '../models/registry';
-import { optionalInteger, parse } from './args';
+import { COMMON_OPTIONS, optionalInteger, parse, printedHelp } from './args';
 import { checkDevice, parseBatches, parseModels, stringOption as str } from './bench-options';
-import { HELP } from './help';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import { profileCommand } from './profile';
 
@@ -47,15 +46,11 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
       'settle-ms': { type: 'string' },
       'folded-only': { type: 'boolean' },
       out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      verbose: { type: 'boolean', short: 'v' },
+      ...COMMON_OPTIONS,
     },
     false,
   );
-  if (parsed.values.help === true) {
-    io.stdout(HELP.bench!);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'bench', io)) return EXIT_OK;
   checkDevice(parsed, 'bench');
   const models = parseModels(str(parsed, 'models') ?? MODEL_NAMES.join(','), 'bench');
   const batches = parseBatches(str(parsed, 'batches') ?? BENCH_DEFAULTS.batches.join(','), 'bench');

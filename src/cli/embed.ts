@@ -1,7 +1,6 @@
 /** `embed`: face embeddings of image files (JSON lines, or one .npy with --output). */
 import { writeNpy } from '../io/npy';
-import { parse, sessionOptions, SESSION_OPTIONS } from './args';
-import { HELP } from './help';
+import { parse, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
 import { chunks, nameFileInError, readImageFiles } from './images';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import { withSession } from './session';
@@ -9,10 +8,7 @@ import { DEFAULT_MAX_BATCH } from '../runtime/options';
 
 export async function embedCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parse('embed', argv, { ...SESSION_OPTIONS, output: { type: 'string', short: 'o' } }, true);
-  if (parsed.values.help === true) {
-    io.stdout(HELP.embed);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'embed', io)) return EXIT_OK;
   const options = sessionOptions(parsed, 'embed');
   const output = typeof parsed.values.output === 'string' ? parsed.values.output : undefined;
   const files = parsed.positionals;

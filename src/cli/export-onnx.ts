@@ -6,8 +6,7 @@ import type { ModelDefinition } from '../models/types';
 import { exportOnnx } from '../onnx/export';
 import { loadCheckpoint } from '../weights/load';
 import { syntheticWeights } from '../weights/synthetic';
-import { optionalInteger, parse, parseWeights, requireString } from './args';
-import { HELP } from './help';
+import { COMMON_OPTIONS, optionalInteger, parse, parseWeights, printedHelp, requireString } from './args';
 import { EXIT_OK, type CliIo } from './io';
 
 export async function loadWeightsFor(model: ModelDefinition, weights: string, command: string, io: CliIo): Promise<WeightStore> {
@@ -29,15 +28,11 @@ export async function exportOnnxCommand(argv: readonly string[], io: CliIo): Pro
       fold: { type: 'boolean' },
       'input-size': { type: 'string' },
       opset: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      verbose: { type: 'boolean', short: 'v' },
+      ...COMMON_OPTIONS,
     },
     false,
   );
-  if (parsed.values.help === true) {
-    io.stdout(HELP['export-onnx']!);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'export-onnx', io)) return EXIT_OK;
   const model = getModel(requireString(parsed, 'model', 'export-onnx'));
   const weightsArg = requireString(parsed, 'weights', 'export-onnx');
   const output = requireString(parsed, 'output', 'export-onnx');

@@ -1,15 +1,11 @@
 /** `info`: versions, models, backends and devices; never fails because a backend is missing. */
 import { libraryInfo, type LibraryInfo } from '../info';
-import { parse } from './args';
-import { HELP } from './help';
+import { COMMON_OPTIONS, parse, printedHelp } from './args';
 import { EXIT_OK, type CliIo } from './io';
 
 export async function infoCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const parsed = parse('info', argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, verbose: { type: 'boolean', short: 'v' } }, false);
-  if (parsed.values.help === true) {
-    io.stdout(HELP.info);
-    return EXIT_OK;
-  }
+  const parsed = parse('info', argv, { json: { type: 'boolean' }, ...COMMON_OPTIONS }, false);
+  if (printedHelp(parsed, 'info', io)) return EXIT_OK;
   const info = await libraryInfo();
   io.stdout(parsed.values.json === true ? `${JSON.stringify(info, null, 2)}\n` : formatInfo(info));
   return EXIT_OK;

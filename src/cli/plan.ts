@@ -9,8 +9,7 @@ import { getModel } from '../models/registry';
 import { optimize } from '../optimize';
 import { lowerToPlan } from '../plan/lower';
 import type { LayoutPolicy } from '../plan/types';
-import { optionalInteger, parse, requireString } from './args';
-import { HELP } from './help';
+import { COMMON_OPTIONS, optionalInteger, parse, printedHelp, requireString } from './args';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
 const LAYOUTS: Readonly<Record<string, LayoutPolicy>> = {
@@ -68,15 +67,11 @@ export async function planCommand(argv: readonly string[], io: CliIo): Promise<n
       batch: { type: 'string', short: 'b' },
       'input-size': { type: 'string' },
       layout: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      verbose: { type: 'boolean', short: 'v' },
+      ...COMMON_OPTIONS,
     },
     false,
   );
-  if (parsed.values.help === true) {
-    io.stdout(HELP.plan);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'plan', io)) return EXIT_OK;
   const model = requireString(parsed, 'model', 'plan');
   const batchText = typeof parsed.values.batch === 'string' ? parsed.values.batch : '1,8';
   const batches = batchText.split(',').map((b) => {

@@ -1,6 +1,5 @@
 /** `predict`: top-k classes of image files, one JSON line per image. */
-import { parse, optionalInteger, sessionOptions, SESSION_OPTIONS } from './args';
-import { HELP } from './help';
+import { optionalInteger, parse, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
 import { chunks, nameFileInError, readImageFiles } from './images';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import { withSession } from './session';
@@ -10,10 +9,7 @@ import { getModel, isModelName } from '../models/registry';
 
 export async function predictCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parse('predict', argv, { ...SESSION_OPTIONS, 'top-k': { type: 'string', short: 'k' } }, true);
-  if (parsed.values.help === true) {
-    io.stdout(HELP.predict);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'predict', io)) return EXIT_OK;
   const options = sessionOptions(parsed, 'predict');
   if (isModelName(options.model) && getModel(options.model).output === 'embedding') {
     throw new InvalidArgumentError(`${options.model} outputs face embeddings, not classes; use 'inception-cudnn embed'`);

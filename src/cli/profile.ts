@@ -4,9 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatProfile, profileCpu } from '../bench/profile';
 import { getModel } from '../models/registry';
-import { optionalInteger, parse, requireString } from './args';
+import { COMMON_OPTIONS, optionalInteger, parse, printedHelp, requireString } from './args';
 import { checkDevice } from './bench-options';
-import { HELP } from './help';
 import { EXIT_OK, type CliIo } from './io';
 
 export async function profileCommand(argv: readonly string[], io: CliIo, command = 'profile'): Promise<number> {
@@ -22,15 +21,11 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
       'input-size': { type: 'string' },
       top: { type: 'string' },
       json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      verbose: { type: 'boolean', short: 'v' },
+      ...COMMON_OPTIONS,
     },
     false,
   );
-  if (parsed.values.help === true) {
-    io.stdout(HELP.profile!);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'profile', io)) return EXIT_OK;
   checkDevice(parsed, command);
   const model = getModel(requireString(parsed, 'model', command)).name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;

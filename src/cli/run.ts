@@ -2,17 +2,13 @@
 import { InvalidInputError } from '../errors';
 import { readNpy, writeNpy } from '../io/npy';
 import { DEFAULT_MAX_BATCH } from '../runtime/options';
-import { parse, requireString, sessionOptions, SESSION_OPTIONS } from './args';
-import { HELP } from './help';
+import { parse, printedHelp, requireString, SESSION_OPTIONS, sessionOptions } from './args';
 import { EXIT_OK, type CliIo } from './io';
 import { withSession } from './session';
 
 export async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const parsed = parse('run', argv, { ...SESSION_OPTIONS, input: { type: 'string', short: 'i' }, output: { type: 'string', short: 'o' } }, false);
-  if (parsed.values.help === true) {
-    io.stdout(HELP.run);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'run', io)) return EXIT_OK;
   const options = sessionOptions(parsed, 'run');
   const inputPath = requireString(parsed, 'input', 'run');
   const outputPath = requireString(parsed, 'output', 'run');

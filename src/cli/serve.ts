@@ -1,7 +1,6 @@
 /** `serve`: the HTTP inference server until SIGTERM/SIGINT, then a graceful drain. */
 import { createServer } from '../serve';
-import { optionalInteger, parse, sessionOptions, SESSION_OPTIONS, defined, type Parsed } from './args';
-import { HELP } from './help';
+import { defined, optionalInteger, parse, type Parsed, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
 const SERVE_OPTIONS = {
@@ -47,10 +46,7 @@ function nonNegativeInteger(parsed: Parsed, name: string): number | undefined {
 
 export async function serveCommand(argv: readonly string[], io: CliIo, stopSignal?: StopSignal): Promise<number> {
   const parsed = parse('serve', argv, SERVE_OPTIONS, false);
-  if (parsed.values.help === true) {
-    io.stdout(HELP.serve);
-    return EXIT_OK;
-  }
+  if (printedHelp(parsed, 'serve', io)) return EXIT_OK;
   const session = defined({ ...sessionOptions(parsed, 'serve'), inputSize: optionalInteger(parsed, 'input-size', 'serve') });
   const preferredText = parsed.values['preferred-batch-sizes'];
   let preferred: number[] | undefined;
