@@ -45,11 +45,12 @@ export function modelSummaries(): ModelSummary[] {
 /** Never throws: a backend that cannot load is listed with `available: false` and the reason. */
 export async function libraryInfo(): Promise<LibraryInfo> {
   const { backendInfos } = await import('./runtime/backends');
+  const sharp = sharpVersions();
   return {
     version: packageVersion(),
     node: process.version,
-    sharp: sharpVersions()?.sharp ?? 'not installed',
-    libvips: sharpVersions()?.vips ?? 'not installed',
+    sharp: sharp?.sharp ?? 'not installed',
+    libvips: sharp?.vips ?? 'not installed',
     models: modelSummaries(),
     backends: backendInfos(),
   };
