@@ -8,7 +8,7 @@ import { BackendUnavailableError, DeviceError, InceptionError, InvalidArgumentEr
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
-import { fromNativeError } from './native-errors';
+import { fromNativeError, nativeCall } from './native-errors';
 import { QueuedProgram } from './queued-program';
 
 export const CUDA_MODULE_HINT =
@@ -133,21 +133,6 @@ export function describeUnavailability(info: NativeCudaInfo): string | undefined
   return `The CUDA backend is unavailable:\n- ${problems.join('\n- ')}`;
 }
 
-function cudaNativeError(error: unknown): InceptionError {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  const message = error instanceof Error ? error.message : String(error);
-  if (code === 'E_BACKEND_UNAVAILABLE') return new BackendUnavailableError(message, { cause: error });
-  if (code === 'E_DEVICE') return new DeviceError(message, { cause: error });
-  return fromNativeError(error);
-}
-
-async function cudaCall<T>(promise: () => Promise<T>): Promise<T> {
-  try {
-    return await promise();
-  } catch (error) {
-    throw cudaNativeError(error);
-  }
-}
 
 /**
  * Free/total memory of a CUDA device, e.g. to check that dispose() gave memory back.
@@ -158,7 +143,7 @@ export function cudaMemoryInfo(deviceIndex = 0): CudaDeviceMemory {
   try {
     return native.memoryInfo(deviceIndex);
   } catch (error) {
-    throw cudaNativeError(error);
+    throw fromNativeError(error);
   }
 }
 
@@ -175,7 +160,7 @@ class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaPr
   }
 
   protected wrapNativeError(error: unknown): InceptionError {
-    return cudaNativeError(error);
+    return fromNativeError(error);
   }
 
   choices(): CudaConvChoice[] {
@@ -225,7 +210,7 @@ export function loadCudaBackend(): Backend {
     layoutPolicy: cudaLayoutPolicy,
     async compile(plan: Plan, options: CompileOptions): Promise<CudaProgram> {
       const opts = cudaNativeOptions(options, info.deviceCount);
-      const program = await cudaCall(() => native.compile(plan, opts));
+      const program = await nativeCall(() => native.compile(plan, opts));
       return new CudaProgramImpl(program, plan);
     },
   };

@@ -4,6 +4,8 @@
  * into the typed errors of src/errors.ts, keeping the native error as `cause`.
  */
 import {
+  BackendUnavailableError,
+  DeviceError,
   DisposedError,
   InceptionError,
   InvalidArgumentError,
@@ -41,6 +43,12 @@ export function fromNativeError(error: unknown): InceptionError {
       break;
     case 'E_DISPOSED':
       typed = new DisposedError(message);
+      break;
+    case 'E_BACKEND_UNAVAILABLE':
+      typed = new BackendUnavailableError(message, { cause: error });
+      break;
+    case 'E_DEVICE':
+      typed = new DeviceError(message, { cause: error });
       break;
     default:
       typed = new NativeError(message, stringField(failure.nativeCode) ?? code ?? 'E_NATIVE_UNKNOWN', stringField(failure.step), {
