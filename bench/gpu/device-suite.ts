@@ -1,10 +1,10 @@
 /**
  * The GPU check, run as compiled JS on the GPU machine by bench/gpu/run.sh, one stage per
  * process (a crash or timeout loses one stage only). Each stage writes <work>/results/<stage>.json;
- * `report` merges them into results.json + results.md.
+ * `report` merges them into results.json + results.md (+ results.svg, the performance chart).
  *
  *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR] [--cpu-only]
- *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | bench | serve | report
+ *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | bench (stage-bench.ts) | serve | report
  *   (algo_cache_compile is algo_cache's child process)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -14,16 +14,17 @@ import { writeNpy } from '../../src/io/npy';
 import { getModel } from '../../src/models/registry';
 import type { ModelName } from '../../src/models/types';
 import { cudaBackendInfo, loadCudaBackend, loadCudaModule } from '../../src/native/cuda-backend';
-import { optimize } from '../../src/optimize/index';
-import { lowerToPlan } from '../../src/plan/lower';
 import type { Precision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput, type Profile } from '../../src/weights/synthetic';
 import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
 import { NETWORK_CASES, networkBound, runNetworkCase } from '../../tests/gpu/gpu-networks';
 import { reportAlgoCache, reportCpuVsGpu, reportSession } from './report-new-stages';
+import { buildPerfReport, perfMarkdown, perfSvg } from './report-perf';
+import type { OursBench, TorchBench } from './perf-rows';
 import { reportServe } from './report-serve';
 import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
+import { stageBench } from './stage-bench';
 import { stageCpuVsGpu } from './stage-cpu-vs-gpu';
 import { reportGraphs, stageGraphs } from './stage-graphs';
 import { stageSession } from './stage-session';
@@ -124,44 +125,6 @@ async function stageNetworks(args: Args): Promise<void> {
   }
 }
 
-async function stageBench(args: Args): Promise<void> {
-  const backend = loadCudaBackend();
-  const results: unknown[] = [];
-  for (const model of ['inception_v4', 'inception_resnet_v2'] as const) {
-    const weights = (await loadCheckpoint(await ensureCheckpoint(args, model, 'plain'), getModel(model))).weights;
-    for (const precision of ['fp32', 'fp16'] as const) {
-      for (const batch of [1, 64]) {
-        try {
-          const graph = getModel(model).build({ batch, height: 299, width: 299 });
-          const optimised = optimize(graph, weights);
-          const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(precision));
-          const c0 = Date.now();
-          const program = await backend.compile(plan, { precision, benchmark: true });
-          const compileMs = Date.now() - c0;
-          const input = generateInput(batch, 299, 299);
-          for (let i = 0; i < 3; i++) await program.run(input, batch);
-          let iterations = 0;
-          const s0 = process.hrtime.bigint();
-          let elapsed = 0;
-          while (iterations < 5 || (elapsed < 1.5 && iterations < 500)) {
-            await program.run(input, batch);
-            iterations++;
-            elapsed = Number(process.hrtime.bigint() - s0) / 1e9;
-          }
-          const row = { engine: 'ours', model, precision, batch, imagesPerSecond: (iterations * batch) / elapsed, msPerBatch: (elapsed * 1000) / iterations, iterations, compileMs, workspaceBytes: program.workspaceBytes, arenaBytes: program.arenaBytes, weightBytes: program.weightBytes, note: 'includes host->device input copy and device->host output copy' };
-          program.dispose();
-          log(`ours ${model} ${precision} batch ${batch}: ${row.imagesPerSecond.toFixed(1)} img/s (${row.msPerBatch.toFixed(2)} ms/batch, compile ${compileMs} ms, workspace ${row.workspaceBytes}, arena ${row.arenaBytes})`);
-          results.push(row);
-        } catch (error) {
-          log(`ours ${model} ${precision} batch ${batch}: ERROR ${errorText(error)}`);
-          results.push({ engine: 'ours', model, precision, batch, error: errorText(error) });
-        }
-        saveStage(args, 'bench', { results });
-      }
-    }
-  }
-}
-
 function stageReport(args: Args): void {
   const stages: Record<string, unknown> = {};
   const dir = join(args.work, 'results');
@@ -199,21 +162,14 @@ function stageReport(args: Args): void {
     for (const r of timm.results) md.push(`| ${r.model} | ${r.profile} | ${r.case} | ${r.ours_vs_timm_rel_l2?.toExponential(2) ?? '-'} | ${r.timm_vs_f64_rel_l2?.toExponential(2) ?? '-'} | ${r.error ?? ''} |`);
     md.push('');
   }
-  const ours = (stages.bench as { results?: { model: string; precision: string; batch: number; imagesPerSecond?: number; error?: string }[] } | null)?.results ?? [];
-  const torch = (stages.torch_bench as { results?: { model: string; precision: string; batch: number; imagesPerSecond?: number; error?: string }[] } | null)?.results ?? [];
-  if (ours.length + torch.length > 0) {
-    md.push('## Throughput (images/s, 299x299)', '', '| model | precision | batch | ours | PyTorch eager (channels_last, cudnn.benchmark) | ours / PyTorch |', '|---|---|---|---|---|---|');
-    for (const o of ours) {
-      const t = torch.find((x) => x.model === o.model && x.precision === o.precision && x.batch === o.batch);
-      const ratio = o.imagesPerSecond !== undefined && t?.imagesPerSecond !== undefined ? (o.imagesPerSecond / t.imagesPerSecond).toFixed(2) : '-';
-      md.push(`| ${o.model} | ${o.precision} | ${o.batch} | ${o.imagesPerSecond?.toFixed(1) ?? o.error ?? '-'} | ${t?.imagesPerSecond?.toFixed(1) ?? t?.error ?? '-'} | ${ratio} |`);
-    }
-    md.push('', 'Ours includes the host->device input copy and the device->host output copy; PyTorch times the model on a device-resident input.', '');
-  }
+  const perf = buildPerfReport(stages.bench as OursBench | null, stages.torch_bench as TorchBench | null);
+  md.push(...perfMarkdown(perf));
   md.push(...reportGraphs(stages.graphs));
   md.push(...reportServe(stages.serve));
   mkdirSync(args.out, { recursive: true });
-  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date: new Date().toISOString(), build: meta, stages }, null, 1));
+  const date = new Date().toISOString();
+  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date, build: meta, perf: perf.rows.length > 0 ? { goals: perf.goals, matmulPeak: perf.matmulPeak, rows: perf.rows } : undefined, stages }, null, 1));
+  if (perf.rows.length > 0) writeFileSync(join(args.out, 'results.svg'), perfSvg(perf, date));
   writeFileSync(join(args.out, 'results.md'), md.join('\n') + '\n');
   console.log(md.join('\n'));
 }

@@ -1,0 +1,106 @@
+/**
+ * The rows of the GPU performance benchmark and the shapes both engines write: ours
+ * (stage-bench.ts -> <work>/results/bench.json) and PyTorch (torch_bench.py ->
+ * <work>/results/torch_bench.json). torch_bench.py lists the same rows in the same order
+ * (fp16 before fp32, batch 256 first), so a run cut short by its time budget keeps the goal rows.
+ */
+import type { ModelName } from '../../src/models/types';
+
+export type PerfPrecision = 'fp32' | 'fp16';
+
+export interface PerfGroup {
+  readonly model: ModelName;
+  readonly size: number;
+  readonly precision: PerfPrecision;
+}
+
+export const PERF_GROUPS: readonly PerfGroup[] = [
+  { model: 'inception_v4', size: 299, precision: 'fp16' },
+  { model: 'inception_resnet_v2', size: 299, precision: 'fp16' },
+  { model: 'inception_v4', size: 299, precision: 'fp32' },
+  { model: 'inception_resnet_v2', size: 299, precision: 'fp32' },
+  { model: 'inception_resnet_v1', size: 160, precision: 'fp16' },
+  { model: 'inception_resnet_v1', size: 160, precision: 'fp32' },
+];
+export const PERF_BATCHES: readonly number[] = [256, 1, 8, 64];
+
+/** What one engine/mode measured for one row; all optional because a row can fail part-way. */
+export interface ModeTiming {
+  readonly imagesPerSecond?: number;
+  readonly msPerBatch?: number;
+  readonly iterations?: number;
+  /** Batch 1 only: per-iteration latency, nearest rank. */
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+  readonly latencyIterations?: number;
+  readonly error?: string;
+}
+
+/** PyTorch, one mode (eager or CUDA graphs) of one row. */
+export interface TorchMode extends ModeTiming {
+  /** torch.cuda.max_memory_allocated over the mode (weights included). */
+  readonly maxAllocatedBytes?: number;
+  /** torch.cuda.max_memory_reserved over the mode. */
+  readonly maxReservedBytes?: number;
+  /** cudaMemGetInfo: free before the model was created minus free at the end of the mode. */
+  readonly deviceUsedBytes?: number;
+}
+
+export interface TorchRow {
+  readonly model: string;
+  readonly size: number;
+  readonly precision: string;
+  readonly batch: number;
+  readonly eager?: TorchMode;
+  readonly graphs?: TorchMode;
+  readonly error?: string;
+  readonly skipped?: string;
+}
+
+export interface MatmulPeak {
+  readonly n?: number;
+  readonly tflops?: number;
+  readonly bestMs?: number;
+  readonly error?: string;
+}
+
+export interface TorchBench {
+  readonly results?: readonly TorchRow[];
+  readonly matmulPeak?: { readonly fp16?: MatmulPeak; readonly fp32?: MatmulPeak };
+  readonly device?: string;
+  readonly torch?: string;
+  readonly timm?: string;
+  readonly cuda?: string;
+  readonly cudnn?: number;
+  readonly elapsedS?: number;
+}
+
+/** Ours, one row: a session opened for this batch (maxBatch = batch), CUDA graphs on. */
+export interface OursRow extends ModeTiming {
+  readonly engine: 'ours';
+  readonly model: ModelName;
+  readonly size: number;
+  readonly precision: PerfPrecision;
+  readonly batch: number;
+  /** 2 x MACs of one image (convolutions and linear layers, src/graph/macs.ts) = FLOPs per image. */
+  readonly flopsPerImage: number;
+  readonly createMs?: number;
+  /** session.memory: what the program allocated for weights, activations and cuDNN workspace. */
+  readonly heldBytes?: { readonly weightBytes: number; readonly arenaBytes: number; readonly workspaceBytes: number };
+  /** cudaMemGetInfo: free before createSession minus the least free seen from createSession through the timed runs. */
+  readonly deviceUsedPeakBytes?: number;
+  /** cudaMemGetInfo: free before createSession minus free after the timed runs. */
+  readonly deviceUsedSteadyBytes?: number;
+  /** How many cudaMemGetInfo samples the peak is the minimum of. */
+  readonly memorySamples?: number;
+  readonly skipped?: string;
+}
+
+export interface OursBench {
+  readonly results?: readonly OursRow[];
+  readonly cudaGraphsEnv?: string | null;
+  readonly elapsedS?: number;
+}
+
+export const sameRow = (a: { model: string; precision: string; batch: number }, b: { model: string; precision: string; batch: number }): boolean =>
+  a.model === b.model && a.precision === b.precision && a.batch === b.batch;
