@@ -5,7 +5,7 @@
  * at 10 digits, only to absorb floating-point rounding of the divisions).
  */
 import { describe, expect, it } from 'vitest';
-import { buildPerfReport, evaluateGoals, joinPerf, perfMarkdown, perfSvg, type PerfRow } from '../../bench/gpu/report-perf';
+import { buildPerfReport, evaluateGoals, type Goal, joinPerf, perfMarkdown, perfSvg, type PerfRow } from '../../bench/gpu/report-perf';
 import { PERF_BATCHES, PERF_GROUPS, type OursBench, type OursRow, type TorchBench, type TorchRow } from '../../bench/gpu/perf-rows';
 
 const MIB = 1024 * 1024;
@@ -75,7 +75,7 @@ const torchBench: TorchBench = {
   ],
 };
 
-const goalOf = (rows: ReturnType<typeof evaluateGoals>, prefix: string) => {
+const goalOf = (rows: readonly Goal[], prefix: string): Goal => {
   const g = rows.find((x) => x.goal.startsWith(prefix));
   if (g === undefined) throw new Error(`no goal starting '${prefix}'`);
   return g;
