@@ -23,10 +23,12 @@ enum class OpKind : int32_t {
 };
 
 constexpr int32_t kNoTensor = -1;
+// Most streams a plan schedule may use (MAX_STREAMS in src/plan/schedule.ts).
+constexpr int32_t kMaxStreams = 4;
 
 // The version of the JS <-> native contract (Plan object, module exports, OpKind values).
 // Must equal ABI_VERSION in src/native/abi.ts; each module exports it as `abiVersion`.
-constexpr int32_t kAbiVersion = 1;
+constexpr int32_t kAbiVersion = 2;
 
 struct PlanBuffer {
   int64_t offset = 0;  // bytes into the activation arena
@@ -60,6 +62,10 @@ struct PlanStep {
   bool count_include_pad = false;
   float scale = 1.0f;  // residual_add
   float eps = 0.0f;    // l2norm
+  // Branch streams (plan.schedule; src/plan/schedule.ts): the stream this step runs on
+  // (0..Plan::streams-1) and the earlier steps on other streams it must wait for (ascending).
+  int32_t stream = 0;
+  std::vector<int32_t> waits;
 };
 
 struct Plan {
@@ -70,6 +76,7 @@ struct Plan {
   std::vector<PlanStep> steps;
   int32_t input = kNoTensor;
   int32_t output = kNoTensor;
+  int32_t streams = 1;  // plan.schedule.streams (1 when the plan has no schedule)
   // Weights stay owned by the JS Float32Array during compile; backends copy/reorder what they keep.
   const float* weights = nullptr;
   int64_t weight_count = 0;

@@ -150,6 +150,33 @@ class PlanDecoder {
     }
   }
 
+  // plan.schedule = { streams: 1..4, steps: [{ stream, waits: [earlier step indices] }] } (optional:
+  // absent = every step on stream 0, no waits). Each wait must name an earlier step.
+  void DecodeSchedule(const Napi::Value& value) {
+    if (value.IsUndefined()) return;
+    if (!value.IsObject()) FailPlan("plan.schedule", "expected an object");
+    const Napi::Object o = value.As<Napi::Object>();
+    plan_.streams = Int32Field(o, "streams", "plan.schedule", 1, kMaxStreams);
+    Napi::Array steps = ArrayField(o, "steps", "plan.schedule");
+    if (steps.Length() != plan_.steps.size()) {
+      FailPlan("plan.schedule.steps", Concat("expected one entry per step (", plan_.steps.size(), "), got ", steps.Length()));
+    }
+    for (uint32_t j = 0; j < steps.Length(); ++j) {
+      const std::string p = Element("plan.schedule.steps", j);
+      Napi::Value v = steps.Get(j);
+      if (!v.IsObject()) FailPlan(p, "expected an object");
+      const Napi::Object entry = v.As<Napi::Object>();
+      PlanStep& step = plan_.steps[j];
+      step.stream = Int32Field(entry, "stream", p, 0, plan_.streams - 1);
+      Napi::Array waits = ArrayField(entry, "waits", p);
+      for (uint32_t k = 0; k < waits.Length(); ++k) {
+        const int64_t w = IntegerValue(waits.Get(k), Element(p + ".waits", k), 0, static_cast<int64_t>(j) - 1);
+        if (!step.waits.empty() && w <= step.waits.back()) FailPlan(Element(p + ".waits", k), "expected ascending step indices");
+        step.waits.push_back(static_cast<int32_t>(w));
+      }
+    }
+  }
+
   int32_t TensorIndex(const Napi::Object& o, const char* key, const std::string& p) {
     return Int32Field(o, key, p, 0, static_cast<int32_t>(plan_.tensors.size()) - 1);
   }
@@ -357,6 +384,7 @@ Plan PlanFromJs(const Napi::Object& js, Napi::ObjectReference* weights_owner) {
   decoder.DecodeTensors(ArrayField(js, "tensors", "plan"));
   if (plan.tensors.empty()) FailPlan("plan.tensors", "expected at least one tensor");
   decoder.DecodeSteps(ArrayField(js, "steps", "plan"));
+  decoder.DecodeSchedule(js.Get("schedule"));
   plan.input = decoder.TensorIndex(js, "input", "plan");
   plan.output = decoder.TensorIndex(js, "output", "plan");
   // Any [N,C,H,W] input and output are accepted (the models use [N,3,H,W] -> [N,K,1,1]; tests read

@@ -6,7 +6,7 @@
 import type { PlanStep } from '../plan/types';
 
 /** Bumped whenever the Plan object, the module exports or OpKind change incompatibly. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 export type OpName = PlanStep['op'];
 

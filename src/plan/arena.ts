@@ -33,6 +33,16 @@ function overlaps(a: BufferLifetime, b: BufferLifetime): boolean {
   return a.first <= b.last && b.first <= a.last;
 }
 
+/**
+ * Extra pairs of buffers that must not share bytes although their step lifetimes do not overlap
+ * (buffers that steps on concurrent streams may use at the same time; see lower.ts). Indices in
+ * input order; symmetric.
+ */
+export type Interference = (i: number, j: number) => boolean;
+
+const live = (buffers: readonly BufferLifetime[], interferes: Interference | undefined, i: number, j: number): boolean =>
+  overlaps(buffers[i]!, buffers[j]!) || (interferes?.(i, j) ?? false);
+
 function checkInputs(buffers: readonly BufferLifetime[], alignment: number): void {
   if (!Number.isInteger(alignment) || alignment < 1) throw new PlanError(`arena alignment must be a positive integer, got ${alignment}`);
   buffers.forEach((b, i) => {
@@ -43,14 +53,14 @@ function checkInputs(buffers: readonly BufferLifetime[], alignment: number): voi
 }
 
 /** Best-fit placement of the buffers taken in `order` (indices into `buffers`). */
-export function placeBestFit(buffers: readonly BufferLifetime[], order: readonly number[], alignment: number): ArenaLayout {
+export function placeBestFit(buffers: readonly BufferLifetime[], order: readonly number[], alignment: number, interferes?: Interference): ArenaLayout {
   checkInputs(buffers, alignment);
   const offsets = new Array<number>(buffers.length).fill(-1);
   const placed: number[] = [];
   let top = 0;
   for (const i of order) {
     const buffer = buffers[i]!;
-    const neighbours = placed.filter((j) => overlaps(buffers[j]!, buffer)).sort((a, b) => offsets[a]! - offsets[b]!);
+    const neighbours = placed.filter((j) => live(buffers, interferes, i, j)).sort((a, b) => offsets[a]! - offsets[b]!);
     let best = -1;
     let bestGap = Infinity;
     let cursor = 0;
@@ -95,10 +105,10 @@ function sortedBy(buffers: readonly BufferLifetime[], key: Key): number[] {
 }
 
 /** The smallest arena found over the candidate orders. */
-export function planArena(buffers: readonly BufferLifetime[], alignment: number): ArenaLayout {
+export function planArena(buffers: readonly BufferLifetime[], alignment: number, interferes?: Interference): ArenaLayout {
   let best: ArenaLayout | null = null;
   for (const key of orders) {
-    const layout = placeBestFit(buffers, sortedBy(buffers, key), alignment);
+    const layout = placeBestFit(buffers, sortedBy(buffers, key), alignment, interferes);
     if (best === null || layout.arenaBytes < best.arenaBytes) best = layout;
   }
   return best ?? { offsets: [], arenaBytes: 0 };
@@ -126,14 +136,14 @@ export function naiveBytes(buffers: readonly BufferLifetime[], alignment: number
 }
 
 /** Throws a PlanError naming the first two buffers that are live together and overlap in bytes. */
-export function checkNoLiveOverlap(buffers: readonly BufferLifetime[], offsets: readonly number[]): void {
+export function checkNoLiveOverlap(buffers: readonly BufferLifetime[], offsets: readonly number[], interferes?: Interference): void {
   for (let i = 0; i < buffers.length; i++)
     for (let j = i + 1; j < buffers.length; j++) {
       const a = buffers[i]!;
       const b = buffers[j]!;
-      if (a.bytes === 0 || b.bytes === 0 || !overlaps(a, b)) continue;
+      if (a.bytes === 0 || b.bytes === 0 || !live(buffers, interferes, i, j)) continue;
       if (offsets[i]! < offsets[j]! + b.bytes && offsets[j]! < offsets[i]! + a.bytes) {
-        throw new PlanError(`buffers ${i} [${offsets[i]}, +${a.bytes}) and ${j} [${offsets[j]}, +${b.bytes}) are live together (steps ${a.first}-${a.last} and ${b.first}-${b.last}) but overlap in the arena`);
+        throw new PlanError(`buffers ${i} [${offsets[i]}, +${a.bytes}) and ${j} [${offsets[j]}, +${b.bytes}) are live together (steps ${a.first}-${a.last} and ${b.first}-${b.last}${overlaps(a, b) ? '' : ', on concurrent streams'}) but overlap in the arena`);
       }
     }
 }

@@ -13,6 +13,7 @@ import { PlanError, WeightsError } from '../errors';
 import type { Graph, Node, WeightStore } from '../graph/ir';
 import { validateGraph } from '../graph/validate';
 import { type BufferLifetime, checkNoLiveOverlap, lowerBound, naiveBytes, planArena } from './arena';
+import { concurrentBuffers, schedulePlan } from './schedule';
 import { type Dims, type StorageDecision, assignStorage } from './storage';
 import type { LayoutPolicy, Plan, PlanBuffer, PlanStep, PlanTensor, WeightRef } from './types';
 import { WeightPacker } from './weight-packer';
@@ -166,7 +167,12 @@ export function stepTensors(step: PlanStep): number[] {
   }
 }
 
-export function lowerToPlan(graph: Graph, weights: WeightStore, policy: LayoutPolicy): { plan: Plan; report: PlannerReport } {
+export interface LowerOptions {
+  /** Streams the schedule spreads independent steps over (1..4, default 1; see schedule.ts). */
+  readonly streams?: number;
+}
+
+export function lowerToPlan(graph: Graph, weights: WeightStore, policy: LayoutPolicy, options: LowerOptions = {}): { plan: Plan; report: PlannerReport } {
   checkPolicy(policy);
   validateGraph(graph);
   const dims = tensorDims(graph);
@@ -208,12 +214,15 @@ export function lowerToPlan(graph: Graph, weights: WeightStore, policy: LayoutPo
     if (!Number.isFinite(first[b]!)) throw new PlanError(`buffer ${b} is never touched by a step`);
     return { first: first[b]!, last: last[b]!, bytes: bufferBytes(d, policy) };
   });
-  const layout = planArena(lifetimes, policy.alignment);
-  checkNoLiveOverlap(lifetimes, layout.offsets);
+  const streams = options.streams ?? 1;
+  // With branch streams, buffers of concurrent branches get their own bytes (see schedule.ts).
+  const interference = streams > 1 ? concurrentBuffers({ tensors, steps }, bufferDims.length) : undefined;
+  const layout = planArena(lifetimes, policy.alignment, interference);
+  checkNoLiveOverlap(lifetimes, layout.offsets, interference);
 
   const buffers: PlanBuffer[] = bufferDims.map(([n, c, h, w], b) => ({ offset: layout.offsets[b]!, bytes: lifetimes[b]!.bytes, n, c, h, w }));
   const packed = prep.packer.finish();
-  const plan: Plan = {
+  const unscheduled = {
     batch: dims.get(graph.input)![0],
     arenaBytes: layout.arenaBytes,
     buffers,
@@ -223,6 +232,7 @@ export function lowerToPlan(graph: Graph, weights: WeightStore, policy: LayoutPo
     output: tensorIndex.get(graph.output)!,
     weights: packed,
   };
+  const plan: Plan = { ...unscheduled, schedule: schedulePlan(unscheduled, streams) };
   const report: PlannerReport = {
     arenaBytes: layout.arenaBytes,
     naiveBytes: naiveBytes(lifetimes, policy.alignment),

@@ -163,6 +163,21 @@ export type PlanStep =
   | L2NormStep
   | SoftmaxStep;
 
+/** Where one step runs (src/plan/schedule.ts): its stream and the earlier steps on other streams it waits for. */
+export interface StepSchedule {
+  /** 0..streams-1; stream 0 is the one the run starts and ends on. */
+  readonly stream: number;
+  /** Indices of earlier steps (ascending) whose completion this step waits for (an event each). */
+  readonly waits: readonly number[];
+}
+
+/** The stream schedule of a plan: one entry per step. Backends without streams run the steps in order. */
+export interface PlanSchedule {
+  /** 1..4. */
+  readonly streams: number;
+  readonly steps: readonly StepSchedule[];
+}
+
 export interface Plan {
   readonly batch: number;
   /** Total activation arena bytes (max over buffers of offset + bytes, aligned). */
@@ -176,6 +191,8 @@ export interface Plan {
   readonly output: number;
   /** All folded weights, back to back; each WeightRef offset is a multiple of 64 elements (256 bytes). */
   readonly weights: Float32Array;
+  /** Branch streams for the CUDA backend; absent = one stream (the steps in order). */
+  readonly schedule?: PlanSchedule;
 }
 
 /** What the planner reports (session.memory). */
