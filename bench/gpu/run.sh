@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The GPU check, ON THE GPU MACHINE (no network, no Node: it unpacks the node binary that
 # pack.sh put in .device/). Every stage logs, runs under its own timeout inside one overall
-# budget, and the next stage runs even when one fails. Writes at most 3 files into $OUT:
-# results.json, results.md, run.log.
+# budget, and the next stage runs even when one fails. Writes at most 4 files into $OUT:
+# results.json, results.md, run.log and (when the bench/torch_bench stages ran) results.svg.
 #
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
 #   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs timm bench serve torch_bench report
+#   presets: perf = node info torch_bench bench report   (the performance goals of issue #5 only)
+#
+# Perf only, in ONE device call (see bench/gpu/README.md): here `npm run device-check`, then on the
+# device, carrying .device, with a 480 s call limit:
+#   INCEPTION_GPU_BUDGET_S=420 bash .device/bench/gpu/run.sh perf
+# Expected (H100/H200): node ~2 s, info ~1 s, torch_bench ~90-130 s (stops starting rows at its
+# stage timeout - 45 s), bench ~80-120 s (stops at its stage timeout - 35 s), report ~1 s: ~180-250 s.
 # Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
-#      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3).
+#      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3),
+#      INCEPTION_PERF_TIMED_S (default 0.5: timed seconds per row and mode in bench and torch_bench).
 set -u
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,7 +51,7 @@ stage() {
   fi
   echo "=== $name (timeout ${t}s, t=$(elapsed)s)"
   local s=$(date +%s)
-  timeout -k 5 "$t" bash -c '"$@"' _ "$@"
+  INCEPTION_STAGE_TIMEOUT_S="$t" timeout -k 5 "$t" bash -c '"$@"' _ "$@"
   local rc=$?
   local status=ok
   [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && status=timeout
@@ -109,13 +117,20 @@ do_cpu_vs_gpu() {
   ls -la "$lib"
   INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" suite cpu_vs_gpu
 }
+# bench (ours) and torch_bench (PyTorch): the performance rows of bench/gpu/perf-rows.ts. Each stops
+# starting new rows early enough to finish inside its stage timeout, and saves after every row.
+do_bench() { INCEPTION_PERF_BUDGET_S="$(( INCEPTION_STAGE_TIMEOUT_S > 60 ? INCEPTION_STAGE_TIMEOUT_S - 35 : 25 ))" suite bench; }
+do_torch_bench() {
+  "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" --budget-s "$(( INCEPTION_STAGE_TIMEOUT_S > 70 ? INCEPTION_STAGE_TIMEOUT_S - 45 : 25 ))" --timed-s "${INCEPTION_PERF_TIMED_S:-0.5}"
+}
 # info_scan: no LD_LIBRARY_PATH, so the loader must find the wheel by scanning site-packages itself.
 info_scan() { INCEPTION_STAGE_NAME=info_scan env -u LD_LIBRARY_PATH VIRTUAL_ENV="$(dirname "$(dirname "$PY")")" "$NODE" "$SUITE" info --work "$WORK" --fixtures "$DEV/fixtures"; }
 
 export DEV OUT WORK PY NODE SUITE SITE NV_LIBS NV_INCLUDES
-export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu
+export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu do_bench do_torch_bench
 
 STAGES=("$@")
+[ "${STAGES[*]}" = perf ] && STAGES=(node info torch_bench bench report)
 [ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs timm bench serve torch_bench report)
 echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
 cat "$DEV/meta.json" 2>/dev/null; echo
@@ -132,9 +147,9 @@ for s in "${STAGES[@]}"; do
     ops) stage ops 120 suite ops ;;
     networks) stage networks 180 suite networks ;;
     graphs) stage graphs 100 suite graphs ;;
-    bench) stage bench 100 suite bench ;;
+    bench) stage bench 190 do_bench ;;
     serve) stage serve 75 bash -c 'INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" suite serve' ;;
-    torch_bench) stage torch_bench 80 "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" ;;
+    torch_bench) stage torch_bench 200 do_torch_bench ;;
     timm) stage timm 80 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
     report) BUDGET=$(( BUDGET + 15 )) stage report 30 suite report ;;
     *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-12s %-8s %5s' "$s" unknown -)") ;;
