@@ -1,5 +1,5 @@
 // inception_cuda.node: info(), memoryInfo(deviceIndex), compile(plan, options) -> Promise<Program>,
-// Program.run/dispose/choices/graphs. options: { precision, deviceIndex?, benchmark? (default false),
+// Program.run/profile/dispose/choices/graphs. options: { precision, deviceIndex?, benchmark? (default false),
 // graphs? (default true) }.
 // All CUDA/cuDNN work (compile and run) happens in AsyncWorkers off the JS thread.
 #include <napi.h>
@@ -152,6 +152,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "CudaProgram",
                        {InstanceMethod<&ProgramWrap::JsRun>("run"), InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
+                        InstanceMethod<&ProgramWrap::JsProfile>("profile"),
                         InstanceMethod<&ProgramWrap::JsChoices>("choices"),
                         InstanceMethod<&ProgramWrap::JsGraphs>("graphs"),
                         InstanceAccessor<&ProgramWrap::JsWorkspaceBytes>("workspaceBytes"),
@@ -214,6 +215,83 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
                       "Expected a Float32Array of length ", program_->InputElements(n), " for ", n,
                       " images but received length ", input.ElementLength());
       auto* worker = new RunWorker(env, program_, input, n);
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    } catch (const Error& e) {
+      deferred.Reject(ToJsError(env, e).Value());
+      return deferred.Promise();
+    }
+  }
+  class ProfileWorker : public Napi::AsyncWorker {
+   public:
+    ProfileWorker(Napi::Env env, std::shared_ptr<Program> program, Napi::Float32Array input, int n, int repeats)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), program_(std::move(program)),
+          input_ref_(Napi::Persistent(input)), input_(input.Data()), n_(n), repeats_(repeats) {}
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        result_ = program_->Profile(input_, n_, repeats_);
+      } catch (...) {
+        captured_.Capture();
+      }
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      if (captured_.error) {
+        deferred_.Reject(ToJsError(env, *captured_.error).Value());
+        return;
+      }
+      Napi::Array a = Napi::Array::New(env, result_.size());
+      for (size_t i = 0; i < result_.size(); ++i) {
+        const StepProfile& p = result_[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("step", p.step);
+        o.Set("index", p.index);
+        o.Set("ms", p.ms);
+        o.Set("path", p.path);
+        o.Set("algo", p.algo);
+        o.Set("workspaceBytes", static_cast<double>(p.workspace_bytes));
+        o.Set("stream", p.stream);
+        o.Set("description", p.description);
+        a.Set(static_cast<uint32_t>(i), o);
+      }
+      deferred_.Resolve(a);
+    }
+
+   private:
+    Napi::Promise::Deferred deferred_;
+    std::shared_ptr<Program> program_;
+    Napi::Reference<Napi::Float32Array> input_ref_;
+    const float* input_;
+    int n_, repeats_;
+    std::vector<StepProfile> result_;
+    CapturedError captured_;
+  };
+
+  // profile(input: Float32Array, n, repeats) -> Promise<StepProfile[]> (see Program::Profile).
+  Napi::Value JsProfile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto deferred = Napi::Promise::Deferred::New(env);
+    try {
+      INCEPTION_CHECK(program_ != nullptr, kCodeDisposed, "this CUDA program has been disposed; compile a new one");
+      INCEPTION_CHECK(info.Length() >= 3 && info[0].IsTypedArray() &&
+                          info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array && info[1].IsNumber() &&
+                          info[2].IsNumber(),
+                      kCodeInvalidArgument,
+                      "profile(input: Float32Array, n: number, repeats: number) expects a Float32Array and two numbers");
+      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+      const double nd = info[1].As<Napi::Number>().DoubleValue();
+      INCEPTION_CHECK(nd >= 1 && nd <= program_->batch() && nd == static_cast<int>(nd), kCodeInvalidInput,
+                      "Expected an integer between 1 and ", program_->batch(), " for n but received ", nd);
+      const double rd = info[2].As<Napi::Number>().DoubleValue();
+      INCEPTION_CHECK(rd >= 1 && rd <= 10000 && rd == static_cast<int>(rd), kCodeInvalidArgument,
+                      "Expected an integer between 1 and 10000 for repeats but received ", rd);
+      const int n = static_cast<int>(nd);
+      INCEPTION_CHECK(static_cast<int64_t>(input.ElementLength()) == program_->InputElements(n), kCodeInvalidInput,
+                      "Expected a Float32Array of length ", program_->InputElements(n), " for ", n,
+                      " images but received length ", input.ElementLength());
+      auto* worker = new ProfileWorker(env, program_, input, n, static_cast<int>(rd));
       Napi::Promise promise = worker->Promise();
       worker->Queue();
       return promise;

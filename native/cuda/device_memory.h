@@ -108,6 +108,24 @@ class Stream {
   cudaStream_t stream_ = nullptr;
 };
 
+// A CUDA event: cudaEventDisableTiming for stream ordering (record/wait, also inside a graph
+// capture, where the pair becomes a graph edge), or timing-enabled for the per-step profile.
+class Event {
+ public:
+  explicit Event(bool timing = false) {
+    CUDA_CHECK(cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming));
+  }
+  ~Event() {
+    if (event_) cudaEventDestroy(event_);
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  cudaEvent_t get() const { return event_; }
+
+ private:
+  cudaEvent_t event_ = nullptr;
+};
+
 class CudnnHandle {
  public:
   explicit CudnnHandle(cudaStream_t stream) : api_(RequireCudnn()) {

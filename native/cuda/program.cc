@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "cuda/algo_cache.h"
 #include "cuda/cudnn_loader.h"
@@ -87,8 +88,31 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
   input_w_ = in.w;
   output_features_ = out.c * out.h * out.w;
 
-  stream_ = std::make_unique<Stream>();
-  handle_ = std::make_unique<CudnnHandle>(stream_->get());
+  INCEPTION_CHECK_PLAN(plan_.streams >= 1 && plan_.streams <= kMaxStreams, "plan.schedule.streams ", plan_.streams,
+                       " is outside 1..", kMaxStreams);
+  const size_t stream_count = static_cast<size_t>(plan_.streams);
+  for (size_t k = 0; k < stream_count; ++k) {
+    streams_.push_back(std::make_unique<Stream>());
+    handles_.push_back(std::make_unique<CudnnHandle>(streams_.back()->get()));
+  }
+  workspaces_.resize(stream_count);
+  view_scratches_.resize(stream_count);
+  if (stream_count > 1) {
+    fork_event_ = std::make_unique<Event>();
+    join_events_.resize(stream_count);
+    for (size_t k = 1; k < stream_count; ++k) join_events_[k] = std::make_unique<Event>();
+  }
+  step_events_.resize(plan_.steps.size());
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    INCEPTION_CHECK_PLAN(s.stream >= 0 && s.stream < plan_.streams, "steps[", i, "] '", s.name, "' is scheduled on stream ",
+                         s.stream, " of ", plan_.streams);
+    for (int32_t w : s.waits) {
+      INCEPTION_CHECK_PLAN(w >= 0 && static_cast<size_t>(w) < i, "steps[", i, "] '", s.name, "' waits for step ", w,
+                           "; a step can only wait for an earlier one");
+      if (!step_events_[static_cast<size_t>(w)]) step_events_[static_cast<size_t>(w)] = std::make_unique<Event>();
+    }
+  }
   arena_.Allocate(static_cast<size_t>(plan.arena_bytes), "the activation arena (plan.arenaBytes)");
   // Zero once so no step ever reads NaN garbage (e.g. z with alpha2 = 0 in a trial run).
   CUDA_CHECK(cudaMemset(arena_.get(), 0, arena_.bytes()));
@@ -112,10 +136,10 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
 
 Program::~Program() {
   cudaSetDevice(options_.device);
-  if (stream_) cudaStreamSynchronize(stream_->get());
-  graphs_.clear();  // executable graphs before the memory and handle they refer to
+  for (const auto& stream : streams_) cudaStreamSynchronize(stream->get());
+  graphs_.clear();  // executable graphs before the memory, events and handles they refer to
   batches_.clear();
-  handle_.reset();
+  handles_.clear();
 }
 
 void Program::ValidateLayout(const Plan& plan) const {
@@ -273,9 +297,9 @@ void Program::SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* 
     const PlanTensor& yt = plan_.tensors[static_cast<size_t>(step.output)];
     char* y_trial = trial + (static_cast<char*>(p.y.data) - (arena_.get() + plan_.buffers[static_cast<size_t>(yt.buffer)].offset));
     const float one = 1.0f, zero = 0.0f;
-    cudnn::Status st = api_->PoolingForward(handle_->get(), p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
+    cudnn::Status st = api_->PoolingForward(handles_[0]->get(), p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
                                             p.y_desc.get(), y_trial);
-    cudaError_t ce = cudaStreamSynchronize(stream_->get());
+    cudaError_t ce = cudaStreamSynchronize(streams_[0]->get());
     if (st != cudnn::Status::kSuccess || ce != cudaSuccess) {
       cudaGetLastError();
       p.use_kernel = true;  // our strided pooling kernel (tested against the same reference)
@@ -304,8 +328,8 @@ Program::Batch& Program::SetupBatch(int n) {
 
   ConvSetupContext ctx;
   ctx.api = api_;
-  ctx.handle = handle_->get();
-  ctx.stream = stream_->get();
+  ctx.handle = handles_[0]->get();
+  ctx.stream = streams_[0]->get();
   ctx.precision = options_.precision;
   ctx.benchmark = options_.benchmark;
   ctx.force_split = options_.force_split;
@@ -319,40 +343,52 @@ Program::Batch& Program::SetupBatch(int n) {
 
   batch->convs.resize(static_cast<size_t>(convs));
   batch->pools.resize(static_cast<size_t>(pools));
-  size_t need_ws = 0, need_scratch = 0;
+  // Per stream: the largest workspace and scratch of the convs scheduled on it.
+  std::vector<size_t> need_ws(streams_.size(), 0), need_scratch(streams_.size(), 0);
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
     if (conv_of_step_[i] >= 0) {
       ConvStep& c = batch->convs[static_cast<size_t>(conv_of_step_[i])];
       SetupConvStep(s, n, ctx, &c);
-      need_ws = std::max(need_ws, c.workspace_bytes);
-      if (c.via_scratch) need_scratch = std::max(need_scratch, c.packed_bytes);
+      const size_t k = static_cast<size_t>(s.stream);
+      need_ws[k] = std::max(need_ws[k], c.workspace_bytes);
+      if (c.via_scratch) need_scratch[k] = std::max(need_scratch[k], c.packed_bytes);
     } else if (pool_of_step_[i] >= 0) {
       SetupPoolStep(s, n, trial.get(), &batch->pools[static_cast<size_t>(pool_of_step_[i])]);
     }
   }
-  CUDA_CHECK(cudaStreamSynchronize(stream_->get()));
+  CUDA_CHECK(cudaStreamSynchronize(streams_[0]->get()));
   // Captured graphs hold the workspace and scratch pointers: drop them before a reallocation.
-  if (need_ws > workspace_.bytes() || need_scratch > view_scratch_.bytes()) DropGraphs("the workspace or scratch grew");
-  Grow(&workspace_, need_ws, "the convolution workspace (max over chosen algorithms)");
-  Grow(&view_scratch_, need_scratch, "the concat-slice fallback scratch");
+  for (size_t k = 0; k < streams_.size(); ++k) {
+    if (need_ws[k] > workspaces_[k].bytes() || need_scratch[k] > view_scratches_[k].bytes()) {
+      DropGraphs("the workspace or scratch grew");
+    }
+  }
+  for (size_t k = 0; k < streams_.size(); ++k) {
+    Grow(&workspaces_[k], need_ws[k], "the convolution workspace (max over chosen algorithms)");
+    Grow(&view_scratches_[k], need_scratch[k], "the concat-slice fallback scratch");
+  }
   Batch& ref = *batch;
   batches_[n] = std::move(batch);
   return ref;
 }
 
 void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
-  cudaStream_t stream = stream_->get();
+  const size_t k = static_cast<size_t>(s.stream);
+  cudaStream_t stream = streams_[k]->get();
+  cudnn::Handle handle = handles_[k]->get();
+  const DeviceBuffer& workspace = workspaces_[k];
+  const DeviceBuffer& scratch = view_scratches_[k];
   const StepWeights& w = step_weights_[index];
   switch (s.op) {
     case OpKind::kConv2d: {
       const ConvStep& c = batch.convs[static_cast<size_t>(conv_of_step_[index])];
       // Never hand a kernel a scratch smaller than it writes (an illegal address would poison the context).
-      INCEPTION_CHECK(c.workspace_bytes <= workspace_.bytes() && (!c.via_scratch || c.packed_bytes <= view_scratch_.bytes()),
-                      kCodeNative, "the convolution workspace (", workspace_.bytes(), " bytes) or view scratch (",
-                      view_scratch_.bytes(), " bytes) is smaller than this step needs (", c.workspace_bytes, ", ",
+      INCEPTION_CHECK(c.workspace_bytes <= workspace.bytes() && (!c.via_scratch || c.packed_bytes <= scratch.bytes()),
+                      kCodeNative, "the convolution workspace (", workspace.bytes(), " bytes) or view scratch (",
+                      scratch.bytes(), " bytes) of stream ", k, " is smaller than this step needs (", c.workspace_bytes, ", ",
                       c.via_scratch ? c.packed_bytes : 0, "): an earlier allocation failed; compile the program again");
-      RunConv(c, *api_, handle_->get(), stream, workspace_.get(), workspace_.bytes(), view_scratch_.get());
+      RunConv(c, *api_, handle, stream, workspace.get(), workspace.bytes(), scratch.get());
       break;
     }
     case OpKind::kMaxPool2d:
@@ -363,7 +399,7 @@ void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
                      s.pad[0], s.pad[1], s.count_include_pad, stream);
       } else {
         const float one = 1.0f, zero = 0.0f;
-        CUDNN_CHECK(api_->PoolingForward(handle_->get(), p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
+        CUDNN_CHECK(api_->PoolingForward(handle, p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
                                          p.y_desc.get(), p.y.data));
       }
       break;
@@ -406,22 +442,25 @@ void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
   CheckLaunch("kernel launch");
 }
 
-void Program::EnqueueRun(int n, Batch& batch) {
-  cudaStream_t stream = stream_->get();
+void Program::EnqueueInput(int n) {
+  cudaStream_t stream = streams_[0]->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
   CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice, stream));
   TensorView in = View(plan_.input, n);
   if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);  // zero the pad channels
   LaunchInputConvert(reinterpret_cast<const float*>(io_in_.get()), input_channels_, in, stream);
   CheckLaunch("input conversion");
-  for (size_t i = 0; i < plan_.steps.size(); ++i) {
-    const PlanStep& s = plan_.steps[i];
-    try {
-      RunStep(i, s, n, batch);
-    } catch (Error& e) {
-      e.WithStep(s.name);
-      throw;
-    }
+  if (streams_.size() > 1) {
+    CUDA_CHECK(cudaEventRecord(fork_event_->get(), stream));
+    for (size_t k = 1; k < streams_.size(); ++k) CUDA_CHECK(cudaStreamWaitEvent(streams_[k]->get(), fork_event_->get(), 0));
+  }
+}
+
+void Program::EnqueueOutput(int n) {
+  cudaStream_t stream = streams_[0]->get();
+  for (size_t k = 1; k < streams_.size(); ++k) {
+    CUDA_CHECK(cudaEventRecord(join_events_[k]->get(), streams_[k]->get()));
+    CUDA_CHECK(cudaStreamWaitEvent(stream, join_events_[k]->get(), 0));
   }
   const size_t out_count = static_cast<size_t>(n) * output_features_;
   LaunchOutputConvert(View(plan_.output, n), reinterpret_cast<float*>(io_out_.get()), stream);
@@ -429,11 +468,32 @@ void Program::EnqueueRun(int n, Batch& batch) {
   CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, stream));
 }
 
+void Program::EnqueueRun(int n, Batch& batch) {
+  EnqueueInput(n);
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    try {
+      cudaStream_t stream = StreamOf(i);
+      for (int32_t w : s.waits) CUDA_CHECK(cudaStreamWaitEvent(stream, step_events_[static_cast<size_t>(w)]->get(), 0));
+      RunStep(i, s, n, batch);
+      if (step_events_[i]) CUDA_CHECK(cudaEventRecord(step_events_[i]->get(), stream));
+    } catch (Error& e) {
+      e.WithStep(s.name);
+      throw;
+    }
+  }
+  EnqueueOutput(n);
+}
+
+void Program::SynchronizeAll() {
+  for (const auto& stream : streams_) cudaStreamSynchronize(stream->get());
+}
+
 bool Program::RunGraph(int n, Batch& batch) {
   if (!options_.graphs) return false;
   GraphState& g = graphs_[n];
   if (g.failed) return false;
-  cudaStream_t stream = stream_->get();
+  cudaStream_t stream = streams_[0]->get();
   if (!g.graph) {
     if (g.eager_runs < kEagerRunsBeforeCapture) {
       ++g.eager_runs;
@@ -444,7 +504,8 @@ bool Program::RunGraph(int n, Batch& batch) {
     if (!g.graph) {
       g.failed = true;
       g.reason = "capture failed, running eagerly: " + why;
-      // Nothing of the failed capture ran; make sure the stream itself is healthy before the eager run.
+      // Nothing of the failed capture ran; make sure the streams are healthy before the eager run.
+      SynchronizeAll();
       CUDA_CHECK(cudaStreamSynchronize(stream));
       return false;
     }
@@ -477,7 +538,7 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   const bool fresh = batches_.find(n) == batches_.end();
   Batch& batch = SetupBatch(n);
   if (fresh) SaveAlgoCache();
-  cudaStream_t stream = stream_->get();
+  cudaStream_t stream = streams_[0]->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
   std::memcpy(host_in_.get(), input, in_count * sizeof(float));
   try {
@@ -485,7 +546,7 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   } catch (...) {
     // A call failed after earlier work of this run was enqueued (e.g. the pinned input copy):
     // let it finish before the next run rewrites host_in_. Its own status is not the news.
-    cudaStreamSynchronize(stream);
+    SynchronizeAll();
     cudaGetLastError();
     throw;
   }
@@ -497,7 +558,116 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
 
 size_t Program::workspace_bytes() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return workspace_.bytes();
+  size_t total = 0;
+  for (const DeviceBuffer& w : workspaces_) total += w.bytes();
+  return total;
+}
+
+std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
+                  " (the program's maxBatch)");
+  INCEPTION_CHECK(repeats >= 1 && repeats <= 10000, kCodeInvalidArgument, "Expected an integer between 1 and 10000 for repeats but received ", repeats);
+  CUDA_CHECK(cudaSetDevice(options_.device));
+  const bool fresh = batches_.find(n) == batches_.end();
+  Batch& batch = SetupBatch(n);
+  if (fresh) SaveAlgoCache();
+  const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
+  std::memcpy(host_in_.get(), input, in_count * sizeof(float));
+  cudaStream_t main = streams_[0]->get();
+  const size_t steps = plan_.steps.size();
+  // Entry e: 0 = input conversion, 1..steps = plan steps, steps + 1 = output conversion.
+  const size_t entries = steps + 2;
+  std::vector<std::unique_ptr<Event>> starts, stops;
+  for (size_t e = 0; e < entries; ++e) {
+    starts.push_back(std::make_unique<Event>(true));
+    stops.push_back(std::make_unique<Event>(true));
+  }
+  std::vector<std::vector<float>> samples(entries);
+  auto run_once = [&](bool timed) {
+    // Strictly one entry after another: each waits for the previous entry's stop event.
+    cudaEvent_t previous = nullptr;
+    auto timed_entry = [&](size_t e, cudaStream_t stream, const std::function<void()>& enqueue) {
+      if (previous != nullptr) CUDA_CHECK(cudaStreamWaitEvent(stream, previous, 0));
+      CUDA_CHECK(cudaEventRecord(starts[e]->get(), stream));
+      enqueue();
+      CUDA_CHECK(cudaEventRecord(stops[e]->get(), stream));
+      previous = stops[e]->get();
+    };
+    timed_entry(0, main, [&] {
+      CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice, main));
+      TensorView in = View(plan_.input, n);
+      if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);
+      LaunchInputConvert(reinterpret_cast<const float*>(io_in_.get()), input_channels_, in, main);
+      CheckLaunch("input conversion");
+    });
+    for (size_t i = 0; i < steps; ++i) {
+      const PlanStep& s = plan_.steps[i];
+      try {
+        timed_entry(i + 1, StreamOf(i), [&] { RunStep(i, s, n, batch); });
+      } catch (Error& e) {
+        e.WithStep(s.name);
+        throw;
+      }
+    }
+    timed_entry(steps + 1, main, [&] {
+      const size_t out_count = static_cast<size_t>(n) * output_features_;
+      LaunchOutputConvert(View(plan_.output, n), reinterpret_cast<float*>(io_out_.get()), main);
+      CheckLaunch("output conversion");
+      CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, main));
+    });
+    CUDA_CHECK(cudaEventSynchronize(stops[steps + 1]->get()));
+    if (!timed) return;
+    for (size_t e = 0; e < entries; ++e) {
+      float ms = 0;
+      CUDA_CHECK(cudaEventElapsedTime(&ms, starts[e]->get(), stops[e]->get()));
+      samples[e].push_back(ms);
+    }
+  };
+  try {
+    run_once(false);  // warm-up: lazy cuDNN initialisation, caches
+    for (int r = 0; r < repeats; ++r) run_once(true);
+  } catch (...) {
+    SynchronizeAll();
+    cudaGetLastError();
+    throw;
+  }
+  auto median = [](std::vector<float> v) {
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? static_cast<double>(v[m]) : (static_cast<double>(v[m - 1]) + v[m]) / 2.0;
+  };
+  std::vector<StepProfile> out;
+  StepProfile input_entry;
+  input_entry.step = "input-convert";
+  input_entry.ms = median(samples[0]);
+  input_entry.path = "kernel";
+  out.push_back(input_entry);
+  for (size_t i = 0; i < steps; ++i) {
+    const PlanStep& s = plan_.steps[i];
+    StepProfile p;
+    p.step = s.name;
+    p.index = static_cast<int>(i);
+    p.ms = median(samples[i + 1]);
+    p.stream = s.stream;
+    p.path = "kernel";
+    if (conv_of_step_[i] >= 0) {
+      const ConvStep& c = batch.convs[static_cast<size_t>(conv_of_step_[i])];
+      p.path = std::string(c.split ? "split" : "fused") + (c.via_scratch ? "+scratch-copy" : "");
+      p.algo = static_cast<int>(c.algo);
+      p.workspace_bytes = c.workspace_bytes;
+      p.description = c.Describe();
+    } else if (pool_of_step_[i] >= 0) {
+      p.path = batch.pools[static_cast<size_t>(pool_of_step_[i])].use_kernel ? "pool-kernel" : "cudnn";
+    }
+    out.push_back(p);
+  }
+  StepProfile output_entry;
+  output_entry.step = "output-convert";
+  output_entry.ms = median(samples[steps + 1]);
+  output_entry.path = "kernel";
+  out.push_back(output_entry);
+  return out;
 }
 
 std::vector<ConvChoice> Program::Choices() const {

@@ -9,6 +9,17 @@
 // staging buffer .. output copy into pinned staging) as one CUDA graph, and later runs of that n
 // replay it. A failed capture/instantiate/launch leaves that n eager for good, with the reason in
 // Graphs(). Graphs are dropped (and captured again) when the workspace or scratch is reallocated.
+//
+// Branch streams (plan.streams > 1, src/plan/schedule.ts): each step runs on its scheduled stream
+// (0 = the main stream, which also does the input and output copies); every stream has its own
+// cuDNN handle, workspace and concat-slice scratch. A run records a fork event on the main stream
+// that every other stream waits for first, waits before each step for the events of the steps in
+// its `waits` (one event per step that someone waits on, recorded right after that step), and at
+// the end joins every other stream back into the main stream before the output conversion, so a
+// graph capture of a run ends with all streams joined (the fork/join become graph edges).
+//
+// Profile(): runs the steps eagerly (never a graph), one after another (each step waits for the
+// previous one's end), each between a pair of timing events on its stream; median per step.
 #pragma once
 
 #include <map>
@@ -49,6 +60,20 @@ struct ConvChoice {
   bool from_cache = false;
 };
 
+// One step of Profile(): the median GPU time between the events around it and what ran.
+struct StepProfile {
+  std::string step;  // the plan step's name, or "input-convert" / "output-convert"
+  int index = -1;    // plan step index; -1 for the conversions
+  double ms = 0;
+  // conv: "fused" | "split" | "fused+scratch-copy" | "split+scratch-copy"; pools: "cudnn" | "pool-kernel";
+  // everything else (and the conversions): "kernel".
+  std::string path;
+  int algo = -1;  // cudnnConvolutionFwdAlgo_t of a conv, else -1
+  size_t workspace_bytes = 0;
+  int stream = 0;
+  std::string description;  // conv: ConvStep::Describe()
+};
+
 // The CUDA-graph state of one batch size (for diagnostics and tests).
 struct GraphInfo {
   int n = 0;
@@ -68,6 +93,9 @@ class Program {
   // input: plain NCHW fp32 [n,C,H,W]; output: plain fp32 [n, K*h*w] in NCHW order ([n,K] for a
   // network). Blocks until done.
   void Run(const float* input, int n, std::vector<float>* output);
+  // Per-step GPU times of batch n: one eager warm-up run, then `repeats` timed runs; median per
+  // step. Entries: the input conversion, every step in plan order, the output conversion.
+  std::vector<StepProfile> Profile(const float* input, int n, int repeats);
 
   int batch() const { return plan_.batch; }
   // Floats of a plain NCHW input of n images (what Run reads from `input`).
@@ -102,6 +130,12 @@ class Program {
   void SetupConvStep(const PlanStep& step, int n, const ConvSetupContext& ctx, ConvStep* out);
   void SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* out);
   void RunStep(size_t index, const PlanStep& step, int n, Batch& batch);
+  // The input copy + conversion (main stream), then the fork of the other streams.
+  void EnqueueInput(int n);
+  // Joins the other streams into the main stream, then the output conversion + copy.
+  void EnqueueOutput(int n);
+  cudaStream_t StreamOf(size_t step) const { return streams_[static_cast<size_t>(plan_.steps[step].stream)]->get(); }
+  void SynchronizeAll();
   // Puts one whole batch-n run on the stream: host_in_ -> device .. device -> host_out_ (no sync).
   void EnqueueRun(int n, Batch& batch);
   // Replays (capturing first when due) the graph of batch n; false when n runs eagerly.
@@ -114,9 +148,15 @@ class Program {
   std::string gpu_name_;
   size_t cudnn_version_ = 0;
   const cudnn::Api* api_ = nullptr;
-  std::unique_ptr<Stream> stream_;
-  std::unique_ptr<CudnnHandle> handle_;
-  DeviceBuffer weights_, arena_, workspace_, io_in_, io_out_, view_scratch_;
+  // Per stream (index 0 = main): the stream, its cuDNN handle, conv workspace and view scratch.
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<std::unique_ptr<CudnnHandle>> handles_;
+  std::vector<DeviceBuffer> workspaces_, view_scratches_;
+  // step_events_[i]: recorded after step i when a later step waits for it, else null.
+  std::vector<std::unique_ptr<Event>> step_events_;
+  std::unique_ptr<Event> fork_event_;
+  std::vector<std::unique_ptr<Event>> join_events_;  // per stream (index 0 unused)
+  DeviceBuffer weights_, arena_, io_in_, io_out_;
   PinnedBuffer host_in_, host_out_;
   // Per step: device pointers into weights_ (conv: w, bias, bias_f32; linear: w, b; affine: scale, shift).
   struct StepWeights {
