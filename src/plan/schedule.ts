@@ -259,3 +259,16 @@ export function checkSchedule(plan: PlanShape, schedule: PlanSchedule): void {
     for (const w of s.waits) if (!Number.isInteger(w) || w < 0 || w >= j) throw new PlanError(`schedule.steps[${j}] waits for step ${w}; a step can only wait for an earlier one`);
   });
 }
+
+/**
+ * The session option `streams` (CUDA only): resolveStreams for device 'cuda'; for 'cpu' only
+ * undefined or 1 is accepted (the CPU backend runs the steps in order) and the environment is ignored.
+ */
+export function sessionStreams(option: unknown, device: 'cpu' | 'cuda', envValue: string | undefined): number {
+  if (device === 'cuda') return resolveStreams(option, envValue);
+  if (option !== undefined && option !== 1) {
+    checkStreams(option);
+    throw new InvalidArgumentError("streams applies to device 'cuda' only (the CPU backend runs the steps in order); remove it for 'cpu'");
+  }
+  return 1;
+}

@@ -5,6 +5,7 @@
 import { DeviceError, InvalidArgumentError, describe, invalidParam } from '../errors';
 import { getModel } from '../models/registry';
 import type { ModelDefinition, ModelName } from '../models/types';
+import { sessionStreams } from '../plan/schedule';
 import type { DeviceKind, Precision } from './backend';
 
 export type SyntheticProfile = 'dcfree' | 'plain';
@@ -31,6 +32,11 @@ export interface SessionOptions {
   readonly threads?: number;
   /** inception_resnet_v1 only: 'embedding' (default) or 'logits' (needs a checkpoint with logits.*). */
   readonly head?: Head;
+  /**
+   * CUDA only: run the parallel branches of each block on up to this many CUDA streams (1..4,
+   * default 1). The environment variable INCEPTION_CUDA_STREAMS overrides it (A/B checks).
+   */
+  readonly streams?: number;
 }
 
 export type WeightsSpec = { readonly kind: 'checkpoint'; readonly path: string } | { readonly kind: 'synthetic'; readonly profile: SyntheticProfile };
@@ -51,6 +57,7 @@ export interface ResolvedOptions {
   readonly width: number;
   readonly threads: number | undefined;
   readonly head: Head;
+  readonly streams: number;
 }
 
 export const DEFAULT_MAX_BATCH = 8;
@@ -58,7 +65,7 @@ export const DEFAULT_MAX_BATCH = 8;
 export const MAX_BATCH_LIMIT = 4096;
 export const MAX_INPUT_SIDE = 4096;
 
-const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'head'];
+const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'head', 'streams'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 const PROFILES: readonly SyntheticProfile[] = ['dcfree', 'plain'];
 
@@ -162,5 +169,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new InvalidArgumentError("head 'logits' needs a facenet checkpoint with logits.weight and logits.bias; synthetic weights have none");
   }
 
-  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, head };
+  const streams = sessionStreams(options.streams, device.kind, process.env.INCEPTION_CUDA_STREAMS);
+
+  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, head, streams };
 }

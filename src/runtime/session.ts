@@ -106,7 +106,7 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   }
   const graph = model.build(wantsLogitsHead ? { ...buildOptions, logitsClasses: logitsClasses as number } : buildOptions);
   const optimised = optimize(graph, weights);
-  const { plan, report } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(options.precision));
+  const { plan, report } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(options.precision), { streams: options.streams });
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
   const program = await callNative('compiling the plan', () =>
