@@ -65,6 +65,16 @@ export interface Session {
 
 export type { Classification } from './scores';
 
+/**
+ * session.run for a caller that owns `input`, has checked that every value is finite, and leaves
+ * `input` unchanged until the promise settles (the dynamic batcher and its batch buffers): a
+ * session made here skips run()'s private copy and its second scan of the values. The shape is
+ * still checked. Any other Session implementation gets its ordinary run().
+ */
+export function runOwnedInput(session: Session, input: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> {
+  return session instanceof CompiledSession ? session.runOwned(input, shape) : session.run(input, shape);
+}
+
 /** Loads the native backend for a device (throws BackendUnavailableError when it cannot). */
 export type BackendLoader = (kind: 'cpu' | 'cuda') => Backend;
 
@@ -181,6 +191,19 @@ class CompiledSession implements Session {
     // A private copy: the caller may reuse its array while the run waits in the queue.
     const batch = input.slice(0, n * 3 * this.options.height * this.options.width);
     return this.queue.push(() => this.runNow(batch, n, callerStack));
+  }
+
+  /** run() without the private copy and the value scan: see runOwnedInput. */
+  runOwned(input: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> {
+    const callerStack = new Error().stack;
+    let n: number;
+    try {
+      this.checkOpen();
+      n = checkRunInput(input, shape, this.options, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.queue.push(() => this.runNow(input, n, callerStack));
   }
 
   async classify(images: readonly Uint8Array[], options?: ClassifyOptions): Promise<Classification[][]> {
