@@ -7,7 +7,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DisposedError, InvalidArgumentError, InvalidInputError, PlanError, QueueFullError, RequestAbortedError, RequestTimeoutError, describe, invalidParam } from '../errors';
-import type { Session } from '../runtime/session';
+import { checkFiniteValues } from '../runtime/input';
+import { runOwnedInput, type Session } from '../runtime/session';
 import { checkSessions, resolveBatcherOptions, type BatcherOptions, type RequestOutcome, type ResolvedBatcherOptions } from './options';
 
 export interface InferOptions {
@@ -15,6 +16,12 @@ export interface InferOptions {
   readonly signal?: AbortSignal;
   /** Overrides the batcher's default timeout (ms, queue plus compute). */
   readonly timeoutMs?: number;
+  /**
+   * Hands `input` to the batcher instead of having it copied: the batcher reads it (once, into its
+   * batch) until the promise settles, so the caller must not change it before then. Saves a copy
+   * of every request (the server passes views on the request bodies it read). Default false.
+   */
+  readonly transfer?: boolean;
 }
 
 export interface BatcherStats {
@@ -56,6 +63,8 @@ type State = 'queued' | 'running' | 'settled';
 
 interface Pending {
   readonly input: Float32Array;
+  /** The caller's array (transfer: true): copied into the batch buffer, never run in place. */
+  readonly borrowed: boolean;
   readonly images: number;
   readonly enqueuedAt: number;
   startedAt: number | undefined;
@@ -66,7 +75,7 @@ interface Pending {
   cleanup(): void;
 }
 
-const INFER_KEYS: readonly string[] = ['signal', 'timeoutMs'];
+const INFER_KEYS: readonly string[] = ['signal', 'timeoutMs', 'transfer'];
 
 export function createBatcher(sessions: Session | readonly Session[], options?: BatcherOptions): Batcher {
   const list = checkSessions(sessions);
@@ -81,6 +90,8 @@ class DynamicBatcher implements Batcher {
   private readonly queue: Pending[] = [];
   private queuedImageCount = 0;
   private readonly busy: boolean[];
+  /** Per instance, a maxBatch-image buffer that batches are assembled in (made at its first use). */
+  private readonly batchBuffers: (Float32Array | undefined)[];
   private runningCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -97,6 +108,7 @@ class DynamicBatcher implements Batcher {
     this.imageSize = 3 * info.inputShape[2] * info.inputShape[3];
     this.outputSize = info.outputShape[1];
     this.busy = sessions.map(() => false);
+    this.batchBuffers = sessions.map(() => undefined);
   }
 
   get closed(): boolean {
@@ -118,9 +130,10 @@ class DynamicBatcher implements Batcher {
     let images: number;
     let timeoutMs: number | undefined;
     let signal: AbortSignal | undefined;
+    let transfer: boolean;
     try {
       images = this.checkInput(input);
-      ({ timeoutMs, signal } = this.checkInferOptions(options));
+      ({ timeoutMs, signal, transfer } = this.checkInferOptions(options));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -137,8 +150,9 @@ class DynamicBatcher implements Batcher {
       let timer: NodeJS.Timeout | undefined;
       const onAbort = (): void => this.fail(entry, abortedError(signal as AbortSignal, entry.state === 'queued' ? 'while queued' : 'while its batch ran'), 'aborted');
       const entry: Pending = {
-        // A private copy: the caller may reuse its array while the request waits.
-        input: input.slice(0, images * this.imageSize),
+        // A private copy unless handed over: the caller may reuse its array while the request waits.
+        input: transfer ? input : input.slice(),
+        borrowed: transfer,
         images,
         enqueuedAt: performance.now(),
         startedAt: undefined,
@@ -189,24 +203,24 @@ class DynamicBatcher implements Batcher {
     if (images > this.maxBatch) {
       throw new InvalidInputError(`The request has ${images} images but maxBatch=${this.maxBatch}; split it into requests of at most ${this.maxBatch}`);
     }
-    // Checked per request so that one bad request cannot fail the batch it would share.
-    for (let i = 0; i < input.length; i++) {
-      if (!Number.isFinite(input[i])) throw new InvalidInputError(`Input value at index ${i} is ${input[i]}; every value must be finite (check the preprocessing)`);
-    }
+    // Checked per request so that one bad request cannot fail the batch it would share; the
+    // batch is not scanned again (the session is told its values are checked).
+    checkFiniteValues(input);
     return images;
   }
 
-  private checkInferOptions(options: unknown): { timeoutMs: number | undefined; signal: AbortSignal | undefined } {
-    if (options === undefined) return { timeoutMs: this.options.timeoutMs, signal: undefined };
+  private checkInferOptions(options: unknown): { timeoutMs: number | undefined; signal: AbortSignal | undefined; transfer: boolean } {
+    if (options === undefined) return { timeoutMs: this.options.timeoutMs, signal: undefined, transfer: false };
     if (typeof options !== 'object' || options === null) throw invalidParam('infer options', 'an object', options);
     const unknown = Object.keys(options).filter((k) => !INFER_KEYS.includes(k));
     if (unknown.length > 0) throw new InvalidArgumentError(`Unknown infer option '${unknown[0]}'; the options are: ${INFER_KEYS.join(', ')}`);
-    const { signal, timeoutMs } = options as InferOptions;
+    const { signal, timeoutMs, transfer } = options as InferOptions;
+    if (transfer !== undefined && typeof transfer !== 'boolean') throw invalidParam('transfer', 'a boolean', transfer);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidParam('signal', 'an AbortSignal', signal);
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 2_147_483_647)) {
       throw invalidParam('timeoutMs', 'a positive integer (milliseconds)', timeoutMs);
     }
-    return { timeoutMs: timeoutMs ?? this.options.timeoutMs, signal };
+    return { timeoutMs: timeoutMs ?? this.options.timeoutMs, signal, transfer: transfer === true };
   }
 
   /** Dispatches batches to idle instances while the policy says so; otherwise arms the delay timer. */
@@ -263,17 +277,7 @@ class DynamicBatcher implements Batcher {
       entry.state = 'running';
       entry.startedAt = started;
     }
-    let batch: Float32Array;
-    if (entries.length === 1) {
-      batch = entries[0].input;
-    } else {
-      batch = new Float32Array(images * this.imageSize);
-      let offset = 0;
-      for (const entry of entries) {
-        batch.set(entry.input, offset);
-        offset += entry.input.length;
-      }
-    }
+    const batch = this.assemble(instance, entries, images);
     this.busy[instance] = true;
     this.runningCount++;
     this.counts.batches++;
@@ -281,7 +285,9 @@ class DynamicBatcher implements Batcher {
     const [, c, h, w] = [images, ...this.imageShape];
     let run: Promise<Float32Array>;
     try {
-      run = this.sessions[instance].run(batch, [images, c, h, w]);
+      // The batch buffer stays unchanged until this run settles (the instance is busy until then)
+      // and every request's values were checked at infer(): no copy or scan in the session.
+      run = runOwnedInput(this.sessions[instance], batch, [images, c, h, w]);
     } catch (error) {
       run = Promise.reject(error);
     }
@@ -309,6 +315,22 @@ class DynamicBatcher implements Batcher {
       },
       (error: unknown) => this.failBatch(instance, entries, images, performance.now() - started, error),
     );
+  }
+
+  /**
+   * The batch's input: a lone request's private copy as it is, otherwise every request's rows
+   * copied straight into the instance's batch buffer (a handed-over array is always copied, so
+   * the caller may reuse it once its promise settles even if the batch is still running).
+   */
+  private assemble(instance: number, entries: readonly Pending[], images: number): Float32Array {
+    if (entries.length === 1 && !entries[0].borrowed) return entries[0].input;
+    const buffer = (this.batchBuffers[instance] ??= new Float32Array(this.maxBatch * this.imageSize));
+    let offset = 0;
+    for (const entry of entries) {
+      buffer.set(entry.input, offset);
+      offset += entry.input.length;
+    }
+    return buffer.subarray(0, images * this.imageSize);
   }
 
   private failBatch(instance: number, entries: readonly Pending[], images: number, computeMs: number, error: unknown): void {

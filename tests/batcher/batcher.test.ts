@@ -207,4 +207,57 @@ describe('createBatcher (fake session)', () => {
     expect(batchSizes).toEqual([2]);
     expect(outcomes).toEqual(['ok']);
   });
+  it('transfer: true reads the caller array once, at dispatch: changing it afterwards (even after a timeout) does not touch the batch', async () => {
+    const fake = fakeSession({ maxBatch: 4 });
+    fake.controls.hold = true;
+    const batcher = createBatcher(fake.session, { maxBatch: 4, maxQueueDelayMicroseconds: 0 });
+    const a = imagesFilled([3]);
+    const b = imagesFilled([1, 2]);
+    const first = batcher.infer(a, { transfer: true });
+    await new Promise((r) => setTimeout(r, 5)); // a's batch (alone) is running and held
+    const second = batcher.infer(b, { transfer: true, timeoutMs: 5 }).catch((e: unknown) => e);
+    const third = batcher.infer(imagesFilled([4]));
+    a.fill(100); // a was copied into the batch buffer when its batch formed
+    fake.releaseAll();
+    expect((await first)[0]).toBe(3 * IMAGE);
+    await new Promise((r) => setTimeout(r, 10)); // b, c run as one batch; b times out while it is held
+    expect(await second).toBeInstanceOf(RequestTimeoutError);
+    b.fill(-100); // the caller may reuse b once its promise settled
+    fake.releaseAll();
+    expect((await third)[0]).toBe(4 * IMAGE);
+    expect(fake.controls.batches).toEqual([1, 3]);
+    await batcher.close();
+  });
+
+  it('transfer: true gives the same rows and the same per-request NaN error as a copied request; transfer must be a boolean', async () => {
+    const fake = fakeSession();
+    fake.controls.delayMs = 1;
+    const batcher = createBatcher(fake.session, { maxBatch: 4, maxQueueDelayMicroseconds: 2000 });
+    const bad = imagesFilled([1, 1]);
+    bad[IMAGE + 2] = Infinity;
+    const [x, y, z] = await Promise.all([
+      batcher.infer(imagesFilled([1, 2]), { transfer: true }),
+      batcher.infer(imagesFilled([3]), { transfer: false }),
+      batcher.infer(bad, { transfer: true }).catch((e: unknown) => e),
+    ]);
+    expect(sums(x)).toEqual([IMAGE, 2 * IMAGE]);
+    expect(sums(y)).toEqual([3 * IMAGE]);
+    expect(z).toBeInstanceOf(InvalidInputError);
+    expect((z as Error).message).toBe(`Input value at index ${IMAGE + 2} is Infinity; every value must be finite (check the preprocessing)`);
+    await expect(batcher.infer(imagesFilled([1]), { transfer: 'yes' } as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(batcher.infer(imagesFilled([1]), { copy: false } as never)).rejects.toThrow("Unknown infer option 'copy'; the options are: signal, timeoutMs, transfer");
+    await batcher.close();
+  });
+
+  it('batches assembled one after another in the reused batch buffer each carry only their own requests', async () => {
+    const fake = fakeSession({ maxBatch: 4 });
+    fake.controls.delayMs = 1;
+    const batcher = createBatcher(fake.session, { maxBatch: 4, maxQueueDelayMicroseconds: 1000 });
+    for (const round of [[1, 2, 3, 4], [5, 6], [7], [8, 9, 10]]) {
+      const rows = await Promise.all(round.map((v) => batcher.infer(imagesFilled([v]), { transfer: true })));
+      expect(rows.map((r) => r[0])).toEqual(round.map((v) => v * IMAGE));
+      expect(rows.map((r) => r[1])).toEqual(round.map(() => round.length));
+    }
+    await batcher.close();
+  });
 });
