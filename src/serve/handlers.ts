@@ -58,10 +58,14 @@ export function clientGone(req: IncomingMessage, res: ServerResponse): AbortSign
 
 export async function handleInfer(req: IncomingMessage, res: ServerResponse, model: ModelContext): Promise<void> {
   const signal = clientGone(req, res);
-  const body = await readBody(req, model.maxBodyBytes);
   const header = req.headers[BINARY_HEADER];
-  const request = parseInferRequest(body, Array.isArray(header) ? header[0] : header, model.signature);
-  const rows = await model.batcher.infer(request.input, { signal, timeoutMs: model.requestTimeoutMs });
+  const headerLength = Array.isArray(header) ? header[0] : header;
+  // The binary tensor starts after the JSON header: read the body so that it lands aligned.
+  const alignAt = headerLength !== undefined && /^[0-9]+$/.test(headerLength) ? Number(headerLength) : 0;
+  const body = await readBody(req, model.maxBodyBytes, alignAt);
+  const request = parseInferRequest(body, headerLength, model.signature);
+  // The tensor (often a view on the body) is this request's alone: handed over, not copied.
+  const rows = await model.batcher.infer(request.input, { signal, timeoutMs: model.requestTimeoutMs, transfer: true });
   const { body: out, headers } = encodeInferResponse(rows, request.images, request, { ...model.signature, name: model.name, version: MODEL_VERSION });
   sendBinary(res, 200, out, headers);
 }
@@ -80,7 +84,7 @@ export async function handleClassify(req: IncomingMessage, res: ServerResponse, 
   await checkPixels(bytes, model.maxInputPixels);
   const { height, width } = model.signature;
   const tensor = await imageToTensor(bytes, { height, width, preprocessing: model.preprocessing, maxInputPixels: model.maxInputPixels });
-  const row = await model.batcher.infer(tensor, { signal, timeoutMs: model.requestTimeoutMs });
+  const row = await model.batcher.infer(tensor, { signal, timeoutMs: model.requestTimeoutMs, transfer: true });
   const head = { model_name: model.name, model_version: MODEL_VERSION };
   if (model.info.output === 'embedding') {
     sendJson(res, 200, { ...head, embedding: Array.from(row) });

@@ -6,6 +6,7 @@
  */
 import { endianness } from 'node:os';
 import { HttpError } from './http';
+import { readDataSpan, splitDataArray, type DataSpan } from './json-tensor';
 
 export const BINARY_HEADER = 'inference-header-content-length';
 
@@ -37,8 +38,16 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Parses an infer body; `headerLength` is the Inference-Header-Content-Length value, if any. */
-export function parseInferRequest(body: Buffer, headerLength: string | undefined, model: ModelSignature): InferRequest {
+/** JSON bodies smaller than this are parsed whole (JSON.parse is quick on them). */
+const FAST_JSON_MIN_BYTES = 16 * 1024;
+
+/**
+ * Parses an infer body; `headerLength` is the Inference-Header-Content-Length value, if any.
+ * A large JSON body has its tensor numbers read straight from the bytes (json-tensor.ts); when
+ * that reader gives up, the body is parsed again the ordinary way (`fast` false), which gives
+ * the same result or the error that names the problem.
+ */
+export function parseInferRequest(body: Buffer, headerLength: string | undefined, model: ModelSignature, fast = true): InferRequest {
   let jsonBytes = body;
   let binary: Buffer | undefined;
   if (headerLength !== undefined) {
@@ -50,11 +59,17 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
     binary = body.subarray(n);
   }
   let request: unknown;
-  try {
-    request = JSON.parse(jsonBytes.toString('utf8'));
-  } catch (error) {
-    const hint = headerLength === undefined ? ' (binary tensor data needs the Inference-Header-Content-Length header)' : '';
-    throw bad(`the request body is not valid JSON${hint}: ${(error as Error).message}`);
+  const split = fast && headerLength === undefined && body.length >= FAST_JSON_MIN_BYTES ? splitDataArray(body) : undefined;
+  const dataSpan: DataSpan | undefined = split?.span;
+  if (split !== undefined) {
+    request = split.request;
+  } else {
+    try {
+      request = JSON.parse(jsonBytes.toString('utf8'));
+    } catch (error) {
+      const hint = headerLength === undefined ? ' (binary tensor data needs the Inference-Header-Content-Length header)' : '';
+      throw bad(`the request body is not valid JSON${hint}: ${(error as Error).message}`);
+    }
   }
   if (!isObject(request)) throw bad('the request body must be a JSON object with an "inputs" array');
 
@@ -82,7 +97,13 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
     input = readFloat32(binary, count);
   } else {
     if (binary !== undefined && binary.length > 0) throw bad(`${binary.length} bytes follow the JSON header but no input has parameters.binary_data_size`);
-    input = flattenData(tensor.data, [images, 3, model.height, model.width], model.inputName);
+    const shape = [images, 3, model.height, model.width];
+    if (dataSpan !== undefined) {
+      input = new Float32Array(count);
+      if (!readDataSpan(body, dataSpan, shape, input)) return parseInferRequest(body, headerLength, model, false);
+    } else {
+      input = flattenData(tensor.data, shape, model.inputName);
+    }
   }
   return { id, images, input, binaryOutput: wantsBinaryOutput(request, model) };
 }
@@ -99,7 +120,13 @@ function checkShape(shape: unknown, model: ModelSignature): number {
   return n;
 }
 
+/**
+ * The binary tensor as float32: a view on the body itself when its address is 4-byte aligned
+ * (readBody arranges that), one copy otherwise. The view shares the body's memory, so the body
+ * must stay unchanged while the tensor is used.
+ */
 function readFloat32(bytes: Buffer, count: number): Float32Array {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
   const out = new Float32Array(count);
   if (LITTLE_ENDIAN) {
     new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4));
@@ -118,6 +145,10 @@ function flattenData(data: unknown, shape: readonly number[], name: string): Flo
   const count = shape.reduce((a, b) => a * b, 1);
   if (!Array.isArray(data)) throw bad(`input '${name}' needs "data" (an array of ${count} numbers, flat or nested) or binary data`);
   const out = new Float32Array(count);
+  if (copyNumbers(data, shape, out)) return out;
+  // Something is off: the walk below names what and where (it builds a path per array, so it is
+  // the slow way and runs only for a request that is refused).
+  out.fill(0);
   const nested = data.length > 0 && Array.isArray(data[0]);
   const dims = nested ? shape : [count];
   let n = 0;
@@ -139,6 +170,38 @@ function flattenData(data: unknown, shape: readonly number[], name: string): Flo
   };
   walk(data, 0, '');
   return out;
+}
+
+/**
+ * The fast path of flattenData: copies `data` (flat with exactly `out.length` numbers, or nested
+ * exactly as `shape`) into `out` and returns true; returns false at the first thing that is not
+ * so, leaving the error message to the slow walk.
+ */
+function copyNumbers(data: unknown[], shape: readonly number[], out: Float32Array): boolean {
+  if (data.length > 0 && !Array.isArray(data[0])) {
+    if (data.length !== out.length) return false;
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (typeof v !== 'number') return false;
+      out[i] = v;
+    }
+    return true;
+  }
+  let n = 0;
+  const rows = (value: unknown, depth: number): boolean => {
+    if (!Array.isArray(value) || value.length !== shape[depth]) return false;
+    if (depth < shape.length - 1) {
+      for (let i = 0; i < value.length; i++) if (!rows(value[i], depth + 1)) return false;
+      return true;
+    }
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (typeof v !== 'number') return false;
+      out[n++] = v;
+    }
+    return true;
+  };
+  return rows(data, 0) && n === out.length;
 }
 
 function wantsBinaryOutput(request: Record<string, unknown>, model: ModelSignature): boolean {

@@ -1,0 +1,120 @@
+/**
+ * The request path without copies: readBody places the body so that the binary tensor (at body
+ * byte Inference-Header-Content-Length) is 4-byte aligned, parseInferRequest then views it in
+ * place (and copies once when it is not aligned), and a non-finite value is still refused per
+ * request with the batcher's InvalidInputError text while the requests batched beside it get
+ * their rows. Fake sessions (row r = [sum of image r, batch size, ...]); sums of 48 equal small
+ * integers are exact in float32, and the tensor bytes are compared exactly.
+ */
+import { describe, it, expect, afterAll } from 'vitest';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readBody } from '../../src/serve/http';
+import { parseInferRequest, type ModelSignature } from '../../src/serve/v2-tensors';
+import { fakeSession, imagesFilled } from '../batcher/fake-session';
+import { binaryInfer, binaryOutput, jsonInfer, request, startServer } from './helpers';
+
+/** A server that reads each body with readBody(alignAt from a header) and answers what it got. */
+const probe = createHttpServer((req, res) => {
+  const alignAt = Number(req.headers['x-align-at'] ?? 0);
+  readBody(req, 1 << 22, alignAt).then(
+    (body) => res.end(JSON.stringify({ aligned: (body.byteOffset + alignAt) % 4 === 0, length: body.length, sum: body.reduce((s, b) => (s + b) % 65521, 0) })),
+    (error: { status: number }) => res.writeHead(error.status).end(),
+  );
+});
+const listening = new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => resolve((probe.address() as AddressInfo).port)));
+afterAll(() => new Promise<void>((resolve) => probe.close(() => resolve())));
+
+function send(body: Buffer, alignAt: number, chunked: boolean): Promise<{ status: number; text: string }> {
+  return listening.then(
+    (port) =>
+      new Promise((resolve, reject) => {
+        const headers: Record<string, string> = { 'x-align-at': String(alignAt) };
+        if (!chunked) headers['content-length'] = String(body.length);
+        const req = httpRequest({ port, host: '127.0.0.1', method: 'POST', headers }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        // Several writes: the body arrives in more than one chunk.
+        for (let i = 0; i < body.length; i += 50_000) req.write(body.subarray(i, i + 50_000));
+        req.end();
+      }),
+  );
+}
+
+describe('readBody', () => {
+  const body = Buffer.from(Array.from({ length: 300_001 }, (_, i) => (i * 31) & 0xff));
+  const sum = body.reduce((s, b) => (s + b) % 65521, 0);
+
+  it('with Content-Length, puts body byte alignAt at a 4-byte aligned address, whatever alignAt mod 4 is; the bytes are the ones sent', async () => {
+    for (const alignAt of [0, 1, 2, 3, 5, 123, 4098]) {
+      const reply = await send(body, alignAt, false);
+      expect(JSON.parse(reply.text)).toEqual({ aligned: true, length: body.length, sum });
+    }
+  });
+
+  it('without Content-Length (chunked) still returns the whole body', async () => {
+    const reply = await send(body, 1, true);
+    expect(JSON.parse(reply.text)).toMatchObject({ length: body.length, sum });
+  });
+
+  it('still refuses a body over the limit with 413', async () => {
+    expect((await send(Buffer.alloc((1 << 22) + 1), 0, false)).status).toBe(413);
+    expect((await send(Buffer.alloc((1 << 22) + 1), 0, true)).status).toBe(413);
+  });
+});
+
+const MODEL: ModelSignature = { inputName: 'input', outputName: 'logits', height: 4, width: 4, outputSize: 8, maxBatch: 4 };
+
+describe('parseInferRequest binary tensors', () => {
+  const input = Float32Array.from({ length: 2 * 48 }, (_, i) => i - 0.5);
+  const { body, headers } = binaryInfer(input, [2, 3, 4, 4]);
+  const headerLength = headers['Inference-Header-Content-Length'];
+
+  it('views the tensor in place when it is aligned, and copies it once when it is not; the values are the same', () => {
+    const pad = (4 - (Number(headerLength) % 4)) % 4;
+    const aligned = Buffer.alloc(body.length + pad).subarray(pad);
+    body.copy(aligned);
+    const view = parseInferRequest(aligned, headerLength, MODEL).input;
+    expect(view.buffer).toBe(aligned.buffer);
+    expect(view).toEqual(input);
+    const unaligned = Buffer.alloc(body.length + pad + 1).subarray(pad + 1);
+    body.copy(unaligned);
+    const copy = parseInferRequest(unaligned, headerLength, MODEL).input;
+    expect(copy.buffer).not.toBe(unaligned.buffer);
+    expect(copy).toEqual(input);
+  });
+});
+
+describe('server: non-finite values are refused per request', () => {
+  it('a NaN (binary) or 1e400 (JSON, = Infinity) answers 400 with the batcher text; the requests batched beside it get their own rows', async () => {
+    const fake = fakeSession({ maxBatch: 4 });
+    const { server, url } = await startServer({ sessions: [fake.session], maxQueueDelayMicroseconds: 50_000 });
+    try {
+      const infer = `${url}/v2/models/inception_v4/infer`;
+      const nan = imagesFilled([1]);
+      nan[5] = NaN;
+      const bad = binaryInfer(nan, [1, 3, 4, 4]);
+      const good = binaryInfer(imagesFilled([2, 3]), [2, 3, 4, 4], { parameters: { binary_data_output: true } });
+      const infinite = jsonInfer(imagesFilled([1]), [1, 3, 4, 4]).replace('"data":[1,', '"data":[1e400,');
+      const [a, b, c, d] = await Promise.all([
+        request(infer, { method: 'POST', body: bad.body, headers: bad.headers }),
+        request(infer, { method: 'POST', body: good.body, headers: good.headers }),
+        request(infer, { method: 'POST', body: infinite }),
+        request(infer, { method: 'POST', body: jsonInfer(imagesFilled([4]), [1, 3, 4, 4]) }),
+      ]);
+      expect(a.status).toBe(400);
+      expect(a.json()).toEqual({ error: 'Input value at index 5 is NaN; every value must be finite (check the preprocessing)' });
+      expect(c.status).toBe(400);
+      expect(c.json()).toEqual({ error: 'Input value at index 0 is Infinity; every value must be finite (check the preprocessing)' });
+      expect(b.status).toBe(200);
+      expect(Array.from(binaryOutput(b).data.filter((_, i) => i % 8 === 0))).toEqual([2 * 48, 3 * 48]);
+      expect(d.status).toBe(200);
+      expect(d.json().outputs[0].data[0]).toBe(4 * 48);
+    } finally {
+      await server.close();
+    }
+  });
+});
