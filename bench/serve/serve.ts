@@ -3,6 +3,7 @@
  *
  *   npm run bench:serve            (builds lib/, then node lib/bench/serve.js)
  *   node lib/bench/serve.js --quick   (a short run while developing)
+ *   node lib/bench/serve.js --suffix b --no-rss   (results named serve-cpu-<date>-b; no RSS phase)
  *
  * 1. Throughput and p50/p99 latency of inception_resnet_v1 at 160x160, batch 8: in-process
  *    session.run vs the server (a child process, binary tensors over loopback, autocannon
@@ -37,6 +38,18 @@ const QUICK = process.argv.includes('--quick');
 /** --rss-only: skip the throughput phases (a quick memory check). */
 const RSS_ONLY = process.argv.includes('--rss-only');
 const MODEL = 'inception_resnet_v1';
+/** --suffix X: write bench/results/serve-cpu-<date>-X.{json,md} (keeps earlier results of the day). */
+const SUFFIX = optionValue('--suffix');
+/** --no-rss: skip the 20,000-request RSS phase (before/after comparisons of the throughput phases). */
+const NO_RSS = process.argv.includes('--no-rss');
+
+function optionValue(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  if (index < 0) return undefined;
+  const value = process.argv[index + 1];
+  if (value === undefined || !/^[A-Za-z0-9_-]+$/.test(value)) throw new Error(`${name} needs a value of letters, digits, '-' or '_'`);
+  return value;
+}
 
 interface Row {
   readonly mode: string;
@@ -49,6 +62,26 @@ interface Row {
   readonly p99Ms: number;
   readonly errors: number;
   readonly averageBatch?: number;
+  /** Server side, from /metrics over the phase: where a request's time went and how late the event loop ran. */
+  readonly server?: ServerSplit;
+}
+
+interface ServerSplit {
+  /** Mean time a request waited in the batcher queue (inception_queue_duration_us). */
+  readonly queueMeanMs: number;
+  /** Mean run time of a request's batch (inception_compute_duration_us). */
+  readonly computeMeanMs: number;
+  /** Mean batcher time, queueing to result (inception_request_duration_us). */
+  readonly batcherMeanMs: number;
+  /**
+   * Event-loop delay over the phase: prom-client's monitorEventLoopDelay (reset at each scrape)
+   * records the time between its 10 ms timer ticks, so the 10 ms interval is taken off.
+   */
+  readonly eventLoopDelayP50Ms: number;
+  readonly eventLoopDelayP99Ms: number;
+  readonly eventLoopDelayMaxMs: number;
+  /** process_cpu_seconds_total over the phase divided by its wall time (all threads: JS and oneDNN). */
+  readonly serverCpuCores: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -142,10 +175,36 @@ function binaryBody(images: number, size: number): { body: Buffer; headers: Reco
   };
 }
 
-async function metricValue(url: string, name: string): Promise<number> {
+async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`));
-  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.length === 0) continue;
+    // 'name{labels} value' or 'name value'; bucket lines are not needed here.
+    const name = line.slice(0, Math.min(...[line.indexOf('{'), line.indexOf(' ')].filter((i) => i >= 0)));
+    if (!values.has(name)) values.set(name, Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return values;
+}
+
+function metric(values: Map<string, number>, name: string): number {
+  return values.get(name) ?? NaN;
+}
+
+/** prom-client's default eventLoopMonitoringPrecision. */
+const EVENT_LOOP_SAMPLE_MS = 10;
+
+function serverSplit(before: Map<string, number>, after: Map<string, number>, seconds: number): ServerSplit {
+  const mean = (name: string): number => (metric(after, `${name}_sum`) - metric(before, `${name}_sum`)) / (metric(after, `${name}_count`) - metric(before, `${name}_count`)) / 1000;
+  return {
+    queueMeanMs: mean('inception_queue_duration_us'),
+    computeMeanMs: mean('inception_compute_duration_us'),
+    batcherMeanMs: mean('inception_request_duration_us'),
+    eventLoopDelayP50Ms: metric(after, 'nodejs_eventloop_lag_p50_seconds') * 1000 - EVENT_LOOP_SAMPLE_MS,
+    eventLoopDelayP99Ms: metric(after, 'nodejs_eventloop_lag_p99_seconds') * 1000 - EVENT_LOOP_SAMPLE_MS,
+    eventLoopDelayMaxMs: metric(after, 'nodejs_eventloop_lag_max_seconds') * 1000 - EVENT_LOOP_SAMPLE_MS,
+    serverCpuCores: (metric(after, 'process_cpu_seconds_total') - metric(before, 'process_cpu_seconds_total')) / seconds,
+  };
 }
 
 async function load(url: string, images: number, size: number, connections: number, amount: number, seconds: number): Promise<AutocannonResult> {
@@ -166,9 +225,11 @@ async function served(size: number, images: number, connections: number, maxBatc
   const server = await startServer(['--input-size', String(size), '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delayUs)]);
   try {
     await load(server.url, images, size, connections, Math.min(20, amount), seconds); // warm-up
-    const before = { images: await metricValue(server.url, 'inception_inference_count_total'), batches: await metricValue(server.url, 'inception_batch_execution_count_total') };
+    // This scrape also resets the event-loop delay histogram, so the one after covers the phase only.
+    const before = await scrape(server.url);
     const result = await withDeadline(load(server.url, images, size, connections, amount, seconds), seconds * 3 + 60);
-    const after = { images: await metricValue(server.url, 'inception_inference_count_total'), batches: await metricValue(server.url, 'inception_batch_execution_count_total') };
+    const after = await scrape(server.url);
+    const count = (name: string): number => metric(after, name) - metric(before, name);
     const ok = result['2xx'];
     return {
       mode: `serve (${connections} connection${connections > 1 ? 's' : ''}${delayUs > 0 ? `, delay ${delayUs} µs` : ''})`,
@@ -180,7 +241,8 @@ async function served(size: number, images: number, connections: number, maxBatc
       p50Ms: result.latency.p50,
       p99Ms: result.latency.p99,
       errors: result.errors + result.timeouts + result.non2xx,
-      averageBatch: (after.images - before.images) / (after.batches - before.batches),
+      averageBatch: count('inception_inference_count_total') / count('inception_batch_execution_count_total'),
+      server: serverSplit(before, after, result.duration),
     };
   } finally {
     await stopServer(server);
@@ -243,14 +305,63 @@ function withDeadline<T>(promise: Promise<T>, seconds: number): Promise<T> {
 
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 
-function markdown(report: Record<string, unknown>, rows: Row[], rss: Record<string, unknown>): string {
+/** The issue's p99 goal for 1-image requests: maxQueueDelay + 2 x one batch's in-process compute (p50 of both in-process rows). */
+function boundLines(rows: Row[]): string[] {
+  const inProcessRows = rows.filter((r) => r.mode.startsWith('in-process'));
+  const dynamic = rows.find((r) => r.imagesPerRequest === 1);
+  if (inProcessRows.length === 0 || dynamic === undefined) return [];
+  const batchMs = inProcessRows.reduce((sum, r) => sum + r.p50Ms, 0) / inProcessRows.length;
+  const delayMs = Number(/delay (\d+) µs/.exec(dynamic.mode)?.[1] ?? 0) / 1000;
+  const bound = delayMs + 2 * batchMs;
+  const inProcessRate = inProcessRows.reduce((sum, r) => sum + r.imagesPerSecond, 0) / inProcessRows.length;
+  const lines = [
+    `p99 goal for 1-image requests: maxQueueDelay + 2 x batch compute = ${delayMs} + 2 x ${batchMs.toFixed(1)} = ${bound.toFixed(1)} ms; ` +
+      `measured p99 ${dynamic.p99Ms.toFixed(1)} ms: ${dynamic.p99Ms <= bound ? 'met' : '**missed**'}.`,
+    `Throughput vs in-process (mean of both in-process rows, ${inProcessRate.toFixed(1)} images/s): ` +
+      rows
+        .filter((r) => r.mode.startsWith('serve'))
+        .map((r) => `${r.mode} ${(r.imagesPerSecond / inProcessRate).toFixed(2)}`)
+        .join('; ') +
+      '.',
+    '',
+  ];
+  const split = rows.filter((r) => r.server !== undefined);
+  if (split.length > 0) {
+    lines.push(
+      'Server side over each phase (from /metrics): batcher queue wait and batch compute per request (means), event-loop delay (beyond the 10 ms sampling tick), and the server process CPU (all threads) in cores. The load generator (autocannon, in the bench process) shares the same cores.',
+      '',
+      '| mode | queue ms | compute ms | batcher total ms | event-loop delay p50 / p99 / max ms | server CPU cores |',
+      '|---|---|---|---|---|---|',
+      ...split.map((r) => {
+        const x = r.server as ServerSplit;
+        return `| ${r.mode} | ${x.queueMeanMs.toFixed(1)} | ${x.computeMeanMs.toFixed(1)} | ${x.batcherMeanMs.toFixed(1)} | ${x.eventLoopDelayP50Ms.toFixed(1)} / ${x.eventLoopDelayP99Ms.toFixed(1)} / ${x.eventLoopDelayMaxMs.toFixed(1)} | ${x.serverCpuCores.toFixed(2)} |`;
+      }),
+      '',
+    );
+  }
+  return lines;
+}
+
+function rssLine(rss: Record<string, unknown> | undefined): string[] {
+  if (rss === undefined) return ['RSS phase skipped (--no-rss).', ''];
+  return [
+    `RSS of the server over ${String(rss.requests)} 1-image requests at ${String(rss.inputSize)}x${String(rss.inputSize)} (${String(rss.connections)} connections, ` +
+      `${Number(rss.seconds).toFixed(0)} s, ${Number(rss.imagesPerSecond).toFixed(0)} images/s, ${String(rss.errors)} errors): after warm-up (first 10%) ` +
+      `${mib(Number(rss.rssFirstSteadyBytes))} MiB → ${mib(Number(rss.rssLastBytes))} MiB at the end, mean ${mib(Number(rss.rssMeanBytes))} MiB, ` +
+      `largest deviation from the mean ${(Number(rss.rssMaxDeviation) * 100).toFixed(1)}% — ${rss.flatWithin5Percent === true ? 'flat within ±5%' : 'NOT flat within ±5%'}.`,
+    '',
+  ];
+}
+
+function markdown(report: Record<string, unknown>, rows: Row[], rss: Record<string, unknown> | undefined): string {
   const lines = [
     `# serve on the CPU: ${String(report.date)}`,
     '',
     `Machine: ${String(report.cpu)} × ${String(report.cores)} cores, ${mib(Number(report.memoryBytes))} MiB; load average before ${String(report.loadBefore)}, after ${String(report.loadAfter)}.`,
     `Node ${process.version}, oneDNN ${String(report.onednn)}. ${QUICK ? '**Quick run (--quick): short phases, numbers indicative only.**' : ''}`,
     '',
-    `${MODEL}, synthetic weights, all cores; server = \`inception-cudnn serve\` in a child process, binary tensors in and out, autocannon over loopback.`,
+    `${MODEL}, synthetic weights, all cores; server = \`inception-cudnn serve\` in a child process, binary tensors in and out, autocannon over loopback ` +
+      `(autocannon runs in the bench process on the same ${String(report.cores)} cores as the server's oneDNN threads and its JS thread).`,
     '',
     '| mode | input | images/request | requests | images/s | p50 ms | p99 ms | avg batch | errors |',
     '|---|---|---|---|---|---|---|---|---|',
@@ -259,11 +370,8 @@ function markdown(report: Record<string, unknown>, rows: Row[], rss: Record<stri
         `| ${r.mode} | ${r.inputSize} | ${r.imagesPerRequest} | ${r.requests} | ${r.imagesPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.averageBatch === undefined ? '' : r.averageBatch.toFixed(2)} | ${r.errors} |`,
     ),
     '',
-    `RSS of the server over ${String(rss.requests)} 1-image requests at ${String(rss.inputSize)}x${String(rss.inputSize)} (${String(rss.connections)} connections, ` +
-      `${Number(rss.seconds).toFixed(0)} s, ${Number(rss.imagesPerSecond).toFixed(0)} images/s, ${String(rss.errors)} errors): after warm-up (first 10%) ` +
-      `${mib(Number(rss.rssFirstSteadyBytes))} MiB → ${mib(Number(rss.rssLastBytes))} MiB at the end, mean ${mib(Number(rss.rssMeanBytes))} MiB, ` +
-      `largest deviation from the mean ${(Number(rss.rssMaxDeviation) * 100).toFixed(1)}% — ${rss.flatWithin5Percent === true ? 'flat within ±5%' : 'NOT flat within ±5%'}.`,
-    '',
+    ...boundLines(rows),
+    ...rssLine(rss),
   ];
   return lines.join('\n');
 }
@@ -303,8 +411,11 @@ async function main(): Promise<void> {
 
   if (!RSS_ONLY) await throughput(rows, seconds, batchRuns, log);
   const rssRequests = QUICK ? 2000 : 20_000;
-  log(`RSS over ${rssRequests} requests at 80x80 ...`);
-  const rss = await rssRun(80, rssRequests, 8);
+  let rss: Record<string, unknown> | undefined;
+  if (!NO_RSS) {
+    log(`RSS over ${rssRequests} requests at 80x80 ...`);
+    rss = await rssRun(80, rssRequests, 8);
+  }
   report.loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ');
   report.wallSeconds = (Date.now() - started) / 1000;
   report.rows = rows;
@@ -312,7 +423,7 @@ async function main(): Promise<void> {
 
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}${RSS_ONLY ? '-rss' : ''}`;
+  const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}${RSS_ONLY ? '-rss' : ''}${SUFFIX === undefined ? '' : `-${SUFFIX}`}`;
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const md = markdown(report, rows, rss);
   writeFileSync(join(dir, `${name}.md`), md);
