@@ -75,7 +75,8 @@ struct CpuProgram::BatchExec {
   std::vector<StepExec> steps;
 };
 
-CpuProgram::CpuProgram(const Plan& plan, int32_t threads) : plan_(plan), threads_(threads) {
+CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm)
+    : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm) {
   omp_set_num_threads(threads_);
   engine_ = DnnlCall("dnnl::engine(cpu, 0)", [] { return dnnl::engine(dnnl::engine::kind::cpu, 0); });
   stream_ = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine_); });
@@ -100,6 +101,7 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads) : plan_(plan), threads
   std::memset(arena_.get(), 0, static_cast<size_t>(arena_bytes_));
 
   weights_.resize(plan_.steps.size());
+  oihw_weights_.resize(plan_.steps.size());
   params_a_.resize(plan_.steps.size());
   params_b_.resize(plan_.steps.size());
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
@@ -109,6 +111,10 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads) : plan_(plan), threads
       else params_a_[i].assign(plan_.weights + s.bias.offset, plan_.weights + s.bias.offset + s.bias.length);
       if (s.op == OpKind::kAffine) params_b_[i].assign(plan_.weights + s.bias.offset, plan_.weights + s.bias.offset + s.bias.length);
       weight_bytes_ += static_cast<int64_t>((params_a_[i].size() + params_b_[i].size()) * sizeof(float));
+    }
+    if (s.op == OpKind::kConv2d && MayUseWinograd(s)) {
+      oihw_weights_[i].assign(plan_.weights + s.weight.offset, plan_.weights + s.weight.offset + s.weight.length);
+      weight_bytes_ += static_cast<int64_t>(oihw_weights_[i].size() * sizeof(float));
     }
   }
   ExecFor(plan_.batch);  // creates the batch-max primitives and reorders every weight once
@@ -123,6 +129,7 @@ void CpuProgram::Release() {
   released_ = true;
   execs_.clear();
   weights_.clear();
+  oihw_weights_.clear();
   params_a_.clear();
   params_b_.clear();
   arena_.reset();
@@ -310,20 +317,30 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   const memory::desc src = StepDesc(step.inputs[0], n, mode);
   const memory::desc dst = StepDesc(step.output, n, mode);
 
-  auto pd = DnnlCall("convolution_forward::primitive_desc", [&] {
-    dnnl::post_ops ops;
-    if (step.residual != kNoTensor) ops.append_sum(1.0f);
-    if (step.relu) ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::convolution_forward::desc desc(
-        prop_kind::forward_inference, algorithm::convolution_direct, src,
-        memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
+  dnnl::post_ops ops;
+  if (step.residual != kNoTensor) ops.append_sum(1.0f);
+  if (step.relu) ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  auto describe = [&](algorithm alg) {
+    return dnnl::convolution_forward::desc(
+        prop_kind::forward_inference, alg, src, memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
         memory::desc({out.c}, memory::data_type::f32, memory::format_tag::x), dst, {step.stride[0], step.stride[1]},
         {step.pad[0], step.pad[1]}, {step.pad[0], step.pad[1]});
-    return dnnl::convolution_forward::primitive_desc(desc, attr, engine_);
-  });
+  };
+  dnnl::convolution_forward::primitive_desc pd;
+  if (MayUseWinograd(step)) {
+    try {
+      pd = dnnl::convolution_forward::primitive_desc(describe(algorithm::convolution_winograd), attr, engine_);
+    } catch (const dnnl::error&) {
+      pd = {};  // no Winograd kernel for this shape, ISA or post-op list: direct, below
+    }
+  }
+  if (!pd) {
+    pd = DnnlCall("convolution_forward::primitive_desc",
+                  [&] { return dnnl::convolution_forward::primitive_desc(describe(algorithm::convolution_direct), attr, engine_); });
+  }
 
   StepExec exec;
   exec.is_primitive = true;
@@ -373,20 +390,26 @@ void CpuProgram::BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, Vie
   bind(DNNL_ARG_DST, out, dst, step.residual != kNoTensor, true);
 }
 
+bool CpuProgram::MayUseWinograd(const PlanStep& step) const {
+  return conv_algorithm_ == ConvAlgorithm::kAuto && step.kernel[0] == 3 && step.kernel[1] == 3 && step.stride[0] == 1 &&
+         step.stride[1] == 1;
+}
+
 memory CpuProgram::WeightsFor(size_t index, const PlanStep& step, const memory::desc& desc) {
   for (const memory& m : weights_[index]) {
     if (m.get_desc() == desc) return m;
   }
   const PlanTensor& in = plan_.tensors[step.inputs[0]];
   const PlanTensor& out = plan_.tensors[step.output];
+  const memory::desc oihw({out.c, in.c, step.kernel[0], step.kernel[1]}, memory::data_type::f32, memory::format_tag::oihw);
   return DnnlCall("reorder(weights)", [&] {
     memory source;
-    if (!weights_[index].empty()) {
+    if (!oihw_weights_[index].empty()) {
+      source = memory(oihw, engine_, oihw_weights_[index].data());  // kept: Winograd formats cannot be reordered from
+    } else if (!weights_[index].empty()) {
       source = weights_[index].front();  // another batch size's format: reorder from it
     } else {
       if (plan_.weights == nullptr) throw Error(kCodeNative, "", "plan weights are gone before the first reorder", "WeightsFor");
-      const memory::desc oihw({out.c, in.c, step.kernel[0], step.kernel[1]}, memory::data_type::f32,
-                              memory::format_tag::oihw);
       source = memory(oihw, engine_, const_cast<float*>(plan_.weights + step.weight.offset));
     }
     memory prepared(desc, engine_);

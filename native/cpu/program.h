@@ -23,11 +23,16 @@ struct StepImplementation {
   int32_t batch = 0;
 };
 
+// How 3x3 stride-1 convolutions are computed. kAuto: Winograd (oneDNN's F(4x4,3x3) or F(2x2,3x3)
+// kernels, about 2x fewer multiplications) wherever oneDNN implements it for the shape and the
+// post-ops, direct elsewhere. kDirect: direct convolution everywhere (no transform rounding).
+enum class ConvAlgorithm { kAuto, kDirect };
+
 class CpuProgram {
  public:
   // Reads plan.weights (must stay valid during the call), creates the batch-max primitives,
   // reorders the weights, allocates the arena. Throws inception::Error.
-  CpuProgram(const Plan& plan, int32_t threads);
+  CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm);
   ~CpuProgram();
   CpuProgram(const CpuProgram&) = delete;
   CpuProgram& operator=(const CpuProgram&) = delete;
@@ -48,6 +53,7 @@ class CpuProgram {
   int64_t InputElements(int32_t n) const;
   int64_t OutputElements(int32_t n) const;
   int32_t threads() const { return threads_; }
+  ConvAlgorithm conv_algorithm() const { return conv_algorithm_; }
   int64_t workspace_bytes() const { return scratch_bytes_; }
   int64_t weight_bytes() const { return weight_bytes_; }
   int64_t arena_bytes() const { return arena_bytes_; }
@@ -77,6 +83,9 @@ class CpuProgram {
   uint8_t* ImagePointer(int32_t tensor) const;
   int64_t ImageStride(int32_t tensor) const;
   dnnl::memory WeightsFor(size_t index, const PlanStep& step, const dnnl::memory::desc& desc);
+  // Whether step may run as Winograd (then its OIHW weights are kept: oneDNN cannot reorder out of
+  // a Winograd weight format, and another batch size may need another format).
+  bool MayUseWinograd(const PlanStep& step) const;
   void EnsureScratch(int64_t bytes);
   void EnsureStaging(int64_t bytes);
   const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
@@ -86,6 +95,7 @@ class CpuProgram {
 
   Plan plan_;  // weights pointer valid only during the constructor
   int32_t threads_;
+  ConvAlgorithm conv_algorithm_;
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::vector<BufferLayout> layouts_;
@@ -103,6 +113,7 @@ class CpuProgram {
 
   // Per step: prepared conv weights in each format a primitive asked for; biases and affine params.
   std::vector<std::vector<dnnl::memory>> weights_;
+  std::vector<std::vector<float>> oihw_weights_;  // only for steps that MayUseWinograd
   std::vector<std::vector<float>> params_a_, params_b_;
   int64_t weight_bytes_ = 0;
 

@@ -49,10 +49,16 @@ class PromiseWorker : public Napi::AsyncWorker {
 class CompileWorker : public PromiseWorker {
  public:
   // weights: the Float32Array plan.weights points into, kept alive while Execute reads it.
-  CompileWorker(Napi::Env env, Plan plan, Napi::ObjectReference weights, int32_t threads)
-      : PromiseWorker(env, "inception_cpu.compile"), plan_(std::move(plan)), threads_(threads), weights_(std::move(weights)) {}
+  CompileWorker(Napi::Env env, Plan plan, Napi::ObjectReference weights, int32_t threads, ConvAlgorithm conv_algorithm)
+      : PromiseWorker(env, "inception_cpu.compile"),
+        plan_(std::move(plan)),
+        threads_(threads),
+        conv_algorithm_(conv_algorithm),
+        weights_(std::move(weights)) {}
   void Execute() override {
-    Guard([&] { ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_); }); });
+    Guard([&] {
+      ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_, conv_algorithm_); });
+    });
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -69,6 +75,7 @@ class CompileWorker : public PromiseWorker {
  private:
   Plan plan_;
   int32_t threads_;
+  ConvAlgorithm conv_algorithm_;
   Napi::ObjectReference weights_;
   std::shared_ptr<CpuProgram> program_;
 };
@@ -283,13 +290,24 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     if (info.Length() < 1 || !info[0].IsObject()) {
-      throw Error(kCodeInvalidArgument, "", "Expected compile(plan: Plan, options?: { threads?: number })");
+      throw Error(kCodeInvalidArgument, "",
+                  "Expected compile(plan: Plan, options?: { threads?: number, convolution?: 'auto' | 'direct' })");
     }
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const int32_t threads = OptionalInt32(options, "threads", omp_get_num_procs(), 1, 1024);
+    ConvAlgorithm conv_algorithm = ConvAlgorithm::kAuto;
+    const Napi::Value convolution = options.Get("convolution");
+    if (!convolution.IsUndefined()) {
+      const std::string name = convolution.IsString() ? convolution.As<Napi::String>().Utf8Value() : std::string();
+      if (name == "direct") {
+        conv_algorithm = ConvAlgorithm::kDirect;
+      } else if (name != "auto") {
+        throw Error(kCodeInvalidArgument, "", "Expected 'auto' or 'direct' for convolution");
+      }
+    }
     Napi::ObjectReference weights;
     Plan plan = PlanFromJs(info[0].As<Napi::Object>(), &weights);
-    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads);
+    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads, conv_algorithm);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

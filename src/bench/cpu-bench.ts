@@ -5,6 +5,7 @@
  */
 import { getModel } from '../models/registry';
 import type { ModelName } from '../models/types';
+import type { ConvolutionAlgorithm } from '../runtime/backend';
 import { generateInput } from '../weights/synthetic';
 import { type BenchEngine, type EngineName, loadOnnxRuntime, ortEngine, oursEngine } from './engines';
 import { machineInfo, type MachineInfo } from './machine';
@@ -16,6 +17,8 @@ export interface CpuBenchOptions {
   readonly iterations: number;
   readonly warmup: number;
   readonly threads: number;
+  /** Ours: how 3x3 stride-1 convolutions run (SessionOptions.convolution). Default 'auto'. */
+  readonly convolution?: ConvolutionAlgorithm;
   /** Also time onnxruntime on the unfolded (checkpoint) graph. */
   readonly unfolded: boolean;
   /**
@@ -51,7 +54,7 @@ export interface BenchRow {
 export interface CpuBenchResult {
   readonly kind: 'cpu-benchmark';
   readonly machine: MachineInfo;
-  readonly settings: { iterations: number; warmup: number; threads: number; settleMs: number; interleaved: true; ortOptions: Record<string, unknown> };
+  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; interleaved: true; ortOptions: Record<string, unknown> };
   readonly rows: readonly BenchRow[];
   /** 1-minute load average when the run finished (compare with machine.loadAverage1m at the start). */
   readonly loadAverage1mAtEnd: number;
@@ -90,7 +93,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
     progress(`${model}: preparing ours and the onnxruntime session(s) at ${size}x${size}\n`, false);
     const engines: BenchEngine[] = [];
     try {
-      engines.push(await oursEngine(model, size, maxBatch, options.threads));
+      engines.push(await oursEngine(model, size, maxBatch, options.threads, options.convolution ?? 'auto'));
       engines.push(await ortEngine(ort, def, size, options.threads, true));
       if (options.unfolded) engines.push(await ortEngine(ort, def, size, options.threads, false));
       for (const batch of options.batches) {
@@ -122,7 +125,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   return {
     kind: 'cpu-benchmark',
     machine,
-    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, settleMs, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS } },
+    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS } },
     rows,
     loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] ?? NaN,
   };

@@ -7,6 +7,7 @@
 import { BackendUnavailableError } from '../errors';
 import type { ModelDefinition, ModelName } from '../models/types';
 import { exportOnnx } from '../onnx/export';
+import type { ConvolutionAlgorithm } from '../runtime/backend';
 import { createSession } from '../runtime/session';
 import { syntheticWeights } from '../weights/synthetic';
 
@@ -33,8 +34,14 @@ export function loadOnnxRuntime(): Ort {
   }
 }
 
-export async function oursEngine(model: ModelName, size: number, maxBatch: number, threads: number): Promise<BenchEngine> {
-  const session = await createSession({ model, weights: { synthetic: 'plain' }, device: 'cpu', inputSize: size, maxBatch, threads });
+export async function oursEngine(
+  model: ModelName,
+  size: number,
+  maxBatch: number,
+  threads: number,
+  convolution: ConvolutionAlgorithm = 'auto',
+): Promise<BenchEngine> {
+  const session = await createSession({ model, weights: { synthetic: 'plain' }, device: 'cpu', inputSize: size, maxBatch, threads, convolution });
   return {
     name: 'ours',
     run: (input, n) => session.run(input, [n, 3, size, size]),

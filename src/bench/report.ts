@@ -1,10 +1,17 @@
 /** The benchmark's Markdown table and file names. */
+import type { ConvolutionAlgorithm } from '../runtime/backend';
 import type { CpuBenchResult } from './cpu-bench';
 
 /** `cpu-2025-06-01-1250` (UTC): sortable, no characters that need escaping. */
 export function resultBaseName(date: Date): string {
   const iso = date.toISOString();
   return `cpu-${iso.slice(0, 10)}-${iso.slice(11, 13)}${iso.slice(14, 16)}`;
+}
+
+/** Results written before the option existed have no `convolution`: those ran direct everywhere. */
+function convolutionText(convolution: ConvolutionAlgorithm | undefined): string {
+  if (convolution === 'auto') return "'auto', Winograd where oneDNN has a kernel";
+  return "'direct'";
 }
 
 const f = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
@@ -21,7 +28,7 @@ export function markdownReport(result: CpuBenchResult): string {
     `| CPU | ${m.cpuModel} |`,
     `| ISA (oneDNN) | ${m.isa} |`,
     `| logical cores | ${m.logicalCores} |`,
-    `| threads | ours ${result.settings.threads}, onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
+    `| threads | ours ${result.settings.threads} (3x3 convolutions: ${convolutionText(result.settings.convolution)}), onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
     `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
     `| commit | ${m.commit} |`,
     `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,

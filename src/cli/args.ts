@@ -1,7 +1,7 @@
 /** node:util parseArgs with usage errors, plus the option parsers shared by the commands. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { DeviceName, SessionOptions } from '../runtime/options';
-import type { Precision } from '../runtime/backend';
+import { CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type Precision } from '../runtime/backend';
 import { HELP } from './help';
 import { UsageError, type CliIo } from './io';
 
@@ -21,6 +21,7 @@ export const SESSION_OPTIONS = {
   precision: { type: 'string' },
   'max-batch': { type: 'string' },
   threads: { type: 'string' },
+  convolution: { type: 'string' },
   ...COMMON_OPTIONS,
 } as const satisfies OptionSpec;
 
@@ -62,6 +63,13 @@ export function optionalInteger(parsed: Parsed, name: string, command: string): 
   return Number(value);
 }
 
+/** --convolution auto | direct (default auto), for commands that compile without a session. */
+export function parseConvolution(value: string | undefined, command: string): ConvolutionAlgorithm {
+  if (value === undefined) return 'auto';
+  if ((CONVOLUTION_ALGORITHMS as readonly string[]).includes(value)) return value as ConvolutionAlgorithm;
+  throw new UsageError(`--convolution expects 'auto' or 'direct', got '${value}'`, command);
+}
+
 /** --weights PATH | synthetic | synthetic:dcfree | synthetic:plain. */
 export function parseWeights(value: string, command: string): SessionOptions['weights'] {
   if (value === 'synthetic') return 'synthetic';
@@ -88,6 +96,7 @@ export function sessionOptions(parsed: Parsed, command: string): Omit<SessionOpt
     precision: optional('precision') as Precision | undefined,
     maxBatch: optionalInteger(parsed, 'max-batch', command),
     threads: optionalInteger(parsed, 'threads', command),
+    convolution: optional('convolution') as ConvolutionAlgorithm | undefined,
   };
 }
 

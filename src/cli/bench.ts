@@ -9,7 +9,7 @@ import { benchmarkSvg } from '../bench/chart';
 import { runCpuBenchmark } from '../bench/cpu-bench';
 import { markdownReport, resultBaseName } from '../bench/report';
 import { MODEL_NAMES } from '../models/registry';
-import { COMMON_OPTIONS, optionalInteger, parse, printedHelp } from './args';
+import { COMMON_OPTIONS, optionalInteger, parse, parseConvolution, printedHelp } from './args';
 import { checkDevice, parseBatches, parseModels, stringOption as str } from './bench-options';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import { profileCommand } from './profile';
@@ -42,6 +42,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
       iterations: { type: 'string', short: 'n' },
       warmup: { type: 'string' },
       threads: { type: 'string' },
+      convolution: { type: 'string' },
       'input-size': { type: 'string' },
       'settle-ms': { type: 'string' },
       'folded-only': { type: 'boolean' },
@@ -70,6 +71,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
     iterations,
     warmup,
     threads,
+    convolution: parseConvolution(str(parsed, 'convolution'), 'bench'),
     unfolded: parsed.values['folded-only'] !== true,
     ...(settleText === undefined ? {} : { settleMs: Number(settleText) }),
     ...(inputSize === undefined ? {} : { inputSize }),

@@ -7,6 +7,8 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --precision P       fp32 (default) | tf32 | fp16 (tf32/fp16: cuda only)
       --max-batch N       largest batch per run (default 8); bigger inputs are split
       --threads N         cpu threads (default: all cores)
+      --convolution A     cpu: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
+                          has a kernel, direct elsewhere) | direct (direct everywhere)
   -v, --verbose           print stacks on errors
   -h, --help              this help`;
 
@@ -131,6 +133,8 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
   -n, --iterations N      timed runs per engine and batch (default 10)
       --warmup N          untimed runs per engine and batch first (default 2)
       --threads N         threads for ours and onnxruntime's intra-op pool (default: all cores)
+      --convolution A     ours: auto (default; Winograd for 3x3 stride-1 convs where oneDNN
+                          has a kernel) | direct
       --input-size S      square input size for every model (default each model's own)
       --settle-ms MS      idle time before every run, untimed (default 50): lets the other
                           engine's spinning threads go idle so they do not slow this run

@@ -4,7 +4,7 @@
  */
 import { type InceptionError, InvalidArgumentError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
-import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
+import { type Backend, type BackendInfo, type CompileOptions, CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type Precision, type Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
 import { fromNativeError, nativeCall } from './native-errors';
 import { QueuedProgram } from './queued-program';
@@ -71,10 +71,15 @@ export interface NativeCpuInfo {
   readonly threads: number;
 }
 
+interface NativeCompileOptions {
+  threads?: number;
+  convolution?: ConvolutionAlgorithm;
+}
+
 export interface NativeCpuModule extends NativeModuleBase {
   info(): NativeCpuInfo;
   layoutPolicy(precision: string): LayoutPolicy;
-  compile(plan: Plan, options: { threads?: number }): Promise<NativeCpuProgram>;
+  compile(plan: Plan, options: NativeCompileOptions): Promise<NativeCpuProgram>;
   peakGflops(options: { size?: number; threads?: number; repeats?: number }): Promise<CpuPeak>;
 }
 
@@ -128,7 +133,7 @@ export async function measureCpuPeak(options: { size?: number; threads?: number;
   return nativeCall(() => native.peakGflops(options));
 }
 
-function checkOptions(options: CompileOptions): { threads?: number } {
+function checkOptions(options: CompileOptions): NativeCompileOptions {
   if (options.precision !== 'fp32') {
     throw new InvalidArgumentError(
       `Expected 'fp32' for precision but received '${String(options.precision)}': the CPU backend computes in fp32 only`,
@@ -137,7 +142,13 @@ function checkOptions(options: CompileOptions): { threads?: number } {
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
     throw invalidParam('threads', 'an integer between 1 and 1024', options.threads);
   }
-  return options.threads === undefined ? {} : { threads: options.threads };
+  if (options.convolution !== undefined && !CONVOLUTION_ALGORITHMS.includes(options.convolution)) {
+    throw invalidParam('convolution', "'auto' or 'direct'", options.convolution);
+  }
+  return {
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+    ...(options.convolution === undefined ? {} : { convolution: options.convolution }),
+  };
 }
 
 export function loadCpuBackend(): Backend {

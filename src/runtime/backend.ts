@@ -9,6 +9,13 @@ import type { LayoutPolicy, Plan } from '../plan/types';
 
 export type DeviceKind = 'cpu' | 'cuda';
 export type Precision = 'fp32' | 'tf32' | 'fp16';
+/**
+ * How the CPU backend computes 3x3 stride-1 convolutions. 'auto': Winograd (oneDNN's F(4x4,3x3)
+ * or F(2x2,3x3) kernels: fewer multiplications, slightly different rounding) wherever oneDNN has
+ * one for the shape, direct elsewhere. 'direct': direct convolution everywhere.
+ */
+export type ConvolutionAlgorithm = 'auto' | 'direct';
+export const CONVOLUTION_ALGORITHMS: readonly ConvolutionAlgorithm[] = ['auto', 'direct'];
 
 export interface CompileOptions {
   readonly precision: Precision;
@@ -16,6 +23,8 @@ export interface CompileOptions {
   readonly deviceIndex?: number;
   /** CPU only: threads used by the backend (default: all cores). */
   readonly threads?: number;
+  /** CPU only: see SessionOptions.convolution (default 'auto'). */
+  readonly convolution?: ConvolutionAlgorithm;
   /** CUDA only: time algorithms at creation (true) or use heuristics (false). */
   readonly benchmark?: boolean;
   /**

@@ -1,5 +1,5 @@
 /** Shared setup for tests/native: the CPU backend when built, else a visible skip reason. */
-import type { Backend } from '../../src/runtime/backend';
+import type { Backend, ConvolutionAlgorithm } from '../../src/runtime/backend';
 import { loadCpuBackend, loadCpuModule, type CpuProgram } from '../../src/native/cpu-backend';
 import type { Plan } from '../../src/plan/types';
 import { refTensor, type RefTensor } from '../helpers/reference';
@@ -19,9 +19,14 @@ export const { backend: cpuBackend, reason: cpuSkipReason } = tryLoad();
 export const cpuSuiteName = (name: string): string => (cpuBackend === null ? `${name} (skipped: ${cpuSkipReason})` : name);
 export const channelBlock = (): number => (cpuBackend === null ? 8 : loadCpuModule().layoutPolicy('fp32').channelBlock);
 
-export async function compileCpu(plan: Plan, threads = 2): Promise<CpuProgram> {
+/**
+ * Compiles with direct convolution unless told otherwise: the op tests' tolerances are derived for
+ * direct fp32 sums; Winograd ('auto', the session default) has its own tests and bound
+ * (cpu-winograd.test.ts).
+ */
+export async function compileCpu(plan: Plan, threads = 2, convolution: ConvolutionAlgorithm = 'direct'): Promise<CpuProgram> {
   if (cpuBackend === null) throw new Error(cpuSkipReason);
-  return (await cpuBackend.compile(plan, { precision: 'fp32', threads })) as CpuProgram;
+  return (await cpuBackend.compile(plan, { precision: 'fp32', threads, convolution })) as CpuProgram;
 }
 
 /**

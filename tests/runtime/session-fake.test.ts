@@ -45,7 +45,7 @@ describe('Session.run validation (fake backend)', () => {
     expect(session.memory.workspaceBytes).toBe(123);
     expect(session.memory.arenaBytes).toBeGreaterThanOrEqual(session.memory.lowerBoundBytes);
     expect(session.memory.naiveBytes).toBeGreaterThan(session.memory.arenaBytes);
-    expect(controls.compiled).toEqual({ precision: 'fp32', deviceIndex: undefined, threads: 2 });
+    expect(controls.compiled).toEqual({ precision: 'fp32', deviceIndex: undefined, threads: 2, convolution: 'auto' });
   });
 
   const bad: [string, () => [unknown, unknown], string][] = [
