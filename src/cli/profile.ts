@@ -1,12 +1,21 @@
-/** `profile` (also `bench --profile`): per-layer CPU times, MACs, GFLOP/s, implementations and the measured peak. */
+/**
+ * `profile` (also `bench --profile`): per-layer CPU times, MACs, GFLOP/s, implementations and the
+ * measured peak; with --device cuda[:N], per-layer GPU times (cudaEvents), MACs, TFLOP/s, the conv
+ * path and cuDNN algorithm, totals per kind (--precision, --streams).
+ */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { formatCudaProfile, profileCuda } from '../bench/cuda-profile';
 import { formatProfile, profileCpu } from '../bench/profile';
 import { getModel } from '../models/registry';
-import { COMMON_OPTIONS, optionalInteger, parse, printedHelp, requireString } from './args';
+import { COMMON_OPTIONS, type Parsed, optionalInteger, parse, printedHelp, requireString } from './args';
 import { checkDevice } from './bench-options';
-import { EXIT_OK, type CliIo } from './io';
+import { EXIT_OK, UsageError, type CliIo } from './io';
+import type { ModelName } from '../models/types';
+import { checkStreams } from '../plan/schedule';
+import type { Precision } from '../runtime/backend';
+import { parseDevice } from '../runtime/options';
 
 export async function profileCommand(argv: readonly string[], io: CliIo, command = 'profile'): Promise<number> {
   const parsed = parse(
@@ -21,11 +30,18 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
       'input-size': { type: 'string' },
       top: { type: 'string' },
       json: { type: 'string' },
+      precision: { type: 'string' },
+      streams: { type: 'string' },
       ...COMMON_OPTIONS,
     },
     false,
   );
   if (printedHelp(parsed, 'profile', io)) return EXIT_OK;
+  const deviceText = parsed.values.device;
+  if (typeof deviceText === 'string' && deviceText.startsWith('cuda')) return profileCudaCommand(parsed, io, command, deviceText);
+  if (parsed.values.precision !== undefined || parsed.values.streams !== undefined) {
+    throw new UsageError('--precision and --streams apply to --device cuda only', command);
+  }
   checkDevice(parsed, command);
   const model = getModel(requireString(parsed, 'model', command)).name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
@@ -36,11 +52,47 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
   const report = await profileCpu({ model, batch, threads, repeats, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatProfile(report, top));
-  const json = parsed.values.json;
-  if (typeof json === 'string') {
-    await mkdir(path.dirname(path.resolve(json)), { recursive: true });
-    await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
-    io.stderr(`wrote ${json}\n`);
+  await writeJson(parsed.values.json, report, io);
+  return EXIT_OK;
+}
+
+async function writeJson(json: unknown, report: unknown, io: CliIo): Promise<void> {
+  if (typeof json !== 'string') return;
+  await mkdir(path.dirname(path.resolve(json)), { recursive: true });
+  await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
+  io.stderr(`wrote ${json}\n`);
+}
+
+const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
+
+/** profile --device cuda[:N]: the per-layer GPU profile (BackendUnavailableError without a usable GPU and cuDNN). */
+async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, deviceText: string): Promise<number> {
+  let deviceIndex: number;
+  try {
+    deviceIndex = parseDevice(deviceText).index;
+  } catch (error) {
+    throw new UsageError(`--device ${deviceText}: ${error instanceof Error ? error.message : String(error)}`, command);
   }
+  if (parsed.values.threads !== undefined) throw new UsageError('--threads applies to --device cpu only', command);
+  const model: ModelName = getModel(requireString(parsed, 'model', command)).name;
+  const batch = optionalInteger(parsed, 'batch', command) ?? 1;
+  const repeats = optionalInteger(parsed, 'repeats', command) ?? 20;
+  const inputSize = optionalInteger(parsed, 'input-size', command);
+  const top = optionalInteger(parsed, 'top', command) ?? 25;
+  const precisionText = parsed.values.precision ?? 'fp32';
+  if (typeof precisionText !== 'string' || !(PRECISIONS as readonly string[]).includes(precisionText)) {
+    throw new UsageError(`--precision ${String(precisionText)}: use fp32, tf32 or fp16`, command);
+  }
+  const precision = precisionText as Precision;
+  const streamsValue = optionalInteger(parsed, 'streams', command) ?? 1;
+  try {
+    checkStreams(streamsValue, '--streams');
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), command);
+  }
+  io.stderr(`profiling ${model} batch ${batch} ${precision} on cuda:${deviceIndex} (${repeats} timed runs after a warm-up)...\n`);
+  const report = await profileCuda({ model, batch, repeats, precision, streams: streamsValue, deviceIndex, ...(inputSize === undefined ? {} : { inputSize }) });
+  io.stdout(formatCudaProfile(report, top));
+  await writeJson(parsed.values.json, report, io);
   return EXIT_OK;
 }

@@ -5,6 +5,7 @@
  * driver, a GPU, cuDNN 9) and how to get it.
  */
 import { BackendUnavailableError, DeviceError, InceptionError, InvalidArgumentError, invalidParam } from '../errors';
+import { checkSchedule } from '../plan/schedule';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
@@ -63,6 +64,31 @@ export interface CudaGraphState {
   readonly nodes?: number;
 }
 
+/**
+ * One entry of CudaProgram.profile(): the input conversion, each plan step, the output conversion,
+ * with the median GPU time between cudaEvents recorded around it (steps run one after another).
+ */
+export interface CudaStepProfile {
+  /** The plan step's name, or 'input-convert' / 'output-convert'. */
+  readonly step: string;
+  /** Plan step index; -1 for the conversions. */
+  readonly index: number;
+  readonly ms: number;
+  /**
+   * What ran: a conv 'fused' (cudnnConvolutionBiasActivationForward), 'split' (convolution + bias
+   * kernel), either with '+scratch-copy' (packed scratch copied into its concat slice); a pool
+   * 'cudnn' or 'pool-kernel' (our kernel); everything else 'kernel'.
+   */
+  readonly path: string;
+  /** cudnnConvolutionFwdAlgo_t of a conv (0 implicit GEMM, 1 implicit precomp GEMM, ... 7 Winograd nonfused); -1 otherwise. */
+  readonly algo: number;
+  readonly workspaceBytes: number;
+  /** The stream the step is scheduled on (profile runs serialise all streams). */
+  readonly stream: number;
+  /** A conv's shapes, algorithm and path; '' otherwise. */
+  readonly description: string;
+}
+
 /** What the module's compile() takes (native/cuda/addon.cc OptionsFromJs). */
 export interface NativeCudaCompileOptions {
   readonly precision: Precision;
@@ -80,6 +106,7 @@ export interface CudaDeviceMemory {
 
 export interface NativeCudaProgram {
   run(input: Float32Array, n: number): Promise<Float32Array>;
+  profile(input: Float32Array, n: number, repeats: number): Promise<CudaStepProfile[]>;
   dispose(): void;
   choices(): CudaConvChoice[];
   graphs(): CudaGraphState[];
@@ -152,6 +179,11 @@ export interface CudaProgram extends Program {
   choices(): CudaConvChoice[];
   /** One entry per batch size set up so far (ascending n); [] after dispose(). */
   graphs(): CudaGraphState[];
+  /**
+   * Per-step GPU times of a batch of n (eager, never a graph): one warm-up run, then `repeats`
+   * timed runs, median per step. Queued behind earlier runs like run().
+   */
+  profile(input: Float32Array, n: number, repeats: number): Promise<CudaStepProfile[]>;
 }
 
 class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
@@ -169,6 +201,13 @@ class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaPr
 
   graphs(): CudaGraphState[] {
     return this.native.graphs();
+  }
+
+  profile(input: Float32Array, n: number, repeats: number): Promise<CudaStepProfile[]> {
+    const problem = this.checkBatch('profile', input, n);
+    if (problem !== undefined) return Promise.reject(problem);
+    if (!Number.isInteger(repeats) || repeats < 1 || repeats > 10000) return Promise.reject(invalidParam('repeats', 'an integer in [1, 10000]', repeats));
+    return this.enqueue(() => this.native.profile(input, n, repeats));
   }
 }
 
@@ -210,6 +249,7 @@ export function loadCudaBackend(): Backend {
     layoutPolicy: cudaLayoutPolicy,
     async compile(plan: Plan, options: CompileOptions): Promise<CudaProgram> {
       const opts = cudaNativeOptions(options, info.deviceCount);
+      if (plan.schedule !== undefined) checkSchedule(plan, plan.schedule);
       const program = await nativeCall(() => native.compile(plan, opts));
       return new CudaProgramImpl(program, plan);
     },
