@@ -53,6 +53,7 @@ describe('bench, profile and export-onnx command lines', () => {
       [['bench', '--threads', '0'], "--threads expects a positive integer, got '0'"],
       [['bench', '--bogus'], "Unknown option '--bogus'"],
       [['bench', '--settle-ms', 'soon'], "--settle-ms expects a non-negative integer, got 'soon'"],
+      [['bench', '--convolution', 'winograd'], "--convolution expects 'auto' or 'direct', got 'winograd'"],
       [['bench', '--profile'], 'missing required option --model'],
       [['profile', '--model', 'inception_v4', '--batch', 'x'], "--batch expects a positive integer, got 'x'"],
       [['profile', '--model', 'inception_v4', '--device', 'tpu'], '--device tpu: this benchmark is for the CPU'],
