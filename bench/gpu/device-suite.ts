@@ -162,7 +162,7 @@ function stageReport(args: Args): void {
     for (const r of timm.results) md.push(`| ${r.model} | ${r.profile} | ${r.case} | ${r.ours_vs_timm_rel_l2?.toExponential(2) ?? '-'} | ${r.timm_vs_f64_rel_l2?.toExponential(2) ?? '-'} | ${r.error ?? ''} |`);
     md.push('');
   }
-  const perf = buildPerfReport(stages.bench as OursBench | null, stages.torch_bench as TorchBench | null);
+  const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined);
   md.push(...perfMarkdown(perf));
   md.push(...reportGraphs(stages.graphs));
   md.push(...reportServe(stages.serve));

@@ -93,6 +93,8 @@ export interface OursRow extends ModeTiming {
   readonly deviceUsedSteadyBytes?: number;
   /** How many cudaMemGetInfo samples the peak is the minimum of. */
   readonly memorySamples?: number;
+  /** Why the device-memory fields are missing (a cudaMemGetInfo reading failed). */
+  readonly memoryError?: string;
   readonly skipped?: string;
 }
 

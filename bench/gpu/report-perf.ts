@@ -98,7 +98,7 @@ function joinRow(model: string, size: number, precision: string, batch: number, 
 }
 
 /** One row per model/precision/batch that either engine reported, in the benchmark's order. */
-export function joinPerf(ours: OursBench | null, torch: TorchBench | null): PerfRow[] {
+export function joinPerf(ours: OursBench | null | undefined, torch: TorchBench | null | undefined): PerfRow[] {
   const oursRows = ours?.results ?? [];
   const torchRows = torch?.results ?? [];
   const peaks = torch?.matmulPeak ?? {};
@@ -187,10 +187,10 @@ export function evaluateGoals(rows: readonly PerfRow[], peaks: PerfReport['matmu
   return goals;
 }
 
-export function buildPerfReport(ours: OursBench | null, torch: TorchBench | null): PerfReport {
+export function buildPerfReport(ours: OursBench | null | undefined, torch: TorchBench | null | undefined): PerfReport {
   const rows = joinPerf(ours, torch);
   const matmulPeak = torch?.matmulPeak ?? {};
-  const versions = torch === null ? 'PyTorch stage did not run' : `${torch.device ?? '?'}; torch ${torch.torch ?? '?'} (CUDA ${torch.cuda ?? '?'}, cuDNN ${torch.cudnn ?? '?'}), timm ${torch.timm ?? '?'}`;
+  const versions = torch == null ? 'PyTorch stage did not run' : `${torch.device ?? '?'}; torch ${torch.torch ?? '?'} (CUDA ${torch.cuda ?? '?'}, cuDNN ${torch.cudnn ?? '?'}), timm ${torch.timm ?? '?'}`;
   return { rows, goals: evaluateGoals(rows, matmulPeak), matmulPeak, torchVersions: versions };
 }
 
@@ -219,7 +219,7 @@ export function perfMarkdown(report: PerfReport): string[] {
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   );
   for (const r of report.rows) {
-    const note = [r.ours?.error && `ours: ${r.ours.error}`, r.ours?.skipped && `ours: ${r.ours.skipped}`, r.torchNote && `PyTorch: ${r.torchNote}`].filter(Boolean).join('; ');
+    const note = [r.ours?.error && `ours: ${r.ours.error}`, r.ours?.skipped && `ours: ${r.ours.skipped}`, r.ours?.memoryError && `ours: ${r.ours.memoryError}`, r.torchNote && `PyTorch: ${r.torchNote}`].filter(Boolean).join('; ');
     md.push(
       `| ${r.model} | ${r.size} | ${r.precision} | ${r.batch} | ${imgs(r.ours)} | ${imgs(r.eager)} | ${imgs(r.graphs)} | ${fmt(r.oursOverEager, 2)} | ${fmt(r.oursOverGraphs, 2)} | ${latency(r.ours)} | ${latency(r.eager)} | ${latency(r.graphs)} | ${fmt(r.latencyOverGraphs, 2)} | ${fmt(r.oursTflops, 1)} | ${finite(r.fractionOfPeak) ? (r.fractionOfPeak * 100).toFixed(1) : '-'} | ${cell(note)} |`,
     );

@@ -47,22 +47,29 @@ function envNumber(name: string, fallback: number): number {
 
 const freeBytes = (): number => cudaMemoryInfo(0).freeBytes;
 
-/** Tracks the least free device memory, read every POLL_MS while started. */
+/** Tracks the least free device memory, read every POLL_MS while started (a failed read is kept, never thrown from the timer). */
 class FreeMemoryWatch {
   least = Infinity;
   samples = 0;
+  error: string | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   sample(): void {
-    this.least = Math.min(this.least, freeBytes());
-    this.samples++;
+    try {
+      this.least = Math.min(this.least, freeBytes());
+      this.samples++;
+    } catch (error) {
+      this.error ??= errorText(error);
+    }
   }
   start(): void {
     this.sample();
     this.timer = setInterval(() => this.sample(), POLL_MS);
   }
+  /** Stops polling (idempotent) with one last reading. */
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
     this.timer = undefined;
     this.sample();
   }
@@ -80,9 +87,9 @@ async function benchRow(group: PerfGroup, batch: number, input: Float32Array, ti
   const base = { engine: 'ours' as const, model, size, precision, batch, flopsPerImage };
   const shape: [number, number, number, number] = [batch, 3, size, size];
   const watch = new FreeMemoryWatch();
-  const before = freeBytes();
   let session: Session | undefined;
   try {
+    const before = freeBytes();
     watch.start();
     const c0 = Date.now();
     session = await createSession({ model, weights: { synthetic: 'plain' }, device: 'cuda', precision, maxBatch: batch, inputSize: size });
@@ -107,15 +114,15 @@ async function benchRow(group: PerfGroup, batch: number, input: Float32Array, ti
       ...(batch === 1 ? { p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), latencyIterations: iterations } : {}),
       createMs,
       heldBytes: { weightBytes: m.weightBytes, arenaBytes: m.arenaBytes, workspaceBytes: m.workspaceBytes },
-      deviceUsedPeakBytes: before - Math.min(watch.least, after),
-      deviceUsedSteadyBytes: before - after,
-      memorySamples: watch.samples + 1,
+      ...(watch.error === undefined
+        ? { deviceUsedPeakBytes: before - Math.min(watch.least, after), deviceUsedSteadyBytes: before - after, memorySamples: watch.samples + 1 }
+        : { memoryError: `a cudaMemGetInfo reading failed: ${watch.error}` }),
     };
   } catch (error) {
     return { ...base, error: errorText(error) };
   } finally {
     watch.stop();
-    await session?.dispose();
+    await session?.dispose().catch((error: unknown) => log(`${model} ${precision} batch ${batch}: dispose failed: ${errorText(error)}`));
   }
 }
 

@@ -167,6 +167,9 @@ describe('GPU performance report', () => {
     expect(report.rows).toHaveLength(7);
     expect(report.goals.every((g) => g.status === 'not measured')).toBe(true);
     expect(report.torchVersions).toBe('PyTorch stage did not run');
+    // A stage that wrote no file at all reaches the report as undefined, not null.
+    expect(buildPerfReport(oursBench, undefined).torchVersions).toBe('PyTorch stage did not run');
+    expect(buildPerfReport(undefined, undefined).rows).toEqual([]);
     expect(buildPerfReport(null, null).rows).toEqual([]);
     expect(perfMarkdown(buildPerfReport(null, null))).toEqual([]);
   });
