@@ -86,18 +86,29 @@ function markerAtInputData(request: unknown): boolean {
   return typeof first === 'object' && first !== null && (first as { data?: unknown }).data === MARKER;
 }
 
-/** End (exclusive) of the bracketed array starting at `open`, by bracket depth only; -1 if unclosed. */
+/**
+ * End (exclusive) of the bracketed array starting at `open`, by bracket depth only; -1 when it is
+ * not closed or holds a quote (strings are not numbers: left to JSON.parse). Jumps between
+ * bracket bytes with Buffer.indexOf (memchr) instead of looking at every byte in JS.
+ */
 function arrayEnd(bytes: Buffer, open: number): number {
   let depth = 0;
-  for (let i = open; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === OPEN) depth++;
-    else if (b === CLOSE) {
-      depth--;
-      if (depth === 0) return i + 1;
-    } else if (b === QUOTE) return -1; // strings are not numbers: leave it to JSON.parse
+  let from = open;
+  let nextOpen = open;
+  for (;;) {
+    const close = bytes.indexOf(CLOSE, from);
+    if (close < 0) return -1;
+    while (nextOpen >= 0 && nextOpen < close) {
+      depth++;
+      nextOpen = bytes.indexOf(OPEN, nextOpen + 1);
+    }
+    depth--;
+    if (depth === 0) {
+      const quote = bytes.indexOf(QUOTE, open);
+      return quote >= 0 && quote < close ? -1 : close + 1;
+    }
+    from = close + 1;
   }
-  return -1;
 }
 
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
