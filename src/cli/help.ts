@@ -155,6 +155,8 @@ Synthetic weights; the numbers do not depend on weight values.
   -b, --batch B           batch size (default 1)
   -n, --repeats N         timed runs (default 5)
       --threads N         threads (default: all cores)
+      --convolution A     auto (default; Winograd for 3x3 stride-1 convs where oneDNN has a
+                          kernel) | direct
       --input-size S      square input size (default the model's)
       --top N             how many of the slowest steps to list (default 25)
       --json FILE         also write the full report as JSON

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { formatCudaProfile, profileCuda } from '../bench/cuda-profile';
 import { formatProfile, profileCpu } from '../bench/profile';
 import { getModel } from '../models/registry';
-import { COMMON_OPTIONS, type Parsed, optionalInteger, parse, printedHelp, requireString } from './args';
+import { COMMON_OPTIONS, type Parsed, optionalInteger, parse, parseConvolution, printedHelp, requireString } from './args';
 import { checkDevice } from './bench-options';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import type { ModelName } from '../models/types';
@@ -32,6 +32,7 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
       json: { type: 'string' },
       precision: { type: 'string' },
       streams: { type: 'string' },
+      convolution: { type: 'string' },
       ...COMMON_OPTIONS,
     },
     false,
@@ -49,8 +50,9 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 5;
   const inputSize = optionalInteger(parsed, 'input-size', command);
   const top = optionalInteger(parsed, 'top', command) ?? 25;
+  const convolution = parseConvolution(typeof parsed.values.convolution === 'string' ? parsed.values.convolution : undefined, command);
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
-  const report = await profileCpu({ model, batch, threads, repeats, ...(inputSize === undefined ? {} : { inputSize }) });
+  const report = await profileCpu({ model, batch, threads, repeats, convolution, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatProfile(report, top));
   await writeJson(parsed.values.json, report, io);
   return EXIT_OK;
@@ -74,6 +76,7 @@ async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, de
     throw new UsageError(`--device ${deviceText}: ${error instanceof Error ? error.message : String(error)}`, command);
   }
   if (parsed.values.threads !== undefined) throw new UsageError('--threads applies to --device cpu only', command);
+  if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only', command);
   const model: ModelName = getModel(requireString(parsed, 'model', command)).name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 20;

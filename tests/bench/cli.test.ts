@@ -55,6 +55,7 @@ describe('bench, profile and export-onnx command lines', () => {
       [['bench', '--settle-ms', 'soon'], "--settle-ms expects a non-negative integer, got 'soon'"],
       [['bench', '--convolution', 'winograd'], "--convolution expects 'auto' or 'direct', got 'winograd'"],
       [['bench', '--profile'], 'missing required option --model'],
+      [['profile', '--model', 'inception_v4', '--convolution', 'fft'], "--convolution expects 'auto' or 'direct', got 'fft'"],
       [['profile', '--model', 'inception_v4', '--batch', 'x'], "--batch expects a positive integer, got 'x'"],
       [['profile', '--model', 'inception_v4', '--device', 'tpu'], '--device tpu: this benchmark is for the CPU'],
       [['export-onnx', '--weights', 'synthetic', '--output', 'x.onnx'], 'missing required option --model'],
