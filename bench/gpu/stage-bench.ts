@@ -26,6 +26,7 @@
 import { countMacs } from '../../src/graph/macs';
 import { getModel } from '../../src/models/registry';
 import { cudaMemoryInfo } from '../../src/native/cuda-backend';
+import type { DeviceName } from '../../src/runtime/options';
 import { createSession, type Session } from '../../src/runtime/session';
 import { percentile } from '../../src/bench/stats';
 import { generateInput } from '../../src/weights/synthetic';
@@ -45,7 +46,12 @@ function envNumber(name: string, fallback: number): number {
   return value;
 }
 
-const freeBytes = (): number => cudaMemoryInfo(0).freeBytes;
+/** Where rows run and how free device memory is read (the CUDA device 0; a CPU test passes its own). */
+export interface RowProbe {
+  readonly device: DeviceName;
+  freeBytes(): number;
+}
+export const CUDA_PROBE: RowProbe = { device: 'cuda', freeBytes: () => cudaMemoryInfo(0).freeBytes };
 
 /** Tracks the least free device memory, read every POLL_MS while started (a failed read is kept, never thrown from the timer). */
 class FreeMemoryWatch {
@@ -54,9 +60,11 @@ class FreeMemoryWatch {
   error: string | undefined;
   private timer: NodeJS.Timeout | undefined;
 
+  constructor(private readonly freeBytes: () => number) {}
+
   sample(): void {
     try {
-      this.least = Math.min(this.least, freeBytes());
+      this.least = Math.min(this.least, this.freeBytes());
       this.samples++;
     } catch (error) {
       this.error ??= errorText(error);
@@ -81,18 +89,19 @@ async function timeOne(session: Session, input: Float32Array, shape: [number, nu
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-async function benchRow(group: PerfGroup, batch: number, input: Float32Array, timedS: number): Promise<OursRow> {
+/** One row: a session for exactly this batch, warmed up, timed, memory watched, disposed; errors become the row's error. */
+export async function benchRow(group: PerfGroup, batch: number, input: Float32Array, timedS: number, probe: RowProbe = CUDA_PROBE): Promise<OursRow> {
   const { model, size, precision } = group;
   const flopsPerImage = 2 * countMacs(getModel(model).build({ batch: 1, height: size, width: size }));
   const base = { engine: 'ours' as const, model, size, precision, batch, flopsPerImage };
   const shape: [number, number, number, number] = [batch, 3, size, size];
-  const watch = new FreeMemoryWatch();
+  const watch = new FreeMemoryWatch(() => probe.freeBytes());
   let session: Session | undefined;
   try {
-    const before = freeBytes();
+    const before = probe.freeBytes();
     watch.start();
     const c0 = Date.now();
-    session = await createSession({ model, weights: { synthetic: 'plain' }, device: 'cuda', precision, maxBatch: batch, inputSize: size });
+    session = await createSession({ model, weights: { synthetic: 'plain' }, device: probe.device, precision, maxBatch: batch, inputSize: size });
     const createMs = Date.now() - c0;
     for (let i = 0; i < WARMUP; i++) await session.run(input, shape);
     const estimateMs = Math.max(await timeOne(session, input, shape), 0.01);
@@ -103,7 +112,7 @@ async function benchRow(group: PerfGroup, batch: number, input: Float32Array, ti
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < iterations; i++) samples.push(await timeOne(session, input, shape));
     const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const after = freeBytes();
+    const after = probe.freeBytes();
     const sorted = samples.sort((a, b) => a - b);
     const m = session.memory;
     return {

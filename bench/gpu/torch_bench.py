@@ -265,7 +265,7 @@ def main():
         base = {"engine": "pytorch", "model": model_name, "size": size, "precision": precision}
         if out.elapsed() > args.budget_s:
             for batch in BATCHES:
-                out.data["results"].append({**base, "batch": batch, "skipped": f"time budget ({args.budget_s:.0f} s) spent"})
+                out.data["results"].append({**base, "batch": batch, "skipped": f"time budget ({args.budget_s:g} s) spent"})
             out.save()
             continue
         net = None
@@ -290,7 +290,7 @@ def main():
         for batch in BATCHES:
             row = {**base, "batch": batch}
             if out.elapsed() > args.budget_s:
-                row["skipped"] = f"time budget ({args.budget_s:.0f} s) spent"
+                row["skipped"] = f"time budget ({args.budget_s:g} s) spent"
             else:
                 x = torch.randn(batch, 3, size, size, device="cuda", dtype=dtype).contiguous(memory_format=torch.channels_last)
                 for mode, fn in (("eager", run_eager), ("graphs", run_graphs)):
