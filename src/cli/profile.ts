@@ -76,6 +76,7 @@ async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, de
     throw new UsageError(`--device ${deviceText}: ${error instanceof Error ? error.message : String(error)}`, command);
   }
   if (parsed.values.threads !== undefined) throw new UsageError('--threads applies to --device cpu only', command);
+  if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only (cuDNN chooses its own algorithms)', command);
   if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only', command);
   const model: ModelName = getModel(requireString(parsed, 'model', command)).name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;

@@ -81,6 +81,7 @@ describe('profile --device cuda', () => {
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--streams', '5'], /between 1 and 4 for --streams but received 5/],
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--precision', 'fp8'], /--precision fp8: use fp32, tf32 or fp16/],
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--threads', '2'], /--threads applies to --device cpu only/],
+      [['profile', '--device', 'cuda', '--model', 'inception_v4', '--convolution', 'direct'], /--convolution applies to --device cpu only/],
       [['profile', '--device', 'cuda:x', '--model', 'inception_v4'], /--device cuda:x/],
       [['profile', '--model', 'inception_v4', '--precision', 'fp16'], /--precision and --streams apply to --device cuda only/],
     ];
