@@ -18,7 +18,9 @@
  *   (1, 2, 3, 4, 1, 2, ...) so drift hits every streams count alike; median ms, images/s, p99.
  * Profile: the 1-stream and 4-stream programs at n = 8 and 64 (PROFILE_REPEATS runs after a
  * warm-up, median per step): totals, time per op:path, and the TOP slowest steps.
- * With the flag --quick (a short device slot): fp16 only, n = 1 and 8, profile at n = 8.
+ * With the flag --quick or INCEPTION_PROFILE_STREAMS_QUICK=1 (a short device slot): fp16 only,
+ * n = 1 and 8, profile at n = 8. No new model/precision case starts later than
+ * INCEPTION_STAGE_TIMEOUT_S - 75 s (run.sh sets it; one case takes up to about a minute).
  */
 import { percentile } from '../../src/bench/stats';
 import { profiledSteps, totalsByKind, type CudaKindTotal, type CudaProfiledStep } from '../../src/bench/cuda-profile';
@@ -47,8 +49,13 @@ const PROFILE_REPEATS = 5;
 const TOP = 12;
 const SAME_KERNELS_REL_L2 = 1e-6;
 const OTHER_ALGORITHMS_REL_L2: Readonly<Record<Precision, number>> = { fp32: 1e-4, tf32: 1e-2, fp16: 1e-2 };
-/** Stop starting new model/precision cases after this long (the stage's own timeout is the lead's). */
+/** Stop starting new model/precision cases after this long, without INCEPTION_STAGE_TIMEOUT_S. */
 const STAGE_BUDGET_MS = 200_000;
+
+function stageBudgetMs(): number {
+  const timeout = Number(process.env.INCEPTION_STAGE_TIMEOUT_S);
+  return Number.isFinite(timeout) && timeout > 0 ? Math.max(10, timeout - 75) * 1000 : STAGE_BUDGET_MS;
+}
 
 export interface Difference {
   readonly relL2: number;
@@ -239,14 +246,15 @@ export async function stageProfileStreams(args: Args): Promise<void> {
     return;
   }
   const started = Date.now();
-  const quick = args.flags.includes('--quick');
+  const quick = args.flags.includes('--quick') || process.env.INCEPTION_PROFILE_STREAMS_QUICK === '1';
+  const budgetMs = stageBudgetMs();
   const rows: StreamsRow[] = [];
   const save = (): void =>
     saveStage(args, 'profile_streams', { quick, env: { INCEPTION_CUDA_STREAMS: process.env.INCEPTION_CUDA_STREAMS ?? null, INCEPTION_CUDA_GRAPHS: process.env.INCEPTION_CUDA_GRAPHS ?? null }, sameKernelsRelL2: SAME_KERNELS_REL_L2, timed: TIMED, rows });
   for (const model of MODELS) {
     for (const precision of quick ? PRECISIONS.filter((p) => p === 'fp16') : PRECISIONS) {
-      if (Date.now() - started > STAGE_BUDGET_MS) {
-        rows.push({ model, precision, programs: [], batches: [], profiles: [], pass: false, skipped: `stage budget of ${STAGE_BUDGET_MS / 1000} s spent` });
+      if (Date.now() - started > budgetMs) {
+        rows.push({ model, precision, programs: [], batches: [], profiles: [], pass: false, skipped: `stage budget of ${budgetMs / 1000} s spent` });
         log(`SKIP ${model} ${precision}: stage budget spent`);
         continue;
       }
