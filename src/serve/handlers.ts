@@ -8,8 +8,8 @@ import { imageToTensor } from '../preprocess/image';
 import { loadSharp, type Sharp } from '../preprocess/sharp-loader';
 import { topK } from '../runtime/scores';
 import type { SessionInfo } from '../runtime/session';
-import { HttpError, readBody, sendBinary, sendJson } from './http';
-import { BINARY_HEADER, encodeInferResponse, parseInferRequest, type ModelSignature } from './v2-tensors';
+import { type BodyPool, HttpError, readBody, sendBinary, sendJson } from './http';
+import { BINARY_HEADER, encodeInferResponse, parseInferRequest, type InferRequest, type ModelSignature } from './v2-tensors';
 
 export const MODEL_VERSION = '1';
 
@@ -20,6 +20,8 @@ export interface ModelContext {
   readonly preprocessing: Preprocessing;
   readonly batcher: Batcher;
   readonly maxBodyBytes: number;
+  /** Infer bodies are read into buffers from here and handed back once answered. */
+  readonly bodies: BodyPool;
   readonly maxInputPixels: number;
   readonly requestTimeoutMs: number;
 }
@@ -62,10 +64,18 @@ export async function handleInfer(req: IncomingMessage, res: ServerResponse, mod
   const headerLength = Array.isArray(header) ? header[0] : header;
   // The binary tensor starts after the JSON header: read the body so that it lands aligned.
   const alignAt = headerLength !== undefined && /^[0-9]+$/.test(headerLength) ? Number(headerLength) : 0;
-  const body = await readBody(req, model.maxBodyBytes, alignAt);
-  const request = parseInferRequest(body, headerLength, model.signature);
-  // The tensor (often a view on the body) is this request's alone: handed over, not copied.
-  const rows = await model.batcher.infer(request.input, { signal, timeoutMs: model.requestTimeoutMs, transfer: true });
+  const body = await readBody(req, model.maxBodyBytes, alignAt, model.bodies);
+  let request: InferRequest;
+  let rows: Float32Array;
+  try {
+    request = parseInferRequest(body, headerLength, model.signature);
+    // The tensor (often a view on the body) is this request's alone: handed over, not copied.
+    // Once infer() settles the batcher no longer reads it (it was copied into a batch or left
+    // the queue), so the body can go back to the pool.
+    rows = await model.batcher.infer(request.input, { signal, timeoutMs: model.requestTimeoutMs, transfer: true });
+  } finally {
+    model.bodies.release(body);
+  }
   const { body: out, headers } = encodeInferResponse(rows, request.images, request, { ...model.signature, name: model.name, version: MODEL_VERSION });
   sendBinary(res, 200, out, headers);
 }

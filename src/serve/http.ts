@@ -14,12 +14,63 @@ export class HttpError extends Error {
 }
 
 /**
+ * Reusable body buffers: a fresh multi-megabyte buffer per request costs page faults (about
+ * 0.6 ms per MiB on the JS thread) and garbage-collector pressure; one handed back after its
+ * request is answered costs neither. Only buffers this pool made are taken back, each once, and
+ * at most `maxFreeBytes` wait for reuse. Sizes are rounded up to 64 KiB so that bodies of one
+ * tensor shape (their JSON headers differ by a few bytes) share buffers.
+ */
+export class BodyPool {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly issued = new WeakSet<ArrayBuffer>();
+  private freeBytes = 0;
+
+  constructor(private readonly maxFreeBytes: number) {}
+
+  /** A buffer of at least `bytes` bytes, at offset 0 of its own ArrayBuffer (contents undefined). */
+  acquire(bytes: number): Buffer {
+    const size = Math.ceil(Math.max(bytes, 1) / POOL_GRAIN) * POOL_GRAIN;
+    const list = this.free.get(size);
+    let memory = list?.pop();
+    if (memory !== undefined) {
+      this.freeBytes -= size;
+      if (list?.length === 0) this.free.delete(size);
+    } else {
+      memory = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+    }
+    this.issued.add(memory);
+    return Buffer.from(memory);
+  }
+
+  /** Takes back the memory under `body` if this pool issued it; the caller must not use it afterwards. */
+  release(body: Uint8Array): void {
+    const memory = body.buffer;
+    if (!(memory instanceof ArrayBuffer) || !this.issued.has(memory)) return;
+    this.issued.delete(memory);
+    if (this.freeBytes + memory.byteLength > this.maxFreeBytes) return;
+    const list = this.free.get(memory.byteLength) ?? [];
+    list.push(memory);
+    this.free.set(memory.byteLength, list);
+    this.freeBytes += memory.byteLength;
+  }
+
+  /** Bytes waiting for reuse. */
+  get pooledBytes(): number {
+    return this.freeBytes;
+  }
+}
+
+const POOL_GRAIN = 64 * 1024;
+
+/**
  * Reads the whole body, refusing (413) a declared or actual size over `limit` bytes.
  * With a Content-Length the body goes straight into one buffer of that size as it arrives (no
  * list of chunks to concatenate), placed so that body byte `alignAt` (where binary tensor data
  * starts) has a 4-byte aligned address: the tensor can then be viewed as a Float32Array in place.
+ * With a `pool` that buffer comes from it; hand the body back with pool.release once nothing
+ * reads it any more.
  */
-export function readBody(req: IncomingMessage, limit: number, alignAt = 0): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, alignAt = 0, pool?: BodyPool): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     return Promise.reject(tooLarge(Number(declared), limit));
@@ -30,7 +81,7 @@ export function readBody(req: IncomingMessage, limit: number, alignAt = 0): Prom
     let into: Buffer | undefined;
     if (expected !== undefined && expected > 0) {
       const pad = (4 - (alignAt % 4)) % 4;
-      into = Buffer.allocUnsafeSlow(pad + expected).subarray(pad);
+      into = (pool?.acquire(pad + expected) ?? Buffer.allocUnsafeSlow(pad + expected)).subarray(pad, pad + expected);
     }
     let size = 0;
     let failed = false;

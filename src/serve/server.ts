@@ -23,7 +23,7 @@ import { packageVersion } from '../info';
 import { getModel } from '../models/registry';
 import { createSession, type Session } from '../runtime/session';
 import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
-import { HttpError, sendError, sendJson } from './http';
+import { BodyPool, HttpError, sendError, sendJson } from './http';
 import { ServerMetrics } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
 
@@ -71,6 +71,9 @@ async function createSessions(options: ServeOptions, resolved: ResolvedServeOpti
   }
   return sessions;
 }
+
+/** Most bytes of infer body buffers kept for reuse (what the busiest moment needed, up to this). */
+const BODY_POOL_BYTES = 256 * 1024 * 1024;
 
 /** How long close() waits for connections to go idle once every accepted request is answered. */
 const CLOSE_GRACE_MS = 500;
@@ -141,6 +144,7 @@ class V2Server implements InferenceServer {
       preprocessing: getModel(info.model).preprocessing,
       batcher: this.batcher,
       maxBodyBytes: resolved.maxBodyBytes,
+      bodies: new BodyPool(BODY_POOL_BYTES),
       maxInputPixels: resolved.maxInputPixels,
       requestTimeoutMs: resolved.requestTimeoutMs,
     };

@@ -9,7 +9,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readBody } from '../../src/serve/http';
+import { BodyPool, readBody } from '../../src/serve/http';
 import { parseInferRequest, type ModelSignature } from '../../src/serve/v2-tensors';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { binaryInfer, binaryOutput, jsonInfer, request, startServer } from './helpers';
@@ -66,6 +66,31 @@ describe('readBody', () => {
   });
 });
 
+describe('BodyPool', () => {
+  it('hands a released buffer out again (same memory), rounds sizes to 64 KiB, takes back only its own buffers, once each, up to its cap', () => {
+    const pool = new BodyPool(3 * 65536);
+    const a = pool.acquire(70_000);
+    expect(a.byteOffset).toBe(0);
+    expect(a.length).toBe(2 * 65536);
+    pool.release(a.subarray(5, 100)); // a view on it counts as the buffer
+    expect(pool.pooledBytes).toBe(2 * 65536);
+    pool.release(a); // a second release is ignored
+    expect(pool.pooledBytes).toBe(2 * 65536);
+    const b = pool.acquire(100_000);
+    expect(b.buffer).toBe(a.buffer);
+    expect(pool.pooledBytes).toBe(0);
+    expect(pool.acquire(10).buffer).not.toBe(a.buffer); // another size class: new memory
+    pool.release(Buffer.alloc(65536)); // not the pool's: ignored
+    expect(pool.pooledBytes).toBe(0);
+    const c = pool.acquire(65536);
+    const d = pool.acquire(65536);
+    pool.release(b);
+    pool.release(c);
+    pool.release(d); // over the 3 x 64 KiB cap: dropped, not kept
+    expect(pool.pooledBytes).toBe(3 * 65536);
+  });
+});
+
 const MODEL: ModelSignature = { inputName: 'input', outputName: 'logits', height: 4, width: 4, outputSize: 8, maxBatch: 4 };
 
 describe('parseInferRequest binary tensors', () => {
@@ -85,6 +110,32 @@ describe('parseInferRequest binary tensors', () => {
     const copy = parseInferRequest(unaligned, headerLength, MODEL).input;
     expect(copy.buffer).not.toBe(unaligned.buffer);
     expect(copy).toEqual(input);
+  });
+});
+
+describe('server: pooled request bodies', () => {
+  it('rounds of concurrent binary requests with different values, reusing body buffers, each get their own rows', async () => {
+    const fake = fakeSession({ maxBatch: 4 });
+    fake.controls.delayMs = 1;
+    const { server, url } = await startServer({ sessions: [fake.session], maxQueueDelayMicroseconds: 1000 });
+    try {
+      const infer = `${url}/v2/models/inception_v4/infer`;
+      for (let round = 0; round < 5; round++) {
+        const values = Array.from({ length: 6 }, (_, i) => round * 10 + i + 1);
+        const replies = await Promise.all(
+          values.map((v) => {
+            const { body, headers } = binaryInfer(imagesFilled([v, -v]), [2, 3, 4, 4], { parameters: { binary_data_output: true } });
+            return request(infer, { method: 'POST', body, headers });
+          }),
+        );
+        replies.forEach((reply, i) => {
+          expect(reply.status).toBe(200);
+          expect(Array.from(binaryOutput(reply).data.filter((_, j) => j % 8 === 0))).toEqual([values[i] * 48, -values[i] * 48]);
+        });
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
 
