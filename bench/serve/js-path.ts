@@ -4,7 +4,8 @@
  * with a body once it is read (parseInferRequest, then batcher.infer) into a session whose
  * backend is a stand-in that answers at once (no network is computed, so every millisecond
  * measured is JS-thread work: parsing, checks, copies, allocation and GC). Each request's body is
- * first copied into a new buffer, as reading it from the socket does. Prints ms per batch.
+ * first copied into a buffer, as reading it from the socket does: a new one, or one from the
+ * server's BodyPool (handed back once answered) where this build has it. Prints ms per batch.
  *
  *   node lib/bench/js-path.js [--size 299] [--requests 64] [--rounds 20]
  */
@@ -12,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { createBatcher } from '../../lib/batcher';
 import type { Backend, Program } from '../../lib/runtime/backend';
 import { createSessionWithBackend } from '../../lib/runtime/session';
+import * as http from '../../lib/serve/http';
 import { parseInferRequest } from '../../lib/serve/v2-tensors';
 
 function option(name: string, fallback: number): number {
@@ -47,16 +49,20 @@ async function main(): Promise<void> {
     (error: Error) => !/Unknown infer option/.test(error.message),
   );
   const pad = transfer ? (4 - (header.length % 4)) % 4 : 0;
+  // The server's body pool where this build has one.
+  const PoolClass = (http as unknown as { BodyPool?: new (maxFreeBytes: number) => { acquire(bytes: number): Buffer; release(body: Uint8Array): void } }).BodyPool;
+  const pool = PoolClass === undefined ? undefined : new PoolClass(256 * 1024 * 1024);
   const times: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const start = performance.now();
     const pending: Promise<Float32Array>[] = [];
     for (let r = 0; r < requests; r++) {
       // A fresh body per request, as read from the socket (placed aligned where readBody does that).
-      const received = Buffer.allocUnsafeSlow(pad + body.length).subarray(pad);
+      const received = (pool?.acquire(pad + body.length) ?? Buffer.allocUnsafeSlow(pad + body.length)).subarray(pad, pad + body.length);
       body.copy(received);
       const request = parseInferRequest(received, String(header.length), signature);
-      pending.push(batcher.infer(request.input, transfer ? ({ transfer: true } as never) : undefined));
+      const settled = batcher.infer(request.input, transfer ? ({ transfer: true } as never) : undefined);
+      pending.push(settled.finally(() => pool?.release(received)));
     }
     await Promise.all(pending);
     times.push(performance.now() - start);
@@ -68,7 +74,7 @@ async function main(): Promise<void> {
   const median = sorted[Math.floor(sorted.length / 2)];
   process.stdout.write(
     `${requests} x 1-image ${size}x${size} requests (${mb.toFixed(1)} MiB) -> one batch: JS thread ${median.toFixed(1)} ms per batch (median of ${sorted.length}, ` +
-      `min ${sorted[0].toFixed(1)}, max ${sorted[sorted.length - 1].toFixed(1)}), ${(median / mb).toFixed(2)} ms/MiB; transfer: ${transfer}\n`,
+      `min ${sorted[0].toFixed(1)}, max ${sorted[sorted.length - 1].toFixed(1)}), ${(median / mb).toFixed(2)} ms/MiB; transfer: ${transfer}, body pool: ${pool !== undefined}\n`,
   );
 }
 
