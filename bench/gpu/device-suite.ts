@@ -4,7 +4,7 @@
  * `report` merges them into results.json + results.md (+ results.svg, the performance chart).
  *
  *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR] [--cpu-only]
- *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | bench (stage-bench.ts) | serve | report
+ *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench (stage-bench.ts) | serve | report
  *   (algo_cache_compile is algo_cache's child process)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
 import { stageBench } from './stage-bench';
 import { stageCpuVsGpu } from './stage-cpu-vs-gpu';
 import { reportGraphs, stageGraphs } from './stage-graphs';
+import { reportProfileStreams, stageProfileStreams } from './stage-profile-streams';
 import { stageSession } from './stage-session';
 import { type Args, ensureCheckpoint, errorText, log, parseArgs, readStage, saveStage } from './suite-common';
 
@@ -165,6 +166,7 @@ function stageReport(args: Args): void {
   const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined);
   md.push(...perfMarkdown(perf));
   md.push(...reportGraphs(stages.graphs));
+  md.push(...reportProfileStreams(stages.profile_streams));
   md.push(...reportServe(stages.serve));
   mkdirSync(args.out, { recursive: true });
   const date = new Date().toISOString();
@@ -192,6 +194,8 @@ async function main(): Promise<void> {
       return stageOps(args);
     case 'networks':
       return stageNetworks(args);
+    case 'profile_streams':
+      return stageProfileStreams(args);
     case 'graphs':
       return stageGraphs(args);
     case 'bench':
@@ -201,7 +205,7 @@ async function main(): Promise<void> {
     case 'report':
       return stageReport(args);
     default:
-      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | bench | serve | report)`);
+      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench | serve | report)`);
   }
 }
 

@@ -5,7 +5,7 @@
 # results.json, results.md, run.log and (when the bench/torch_bench stages ran) results.svg.
 #
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
-#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs timm bench serve torch_bench report
+#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench report
 #   presets: perf = node info torch_bench bench report   (the performance goals of issue #5 only)
 #
 # Perf only, in ONE device call (see bench/gpu/README.md): here `npm run device-check`, then on the
@@ -131,7 +131,7 @@ export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu do_bench do_torc
 
 STAGES=("$@")
 [ "${STAGES[*]}" = perf ] && STAGES=(node info torch_bench bench report)
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs timm bench serve torch_bench report)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench report)
 echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
 cat "$DEV/meta.json" 2>/dev/null; echo
 for s in "${STAGES[@]}"; do
@@ -147,6 +147,7 @@ for s in "${STAGES[@]}"; do
     ops) stage ops 120 suite ops ;;
     networks) stage networks 180 suite networks ;;
     graphs) stage graphs 100 suite graphs ;;
+    profile_streams) stage profile_streams 240 suite profile_streams ;;
     bench) stage bench 190 do_bench ;;
     serve) stage serve 75 bash -c 'INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" suite serve' ;;
     torch_bench) stage torch_bench 200 do_torch_bench ;;
