@@ -43,6 +43,13 @@ export interface SessionOptions {
    * default 1). The environment variable INCEPTION_CUDA_STREAMS overrides it (A/B checks).
    */
   readonly streams?: number;
+  /**
+   * CUDA only: true (default) times cuDNN's algorithms for every convolution when a batch size is
+   * first set up (as torch.backends.cudnn.benchmark does) and keeps the winners in the on-disk
+   * algorithm cache, so later sessions on the same GPU, cuDNN and shapes skip the timing; false
+   * takes cuDNN's heuristic choice (quicker setup, sometimes slower kernels).
+   */
+  readonly benchmark?: boolean;
 }
 
 export type WeightsSpec = { readonly kind: 'checkpoint'; readonly path: string } | { readonly kind: 'synthetic'; readonly profile: SyntheticProfile };
@@ -65,6 +72,8 @@ export interface ResolvedOptions {
   readonly convolution: ConvolutionAlgorithm;
   readonly head: Head;
   readonly streams: number;
+  /** undefined on the CPU. */
+  readonly benchmark: boolean | undefined;
 }
 
 export const DEFAULT_MAX_BATCH = 8;
@@ -72,7 +81,7 @@ export const DEFAULT_MAX_BATCH = 8;
 export const MAX_BATCH_LIMIT = 4096;
 export const MAX_INPUT_SIDE = 4096;
 
-const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams'];
+const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 const PROFILES: readonly SyntheticProfile[] = ['dcfree', 'plain'];
 
@@ -186,5 +195,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const streams = sessionStreams(options.streams, device.kind, process.env.INCEPTION_CUDA_STREAMS);
 
-  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams };
+  if (options.benchmark !== undefined) {
+    if (typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
+    if (device.kind !== 'cuda') throw new InvalidArgumentError("benchmark applies to device 'cuda' only (cuDNN algorithm timing); remove it for 'cpu'");
+  }
+  const benchmark = device.kind === 'cuda' ? (options.benchmark ?? true) : undefined;
+
+  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams, benchmark };
 }

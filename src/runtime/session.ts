@@ -120,7 +120,7 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
   const program = await callNative('compiling the plan', () =>
-    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(device.kind === 'cpu' ? { convolution: options.convolution } : {}) }),
+    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(device.kind === 'cpu' ? { convolution: options.convolution } : { benchmark: options.benchmark }) }),
   );
 
   const info: SessionInfo = Object.freeze({

@@ -14,11 +14,15 @@ describe('resolveOptions', () => {
     expect([v1.height, v1.width, v1.maxBatch, v1.threads, v1.convolution, v1.head]).toEqual([170, 180, 2, 1, 'direct', 'embedding']);
     expect(v1.weights).toEqual({ kind: 'synthetic', profile: 'plain' });
     expect(resolveOptions({ model: 'inception_v4', weights: '/x/y.safetensors', device: 'cuda:1', precision: 'fp16' }).device).toEqual({ kind: 'cuda', index: 1 });
+    // cuDNN algorithm timing: on by default for cuda (like cudnn.benchmark in the PyTorch comparison), absent on the CPU.
+    expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', device: 'cuda' }).benchmark).toBe(true);
+    expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', device: 'cuda', benchmark: false }).benchmark).toBe(false);
+    expect(r.benchmark).toBeUndefined();
   });
 
   const cases: [string, unknown, new (...args: never[]) => Error, string][] = [
     ['not an object', 'inception_v4', InvalidArgumentError, "Expected an object with at least model and weights for options but received 'inception_v4' of type string"],
-    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, device, precision, maxBatch, inputSize, threads, convolution, head, streams"],
+    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, device, precision, maxBatch, inputSize, threads, convolution, head, streams, benchmark"],
     ['missing model', { weights: 'synthetic' }, InvalidArgumentError, 'Expected a model name for model but received undefined'],
     ['unknown model', { model: 'resnet50', weights: 'synthetic' }, UnknownModelError, "Unknown model 'resnet50'; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1"],
     ['missing weights', { model: 'inception_v4' }, InvalidArgumentError, "Expected a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received undefined"],
@@ -37,6 +41,8 @@ describe('resolveOptions', () => {
     ['inputSize triple', { model: 'inception_v4', weights: 'synthetic', inputSize: [1, 2, 3] }, InvalidArgumentError, 'Expected an integer or a [height, width] pair of integers for inputSize but received an array of length 3'],
     ['threads 0', { model: 'inception_v4', weights: 'synthetic', threads: 0 }, InvalidArgumentError, 'Expected an integer in [1, 1024] for threads but received 0 of type number'],
     ['threads on cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', threads: 2 }, InvalidArgumentError, "threads applies to device 'cpu' only; remove it for 'cuda'"],
+    ['benchmark not a boolean', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', benchmark: 'yes' }, InvalidArgumentError, "Expected a boolean for benchmark but received 'yes' of type string"],
+    ['benchmark on cpu', { model: 'inception_v4', weights: 'synthetic', benchmark: true }, InvalidArgumentError, "benchmark applies to device 'cuda' only (cuDNN algorithm timing); remove it for 'cpu'"],
     ['convolution unknown', { model: 'inception_v4', weights: 'synthetic', convolution: 'winograd' }, InvalidArgumentError, "Expected 'auto' or 'direct' for convolution but received 'winograd' of type string"],
     ['convolution on cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', convolution: 'direct' }, InvalidArgumentError, "convolution applies to device 'cpu' only (cuDNN chooses its own algorithms); remove it for 'cuda'"],
     ['head on v4', { model: 'inception_v4', weights: 'synthetic', head: 'logits' }, InvalidArgumentError, 'head applies to inception_resnet_v1 only; inception_v4 always outputs logits'],
