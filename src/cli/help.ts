@@ -148,12 +148,17 @@ Runs the compiled CPU plan step by step (waiting after each, median of --repeats
 a warm-up) and prints the whole network's time, GFLOP/s and fraction of the machine's
 measured fp32 peak (a large oneDNN matmul), time per oneDNN implementation, and the slowest
 steps with their MACs, GFLOP/s and implementation; oneDNN reference (ref:) kernels are flagged.
+With --device cuda[:N], runs the CUDA plan eagerly, timing every step between cudaEvents
+(median of --repeats), and prints per-step ms, MACs, TFLOP/s, the conv path (fused, split,
+scratch+copy) and cuDNN algorithm, totals per kind, and whole runs (graph replay) for scale.
 Synthetic weights; the numbers do not depend on weight values.
 
-  -d, --device cpu        the CPU
+  -d, --device D          cpu (default) | cuda | cuda:N
   -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
   -b, --batch B           batch size (default 1)
-  -n, --repeats N         timed runs (default 5)
+  -n, --repeats N         timed runs (default 5 on cpu, 20 on cuda)
+      --precision P       cuda: fp32 (default) | tf32 | fp16
+      --streams N         cuda: branch streams 1..4 (default 1)
       --threads N         threads (default: all cores)
       --convolution A     auto (default; Winograd for 3x3 stride-1 convs where oneDNN has a
                           kernel) | direct
