@@ -28,7 +28,7 @@ import {
   type RefTensor,
 } from '../helpers/reference';
 import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
-import { identityWeights, PlanKit, randomValues } from './plan-kit';
+import { blockedInput, PlanKit, randomValues } from './plan-kit';
 
 const CONV_TOL = 2e-6;
 const EXACT_TOL = 1e-7;
@@ -37,17 +37,6 @@ const LOOP_TOL = 1e-6;
 interface Built {
   plan: Plan;
   reference: (x: RefTensor) => RefTensor;
-}
-
-/** The plan input (plain NCHW) copied exactly into a blocked map by an identity 1x1 conv. */
-function blockedInput(kit: PlanKit, c: number, h: number, w: number): { input: number; x: number } {
-  const input = kit.map(c, h, w);
-  const x = kit.map(c, h, w);
-  kit.add({
-    op: 'conv2d', name: 'copy_in', input, output: x, residual: -1, weight: kit.weight(identityWeights(c)),
-    bias: kit.weight(new Float32Array(c)), kernel: [1, 1], stride: [1, 1], pad: [0, 0], relu: false,
-  });
-  return { input, x };
 }
 
 interface ConvSpec {

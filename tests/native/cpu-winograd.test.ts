@@ -19,7 +19,7 @@ import { loadCpuModule } from '../../src/native/cpu-backend';
 import type { Plan } from '../../src/plan/types';
 import { refConcat, refConv2d, refResidualAdd, refTensor, type RefTensor } from '../helpers/reference';
 import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
-import { identityWeights, PlanKit, randomValues, relativeL2 } from './plan-kit';
+import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
 
 const WINO_TOL = 1e-5;
 
@@ -32,16 +32,6 @@ function convWeights(cin: number, cout: number, seed: number): { weight: Float32
     weight: randomValues(cout * fanIn, seed).map((v) => v / Math.sqrt(fanIn)),
     bias: randomValues(cout, seed + 1).map((v) => v * 0.1),
   };
-}
-
-function blockedInput(kit: PlanKit, c: number, h: number, w: number): { input: number; x: number } {
-  const input = kit.map(c, h, w);
-  const x = kit.map(c, h, w);
-  kit.add({
-    op: 'conv2d', name: 'copy_in', input, output: x, residual: -1, weight: kit.weight(identityWeights(c)),
-    bias: kit.weight(new Float32Array(c)), kernel: [1, 1], stride: [1, 1], pad: [0, 0], relu: false,
-  });
-  return { input, x };
 }
 
 interface Built {

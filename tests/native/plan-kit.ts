@@ -18,6 +18,17 @@ export class PlanKit extends PlanBuilder {
   }
 }
 
+/** The plan input (plain NCHW) copied exactly into a blocked map by an identity 1x1 conv. */
+export function blockedInput(kit: PlanKit, c: number, h: number, w: number): { input: number; x: number } {
+  const input = kit.map(c, h, w);
+  const x = kit.map(c, h, w);
+  kit.add({
+    op: 'conv2d', name: 'copy_in', input, output: x, residual: -1, weight: kit.weight(identityWeights(c)),
+    bias: kit.weight(new Float32Array(c)), kernel: [1, 1], stride: [1, 1], pad: [0, 0], relu: false,
+  });
+  return { input, x };
+}
+
 /** Deterministic uniform values in [-1, 1) (xorshift32). */
 export function randomValues(count: number, seed: number): Float32Array {
   let state = (seed * 2654435761) >>> 0 || 1;
