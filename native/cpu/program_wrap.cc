@@ -83,14 +83,19 @@ class CompileWorker : public PromiseWorker {
 class RunWorker : public PromiseWorker {
  public:
   RunWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
-            std::vector<float> input, int32_t n)
-      : PromiseWorker(env, "inception_cpu.run"), wrap_(wrap), program_(std::move(program)), input_(std::move(input)), n_(n) {
+            Napi::Float32Array input, int32_t n)
+      : PromiseWorker(env, "inception_cpu.run"),
+        wrap_(wrap),
+        program_(std::move(program)),
+        input_ref_(Napi::Persistent(input)),
+        input_(input.Data()),
+        n_(n) {
     self_ = Napi::Persistent(self);  // the wrap outlives the work
   }
   void Execute() override {
     Guard([&] {
       output_.resize(static_cast<size_t>(program_->OutputElements(n_)));
-      ComputeThread::Instance().Run([&] { program_->Run(input_.data(), n_, output_.data()); });
+      ComputeThread::Instance().Run([&] { program_->Run(input_, n_, output_.data()); });
     });
   }
   void OnOK() override {
@@ -106,7 +111,9 @@ class RunWorker : public PromiseWorker {
   ProgramWrap* wrap_;
   Napi::ObjectReference self_;
   std::shared_ptr<CpuProgram> program_;
-  std::vector<float> input_, output_;
+  Napi::Reference<Napi::Float32Array> input_ref_;  // read in place on the compute thread
+  const float* input_;
+  std::vector<float> output_;
   int32_t n_;
 };
 
@@ -114,11 +121,12 @@ class RunWorker : public PromiseWorker {
 class ProfileWorker : public PromiseWorker {
  public:
   ProfileWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
-                std::vector<float> input, int32_t n, int32_t repeats)
+                Napi::Float32Array input, int32_t n, int32_t repeats)
       : PromiseWorker(env, "inception_cpu.profile"),
         wrap_(wrap),
         program_(std::move(program)),
-        input_(std::move(input)),
+        input_ref_(Napi::Persistent(input)),
+        input_(input.Data()),
         n_(n),
         repeats_(repeats) {
     self_ = Napi::Persistent(self);
@@ -129,7 +137,7 @@ class ProfileWorker : public PromiseWorker {
       // ProfileEntries may create batch n's primitives (oneDNN work): on the compute thread too.
       ComputeThread::Instance().Run([&] {
         entries_ = program_->ProfileEntries(n_);
-        ms_ = program_->Profile(input_.data(), n_, repeats_, output.data());
+        ms_ = program_->Profile(input_, n_, repeats_, output.data());
       });
     });
   }
@@ -152,7 +160,8 @@ class ProfileWorker : public PromiseWorker {
   ProgramWrap* wrap_;
   Napi::ObjectReference self_;
   std::shared_ptr<CpuProgram> program_;
-  std::vector<float> input_;
+  Napi::Reference<Napi::Float32Array> input_ref_;  // read in place on the compute thread
+  const float* input_;
   int32_t n_, repeats_;
   std::vector<StepImplementation> entries_;
   std::vector<double> ms_;
@@ -194,7 +203,7 @@ std::shared_ptr<CpuProgram> ProgramWrap::Live(Napi::Env env, const char* method)
 }
 
 std::optional<Error> ProgramWrap::TakeBatch(const Napi::CallbackInfo& info, const char* method, const char* usage,
-                                            int32_t* n, std::vector<float>* copy) {
+                                            int32_t* n, Napi::Float32Array* input) {
   if (!program_) return Error(kCodeDisposed, "", Concat("Program.", method, " after dispose()"));
   if (info.Length() < 2 || !info[0].IsTypedArray() ||
       info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || !info[1].IsNumber()) {
@@ -206,26 +215,25 @@ std::optional<Error> ProgramWrap::TakeBatch(const Napi::CallbackInfo& info, cons
                                                " for n but received ", n_value));
   }
   *n = static_cast<int32_t>(n_value);
-  Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+  *input = info[0].As<Napi::Float32Array>();
   const int64_t expected = program_->InputElements(*n);
-  if (static_cast<int64_t>(input.ElementLength()) != expected) {
+  if (static_cast<int64_t>(input->ElementLength()) != expected) {
     return Error(kCodeInvalidInput, "", Concat("Expected a Float32Array of length ", expected, " for ", *n,
-                                               " images but received length ", input.ElementLength()));
+                                               " images but received length ", input->ElementLength()));
   }
   if (busy_.exchange(true)) {
     return Error(kCodeInvalidArgument, "",
                  Concat("Program.", method, " called while another run of this program is in progress; await it first"));
   }
-  copy->assign(input.Data(), input.Data() + expected);
   return std::nullopt;
 }
 
 Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t n = 0;
-  std::vector<float> copy;
-  if (auto error = TakeBatch(info, "run", "run(input: Float32Array, n: number)", &n, &copy)) return Rejected(env, *error);
-  auto* worker = new RunWorker(env, this, Value(), program_, std::move(copy), n);
+  Napi::Float32Array input;
+  if (auto error = TakeBatch(info, "run", "run(input: Float32Array, n: number)", &n, &input)) return Rejected(env, *error);
+  auto* worker = new RunWorker(env, this, Value(), program_, input, n);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
@@ -241,9 +249,9 @@ Napi::Value ProgramWrap::JsProfile(const Napi::CallbackInfo& info) {
     return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected an integer between 1 and 1000 for repeats but received ", repeats)));
   }
   int32_t n = 0;
-  std::vector<float> copy;
-  if (auto error = TakeBatch(info, "profile", kUsage, &n, &copy)) return Rejected(env, *error);
-  auto* worker = new ProfileWorker(env, this, Value(), program_, std::move(copy), n, static_cast<int32_t>(repeats));
+  Napi::Float32Array input;
+  if (auto error = TakeBatch(info, "profile", kUsage, &n, &input)) return Rejected(env, *error);
+  auto* worker = new ProfileWorker(env, this, Value(), program_, input, n, static_cast<int32_t>(repeats));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -36,9 +36,10 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   std::shared_ptr<CpuProgram> Live(Napi::Env env, const char* method);
   // The shared checks of run() and profile(): a live program, (Float32Array, n) arguments,
   // 1 <= n <= batch, the input length for n images, no run in progress. On success marks the
-  // program busy, copies the input (the caller may reuse its array meanwhile) and returns n.
+  // program busy and returns n and the input, which the run reads in place on the compute thread
+  // (no copy on the JS thread): the caller must leave it unchanged until the promise settles.
   std::optional<inception::Error> TakeBatch(const Napi::CallbackInfo& info, const char* method, const char* usage, int32_t* n,
-                                 std::vector<float>* copy);
+                                 Napi::Float32Array* input);
 
   std::shared_ptr<CpuProgram> program_;
   std::atomic<bool> busy_{false};

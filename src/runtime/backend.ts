@@ -49,6 +49,8 @@ export interface Program {
   /**
    * Runs n images. `input` is plain NCHW float32 [n,3,H,W] (length n*3*H*W), n in 1..plan.batch.
    * Resolves to plain float32 [n,K]. Runs off the JS thread; calls on one Program are serialised by the caller.
+   * The backend reads `input` in place while the run executes (no copy on the JS thread): the caller
+   * leaves it unchanged until the promise settles (Session.run copies its caller's input first).
    */
   run(input: Float32Array, n: number): Promise<Float32Array>;
   /** Bytes of the backend's scratch/workspace memory (max over steps). */

@@ -77,6 +77,18 @@ describe.skipIf(!cpu.available)(`Session on the CPU backend${skipReason}`, () =>
     expect(alone[0]).not.toEqual(alone[2]);
   });
 
+  it('the caller may overwrite its input as soon as run() returns (the native module reads the session copy in place)', async () => {
+    const x = generateInput(2, 160, 160);
+    const expected = await session.run(x.slice(), [2, 3, 160, 160]);
+    // Queued behind another run, so the native run starts well after the caller has scribbled on x.
+    const first = session.run(x.slice(), [2, 3, 160, 160]);
+    const second = session.run(x, [2, 3, 160, 160]);
+    x.fill(Number.NaN);
+    await first;
+    // Bitwise: same input, batch size and primitives.
+    expect(await second).toEqual(expected);
+  });
+
   it('a running batch does not stall event-loop timers', async () => {
     const input = generateInput(2, 160, 160);
     let ticks = 0;
