@@ -11,7 +11,18 @@ namespace inception::cuda {
 namespace {
 
 constexpr size_t kWeightAlignment = 256;
+// The algorithm search's workspace lives only while a batch size is set up, but it is the
+// largest allocation at small batches and counts toward the process's peak device memory.
+// Scaled with the batch: 8x the largest step output, at least 64 MiB, at most 512 MiB and a
+// quarter of the free memory. Algorithms wanting more are skipped (and noted in choices()).
 constexpr size_t kMaxSearchWorkspace = size_t{512} << 20;
+constexpr size_t kMinSearchWorkspace = size_t{64} << 20;
+constexpr size_t kSearchWorkspacePerOutputByte = 8;
+
+size_t SearchWorkspaceBytes(size_t largest_output_bytes, size_t free_bytes) {
+  const size_t scaled = std::max(kMinSearchWorkspace, kSearchWorkspacePerOutputByte * largest_output_bytes);
+  return std::min({kMaxSearchWorkspace, scaled, free_bytes / 4});
+}
 
 size_t AlignUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -324,7 +335,7 @@ Program::Batch& Program::SetupBatch(int n) {
   DeviceBuffer trial(trial_bytes, "the algorithm-search output scratch");
   size_t free_bytes = 0, total_bytes = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-  DeviceBuffer search_ws(std::min(kMaxSearchWorkspace, free_bytes / 4), "the algorithm-search workspace");
+  DeviceBuffer search_ws(SearchWorkspaceBytes(trial_bytes, free_bytes), "the algorithm-search workspace");
 
   ConvSetupContext ctx;
   ctx.api = api_;
