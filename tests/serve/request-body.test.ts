@@ -7,7 +7,8 @@
  * integers are exact in float32, and the tensor bytes are compared exactly.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BodyPool, readBody } from '../../src/serve/http';
 import { parseInferRequest, type ModelSignature } from '../../src/serve/v2-tensors';
@@ -167,5 +168,49 @@ describe('server: non-finite values are refused per request', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+/** A stand-in IncomingMessage: headers plus the events readBody listens to. */
+function fakeRequest(contentLength: number): IncomingMessage & EventEmitter {
+  const req = new EventEmitter() as IncomingMessage & EventEmitter;
+  (req as { headers: Record<string, string> }).headers = { 'content-length': String(contentLength) };
+  return req;
+}
+
+class RecordingPool extends BodyPool {
+  readonly acquired: number[] = [];
+  override acquire(bytes: number): Buffer {
+    this.acquired.push(bytes);
+    return super.acquire(bytes);
+  }
+}
+
+describe('readBody reservation', () => {
+  it('a declared body larger than the reservation grows as bytes arrive; the bytes and the alignment are right', async () => {
+    const body = Buffer.from(Array.from({ length: 10_000 }, (_, i) => (i * 7 + 3) & 0xff));
+    for (const alignAt of [0, 1, 2, 3]) {
+      const req = fakeRequest(body.length);
+      const pool = new RecordingPool(1 << 20);
+      const read = readBody(req, 1 << 20, alignAt, pool, 256);
+      for (let i = 0; i < body.length; i += 999) req.emit('data', body.subarray(i, i + 999));
+      req.emit('end');
+      const got = await read;
+      expect(got.equals(body)).toBe(true);
+      expect((got.byteOffset + alignAt) % 4).toBe(0);
+      // 256 reserved, then doubled as data arrived, never past the declared length (+ alignment pad).
+      expect(pool.acquired[0]).toBeLessThanOrEqual(256 + 3);
+      expect(Math.max(...pool.acquired)).toBeLessThanOrEqual(body.length + 3);
+    }
+  });
+
+  it('a client that declares 64 MiB and sends one byte holds only the reservation', async () => {
+    const req = fakeRequest(64 << 20);
+    const pool = new RecordingPool(1 << 20);
+    const read = readBody(req, 64 << 20, 0, pool, 4096);
+    req.emit('data', Buffer.from([1]));
+    req.emit('aborted');
+    await expect(read).rejects.toMatchObject({ status: 400 });
+    expect(pool.acquired).toEqual([4096]);
   });
 });
