@@ -82,6 +82,8 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
   stream_ = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine_); });
 
   const CpuIsa isa = DetectIsa();
+  // oneDNN 2.6's fp32 Winograd kernels are AVX-512 (avx512_core) only.
+  winograd_isa_ = isa.channel_block == 16;
   const int32_t input_buffer = plan_.tensors[plan_.input].buffer;
   for (size_t i = 0; i < plan_.buffers.size(); ++i) {
     const PlanBuffer& b = plan_.buffers[i];
@@ -391,7 +393,7 @@ void CpuProgram::BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, Vie
 }
 
 bool CpuProgram::MayUseWinograd(const PlanStep& step) const {
-  return conv_algorithm_ == ConvAlgorithm::kAuto && step.kernel[0] == 3 && step.kernel[1] == 3 && step.stride[0] == 1 &&
+  return conv_algorithm_ == ConvAlgorithm::kAuto && winograd_isa_ && step.kernel[0] == 3 && step.kernel[1] == 3 && step.stride[0] == 1 &&
          step.stride[1] == 1;
 }
 

@@ -96,6 +96,7 @@ class CpuProgram {
   Plan plan_;  // weights pointer valid only during the constructor
   int32_t threads_;
   ConvAlgorithm conv_algorithm_;
+  bool winograd_isa_ = false;  // the CPU has oneDNN's Winograd kernels (set before any step is created)
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::vector<BufferLayout> layouts_;
