@@ -490,6 +490,15 @@ void Program::EnqueueRun(int n, Batch& batch) {
       if (step_events_[i]) CUDA_CHECK(cudaEventRecord(step_events_[i]->get(), stream));
     } catch (Error& e) {
       e.WithStep(s.name);
+      // Join the forked streams back into the main stream before the error goes up: inside a
+      // graph capture, cudaStreamEndCapture with a stream still forked fails with
+      // cudaErrorStreamCaptureUnjoined and can leave the streams capturing, so the eager fallback
+      // (and every later run) would fail. Statuses are ignored: the step's error is the news.
+      for (size_t k = 1; k < streams_.size(); ++k) {
+        if (cudaEventRecord(join_events_[k]->get(), streams_[k]->get()) == cudaSuccess) {
+          cudaStreamWaitEvent(streams_[0]->get(), join_events_[k]->get(), 0);
+        }
+      }
       throw;
     }
   }
