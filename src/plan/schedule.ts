@@ -257,6 +257,10 @@ export function checkSchedule(plan: PlanShape, schedule: PlanSchedule): void {
   schedule.steps.forEach((s, j) => {
     if (!Number.isInteger(s.stream) || s.stream < 0 || s.stream >= schedule.streams) throw new PlanError(`schedule.steps[${j}].stream ${s.stream} is outside 0..${schedule.streams - 1}`);
     for (const w of s.waits) if (!Number.isInteger(w) || w < 0 || w >= j) throw new PlanError(`schedule.steps[${j}] waits for step ${w}; a step can only wait for an earlier one`);
+    s.waits.forEach((w, k) => {
+      // The native decoder requires it too: one rule on both sides of the ABI.
+      if (k > 0 && w <= s.waits[k - 1]!) throw new PlanError(`schedule.steps[${j}].waits must be ascending without repeats; got [${s.waits.join(', ')}]`);
+    });
   });
 }
 

@@ -176,6 +176,9 @@ describe('hazard analysis on hand-made plans', () => {
     expect(() => checkSchedule(fork, { streams: 2, steps: [] })).toThrow(PlanError);
     expect(() => checkSchedule(fork, { streams: 2, steps: [{ stream: 0, waits: [] }, { stream: 2, waits: [] }, { stream: 0, waits: [] }] })).toThrow(/outside 0..1/);
     expect(() => checkSchedule(fork, { streams: 2, steps: [{ stream: 0, waits: [] }, { stream: 1, waits: [1] }, { stream: 0, waits: [] }] })).toThrow(/earlier one/);
+    // Unsorted or repeated waits: the native decoder refuses them, so the TS check does too.
+    expect(() => checkSchedule(fork, { streams: 2, steps: [{ stream: 0, waits: [] }, { stream: 1, waits: [] }, { stream: 0, waits: [1, 0] }] })).toThrow(/ascending/);
+    expect(() => checkSchedule(fork, { streams: 2, steps: [{ stream: 0, waits: [] }, { stream: 1, waits: [] }, { stream: 0, waits: [1, 1] }] })).toThrow(/ascending/);
   });
 });
 
