@@ -9,7 +9,7 @@ import type { ConvolutionAlgorithm } from '../runtime/backend';
 import { generateInput } from '../weights/synthetic';
 import { type BenchEngine, type EngineName, loadOnnxRuntime, ortEngine, oursEngine } from './engines';
 import { machineInfo, type MachineInfo } from './machine';
-import { imagesPerSecond, latencyStats, type LatencyStats } from './stats';
+import { imagesPerSecond, latencyStats, pairedSpeedup, type LatencyStats } from './stats';
 
 export interface CpuBenchOptions {
   readonly models: readonly ModelName[];
@@ -49,6 +49,8 @@ export interface BenchRow {
   readonly engines: readonly EngineResult[];
   /** ours images/s over onnxruntime (folded export) images/s: > 1 means ours is faster. */
   readonly oursOverOrt: number;
+  /** The median of the per-iteration ratios onnxruntime ms / ours ms (pairedSpeedup). Absent in older results. */
+  readonly pairedOursOverOrt?: number;
 }
 
 export interface CpuBenchResult {
@@ -102,7 +104,9 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
         const total = options.warmup + options.iterations;
         for (let i = 0; i < total; i++) {
           const phase = i < options.warmup ? `warm-up ${i + 1}/${options.warmup}` : `iteration ${i - options.warmup + 1}/${options.iterations}`;
-          for (let e = 0; e < engines.length; e++) {
+          // Odd iterations run the engines in reverse order: neither always follows the other.
+          const order = i % 2 === 0 ? engines.map((_, e) => e) : engines.map((_, e) => engines.length - 1 - e);
+          for (const e of order) {
             progress(`${model} batch ${batch}: ${phase} ${engines[e]!.name}`, true);
             const ms = await timed(engines[e]!, input, batch, settleMs);
             if (i >= options.warmup) samples[e]!.push(ms);
@@ -114,9 +118,18 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
         });
         const ours = results.find((r) => r.engine === 'ours')!;
         const folded = results.find((r) => r.engine === 'ort-folded')!;
-        const row: BenchRow = { model, inputSize: size, batch, engines: results, oursOverOrt: ours.imagesPerSecond / folded.imagesPerSecond };
+        const oursIndex = engines.findIndex((engine) => engine.name === 'ours');
+        const foldedIndex = engines.findIndex((engine) => engine.name === 'ort-folded');
+        const row: BenchRow = {
+          model,
+          inputSize: size,
+          batch,
+          engines: results,
+          oursOverOrt: ours.imagesPerSecond / folded.imagesPerSecond,
+          pairedOursOverOrt: pairedSpeedup(samples[oursIndex]!, samples[foldedIndex]!),
+        };
         rows.push(row);
-        progress(`${model} batch ${batch}: ${results.map((r) => `${r.engine} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.p50Ms.toFixed(1)} ms)`).join(', ')}; ours/ort ${row.oursOverOrt.toFixed(2)}\n`, false);
+        progress(`${model} batch ${batch}: ${results.map((r) => `${r.engine} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.p50Ms.toFixed(1)} ms)`).join(', ')}; ours/ort ${row.oursOverOrt.toFixed(2)} (paired ${row.pairedOursOverOrt!.toFixed(2)})\n`, false);
       }
     } finally {
       for (const engine of engines) await engine.dispose();

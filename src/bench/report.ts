@@ -32,17 +32,17 @@ export function markdownReport(result: CpuBenchResult): string {
     `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
     `| commit | ${m.commit} |`,
     `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${result.settings.warmup} warm-up + ${result.settings.iterations} timed runs per engine, interleaved, ${result.settings.settleMs} ms idle before each run (so no engine's spinning threads slow the next); images/s at the median latency |`,
+    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${result.settings.warmup} warm-up + ${result.settings.iterations} timed runs per engine, interleaved (the order reversed every other iteration), ${result.settings.settleMs} ms idle before each run (so no engine's spinning threads slow the next); images/s at the median latency; paired: the median over iterations of onnxruntime's time / ours in the same iteration |`,
     '',
-    `| model | input | batch | ${engines.map((e) => `${e} img/s | ${e} p50 / p90 ms`).join(' | ')} | ours / ort-folded |`,
-    `|---|---|---|${engines.map(() => '---:|---:').join('|')}|---:|`,
+    `| model | input | batch | ${engines.map((e) => `${e} img/s | ${e} p50 / p90 ms`).join(' | ')} | ours / ort-folded | paired |`,
+    `|---|---|---|${engines.map(() => '---:|---:').join('|')}|---:|---:|`,
   ];
   for (const row of result.rows) {
     const cells = engines.map((name) => {
       const e = row.engines.find((x) => x.engine === name);
       return e === undefined ? 'n/a | n/a' : `${f(e.imagesPerSecond, 2)} | ${f(e.p50Ms, 1)} / ${f(e.p90Ms, 1)}`;
     });
-    lines.push(`| ${row.model} | ${row.inputSize} | ${row.batch} | ${cells.join(' | ')} | ${f(row.oursOverOrt, 2)} |`);
+    lines.push(`| ${row.model} | ${row.inputSize} | ${row.batch} | ${cells.join(' | ')} | ${f(row.oursOverOrt, 2)} | ${row.pairedOursOverOrt === undefined ? 'n/a' : f(row.pairedOursOverOrt, 2)} |`);
   }
   lines.push('', 'ours / ort-folded > 1: ours has the higher throughput.', '');
   return lines.join('\n');

@@ -29,6 +29,18 @@ export function latencyStats(samplesMs: readonly number[]): LatencyStats {
   };
 }
 
+/**
+ * The median over iterations of theirs[i] / ours[i]: each iteration's two runs are close in time,
+ * so a shared machine that turns slow or fast for a while moves both and leaves their ratio
+ * (> 1: ours is faster). NaN when the lists are empty or of different lengths.
+ */
+export function pairedSpeedup(oursMs: readonly number[], theirsMs: readonly number[]): number {
+  if (oursMs.length === 0 || oursMs.length !== theirsMs.length) return NaN;
+  const ratios = oursMs.map((ms, i) => theirsMs[i]! / ms).sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  return ratios.length % 2 === 1 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2;
+}
+
 /** Images per second at the median latency (robust to a stray slow iteration on a shared machine). */
 export function imagesPerSecond(batch: number, stats: LatencyStats): number {
   return (batch * 1000) / stats.p50Ms;

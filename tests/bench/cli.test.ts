@@ -114,6 +114,7 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
         expect(e.p90Ms).toBeGreaterThanOrEqual(e.p50Ms);
       }
       expect(row.oursOverOrt).toBeCloseTo(row.engines[0]!.imagesPerSecond / row.engines[1]!.imagesPerSecond, 10);
+      expect(row.pairedOursOverOrt).toBeGreaterThan(0);
     }
     expect(result.machine.logicalCores).toBeGreaterThan(0);
     expect(r.stdout).toContain('| inception_resnet_v1 | 80 | 2 |');

@@ -1,6 +1,6 @@
 /** Pure parts of the benchmark: percentiles, file names, the Markdown table, the SVG, /proc/cpuinfo parsing. */
 import { describe, expect, it } from 'vitest';
-import { imagesPerSecond, latencyStats, percentile } from '../../src/bench/stats';
+import { imagesPerSecond, latencyStats, pairedSpeedup, percentile } from '../../src/bench/stats';
 import { markdownReport, resultBaseName } from '../../src/bench/report';
 import { benchmarkSvg } from '../../src/bench/chart';
 import { cpuModelName } from '../../src/bench/machine';
@@ -21,6 +21,7 @@ const result: CpuBenchResult = {
         { engine: 'ort-folded', iterations: 3, meanMs: 200, p50Ms: 200, p90Ms: 210, minMs: 190, maxMs: 210, imagesPerSecond: 40 },
       ],
       oursOverOrt: 2,
+      pairedOursOverOrt: 1.9,
     },
   ],
   loadAverage1mAtEnd: 0.6,
@@ -36,6 +37,16 @@ describe('benchmark statistics and reports', () => {
     expect(imagesPerSecond(8, s)).toBe(1600);
   });
 
+  it('the paired speedup is the median of per-iteration ratios, unmoved by a slow phase that hits both engines', () => {
+    // Iterations 3-4 ran on a machine twice as slow: both engines doubled, their ratio stayed 1.5.
+    const ours = [10, 10, 20, 20, 10];
+    const theirs = [15, 15, 30, 30, 15];
+    expect(pairedSpeedup(ours, theirs)).toBe(1.5);
+    expect(pairedSpeedup([10, 20], [10, 60])).toBe(2); // even count: mean of the middle two (1 and 3)
+    expect(pairedSpeedup([], [])).toBeNaN();
+    expect(pairedSpeedup([1], [1, 2])).toBeNaN();
+  });
+
   it('file names sort by time and carry no characters that need escaping', () => {
     expect(resultBaseName(new Date('2026-01-02T03:04:05Z'))).toBe('cpu-2026-01-02-0304');
   });
@@ -43,7 +54,7 @@ describe('benchmark statistics and reports', () => {
   it('the Markdown table has the machine, one row per model and batch, and the ratio', () => {
     const md = markdownReport(result);
     expect(md).toContain('| CPU | Test <CPU> & co |');
-    expect(md).toContain('| inception_v4 | 299 | 8 | 80.00 | 100.0 / 120.0 | 40.00 | 200.0 / 210.0 | 2.00 |');
+    expect(md).toContain('| inception_v4 | 299 | 8 | 80.00 | 100.0 / 120.0 | 40.00 | 200.0 / 210.0 | 2.00 | 1.90 |');
     expect(md).toContain('0.50 at start, 0.60 at end');
     expect(md).toContain("| threads | ours 2 (3x3 convolutions: 'auto', Winograd where oneDNN has a kernel), ");
     // Results written before the option existed ran direct everywhere and say so.
