@@ -22,6 +22,7 @@
  * n = 1 and 8, profile at n = 8. No new model/precision case starts later than
  * INCEPTION_STAGE_TIMEOUT_S - 75 s (run.sh sets it; one case takes up to about a minute).
  */
+import { difference, type Difference } from './stage-graphs';
 import { percentile } from '../../src/bench/stats';
 import { profiledSteps, totalsByKind, type CudaKindTotal, type CudaProfiledStep } from '../../src/bench/cuda-profile';
 import { macsByNode } from '../../src/bench/profile';
@@ -34,6 +35,9 @@ import type { Plan } from '../../src/plan/types';
 import type { Precision } from '../../src/runtime/backend';
 import { generateInput, syntheticWeights } from '../../src/weights/synthetic';
 import { type Args, errorText, log, mib, saveStage } from './suite-common';
+
+/** The one output comparison of the GPU stages (bitwise, rel-L2, max |a - b|), re-exported for this stage's users. */
+export { difference, type Difference };
 
 const MODELS: readonly ModelName[] = ['inception_v4', 'inception_resnet_v2'];
 const SIZE = 299;
@@ -55,12 +59,6 @@ const STAGE_BUDGET_MS = 200_000;
 function stageBudgetMs(): number {
   const timeout = Number(process.env.INCEPTION_STAGE_TIMEOUT_S);
   return Number.isFinite(timeout) && timeout > 0 ? Math.max(10, timeout - 75) * 1000 : STAGE_BUDGET_MS;
-}
-
-export interface Difference {
-  readonly relL2: number;
-  readonly maxAbs: number;
-  readonly identical: boolean;
 }
 
 export interface StreamsTiming {
@@ -105,23 +103,6 @@ export interface StreamsRow {
   error?: string;
   skipped?: string;
   pass: boolean;
-}
-
-export function difference(a: Float32Array, b: Float32Array): Difference {
-  if (a.length !== b.length) return { relL2: Infinity, maxAbs: Infinity, identical: false };
-  let diffSq = 0;
-  let refSq = 0;
-  let maxAbs = 0;
-  let identical = true;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i]! - b[i]!;
-    if (!Object.is(a[i], b[i])) identical = false;
-    diffSq += d * d;
-    refSq += b[i]! * b[i]!;
-    maxAbs = Math.max(maxAbs, Math.abs(d));
-  }
-  const relL2 = refSq === 0 ? (diffSq === 0 ? 0 : Infinity) : Math.sqrt(diffSq / refSq);
-  return { relL2: Number.isNaN(relL2) ? Infinity : relL2, maxAbs: Number.isNaN(maxAbs) ? Infinity : maxAbs, identical };
 }
 
 // Descriptions hold shapes, strides, algorithm and path (no pointers), so they compare across arena layouts.

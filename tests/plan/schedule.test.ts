@@ -14,6 +14,7 @@ import {
   transitiveReduction,
 } from '../../src/plan/schedule';
 import type { LayoutPolicy, Plan, PlanBuffer, PlanSchedule, PlanStep, PlanTensor } from '../../src/plan/types';
+import { makeRng } from '../helpers/random-graph';
 import { checkLayout } from './layout-invariants';
 import { type PhysicalLayout, blockOf, happensBefore, randomOrder, simulate, unorderedConflicts, width } from './schedule-check';
 
@@ -44,7 +45,7 @@ function expectSafe(plan: PlanShape, schedule: PlanSchedule, layout: PhysicalLay
   checkSchedule(plan, schedule);
   expect(unorderedConflicts(plan, schedule, layout)).toEqual([]);
   const sequential = simulate(plan, plan.steps.map((_, j) => j), layout);
-  const random = mulberry32(seed);
+  const random = makeRng(seed);
   for (let k = 0; k < orders; k++) {
     const order = randomOrder(schedule, random);
     expect(order).toHaveLength(plan.steps.length);
@@ -52,16 +53,6 @@ function expectSafe(plan: PlanShape, schedule: PlanSchedule, layout: PhysicalLay
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('hazard analysis on hand-made plans', () => {
   // x (buffer 0) -> two branches writing channel slices [0,2) and [2,4) of buffer 1 -> a reader of buffer 1.
@@ -217,7 +208,7 @@ describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as 
         // the NHWC per-pixel shadow is too large to replay many times, its pairs are covered above).
         if (layout.physical.kind === 'nchw') {
           const sequential = simulate(plan, plan.steps.map((_, j) => j), layout.physical);
-          const random = mulberry32(streams * 100 + batch);
+          const random = makeRng(streams * 100 + batch);
           for (let k = 0; k < 6; k++) expect(simulate(plan, randomOrder(schedule, random), layout.physical)).toEqual(sequential);
         }
         if (streams === 1) expect(schedule.steps.every((s) => s.stream === 0 && s.waits.length === 0)).toBe(true);
