@@ -22,6 +22,8 @@ export const SESSION_OPTIONS = {
   'max-batch': { type: 'string' },
   threads: { type: 'string' },
   convolution: { type: 'string' },
+  streams: { type: 'string' },
+  'no-benchmark': { type: 'boolean' },
   ...COMMON_OPTIONS,
 } as const satisfies OptionSpec;
 
@@ -97,6 +99,8 @@ export function sessionOptions(parsed: Parsed, command: string): Omit<SessionOpt
     maxBatch: optionalInteger(parsed, 'max-batch', command),
     threads: optionalInteger(parsed, 'threads', command),
     convolution: optional('convolution') as ConvolutionAlgorithm | undefined,
+    streams: optionalInteger(parsed, 'streams', command),
+    benchmark: parsed.values['no-benchmark'] === true ? false : undefined,
   };
 }
 
