@@ -120,10 +120,7 @@ class CpuProgramImpl extends QueuedProgram<NativeCpuProgram> implements CpuProgr
   }
 
   profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]> {
-    const problem = this.checkBatch('profile', input, n);
-    if (problem !== undefined) return Promise.reject(problem);
-    if (!Number.isInteger(repeats) || repeats < 1 || repeats > 1000) return Promise.reject(invalidParam('repeats', 'an integer between 1 and 1000', repeats));
-    return this.enqueue(() => this.native.profile(input, n, repeats));
+    return this.enqueueProfile(input, n, repeats, 1000, () => this.native.profile(input, n, repeats));
   }
 }
 

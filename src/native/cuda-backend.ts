@@ -204,10 +204,7 @@ class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaPr
   }
 
   profile(input: Float32Array, n: number, repeats: number): Promise<CudaStepProfile[]> {
-    const problem = this.checkBatch('profile', input, n);
-    if (problem !== undefined) return Promise.reject(problem);
-    if (!Number.isInteger(repeats) || repeats < 1 || repeats > 10000) return Promise.reject(invalidParam('repeats', 'an integer in [1, 10000]', repeats));
-    return this.enqueue(() => this.native.profile(input, n, repeats));
+    return this.enqueueProfile(input, n, repeats, 10000, () => this.native.profile(input, n, repeats));
   }
 }
 

@@ -74,6 +74,19 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
     return undefined;
   }
 
+  /**
+   * profile(input, n, repeats) of either backend: the run's batch checks, then 1 <= repeats <=
+   * maxRepeats (the native module's own limit), then `call` queued like run().
+   */
+  protected enqueueProfile<T>(input: Float32Array, n: number, repeats: number, maxRepeats: number, call: () => Promise<T>): Promise<T> {
+    const problem = this.checkBatch('profile', input, n);
+    if (problem !== undefined) return Promise.reject(problem);
+    if (!Number.isInteger(repeats) || repeats < 1 || repeats > maxRepeats) {
+      return Promise.reject(invalidParam('repeats', `an integer between 1 and ${maxRepeats}`, repeats));
+    }
+    return this.enqueue(call);
+  }
+
   /** Runs `call` after every earlier call of this program has settled; native errors come back typed. */
   protected enqueue<T>(call: () => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {

@@ -81,6 +81,11 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName('oneDNN CPU backend: contract'
     await expect(program.run(new Float32Array(10), 1)).rejects.toThrow(/Expected a Float32Array of length 192 for 1 images but received length 10/);
     const out = await program.run(new Float32Array(2 * 3 * 64).fill(0.5), 2);
     expect(out.length).toBe(32);
+    // profile() takes the run's batch checks and its own repeats limit (the native module's 1000).
+    await expect(program.profile(new Float32Array(10), 1, 1)).rejects.toThrow(/Expected a Float32Array of length 192 for 1 images/);
+    await expect(program.profile(new Float32Array(3 * 64), 1, 0)).rejects.toThrow(InvalidArgumentError);
+    await expect(program.profile(new Float32Array(3 * 64), 1, 1001)).rejects.toThrow(/Expected an integer between 1 and 1000 for repeats/);
+    expect((await program.profile(new Float32Array(3 * 64), 1, 1)).length).toBeGreaterThan(0);
     program.dispose();
     await expect(program.run(new Float32Array(3 * 64), 1)).rejects.toThrow(DisposedError);
   });
