@@ -4,23 +4,16 @@
  * they produce their files and reports.
  */
 import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import sharp from 'sharp';
-import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import type { CpuBenchResult } from '../../src/bench/cpu-bench';
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 let ortLoads = true;
 try {

@@ -5,20 +5,13 @@
  * device check's `profile-streams` stage.
  */
 import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli';
 import { formatCudaProfile, profiledSteps, profileCuda, totalsByKind, type CudaProfileReport } from '../../src/bench/cuda-profile';
 import type { CliIo } from '../../src/cli/io';
-import { main } from '../../src/cli/main';
 import { BackendUnavailableError } from '../../src/errors';
 import { cudaBackendInfo, type CudaStepProfile } from '../../src/native/cuda-backend';
 import type { Plan, PlanStep } from '../../src/plan/types';
 
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 const conv = (name: string): PlanStep => ({
   op: 'conv2d', name, input: 0, output: 1, residual: -1, weight: { offset: 0, length: 1 }, bias: { offset: 0, length: 1 },

@@ -3,6 +3,7 @@
  * plus one spawn of the compiled lib/cli.js when it has been built.
  */
 import { describe, it, expect, beforeAll } from 'vitest';
+import { cli } from '../helpers/cli';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,19 +16,6 @@ import { readNpy, writeNpy } from '../../src/io/npy';
 import { generateInput } from '../../src/weights/synthetic';
 import { createSession } from '../../src/runtime/session';
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...argv: string[]): Promise<Result> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) };
-  const code = await main(argv, io);
-  return { code, stdout, stderr };
-}
 
 const cpu = cpuBackendInfo();
 const cpuSkip = cpu.available ? '' : ` [SKIPPED: CPU backend not built: ${cpu.reason?.split('\n')[0]}]`;
