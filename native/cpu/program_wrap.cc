@@ -80,18 +80,37 @@ class CompileWorker : public PromiseWorker {
   std::shared_ptr<CpuProgram> program_;
 };
 
-class RunWorker : public PromiseWorker {
+// What run() and profile() share: the program kept alive, its wrap marked busy until the work
+// ends, and the input array referenced (not copied) and read in place on the compute thread.
+class BatchWorker : public PromiseWorker {
+ public:
+  BatchWorker(Napi::Env env, const char* name, ProgramWrap* wrap, Napi::Object self,
+              std::shared_ptr<CpuProgram> program, Napi::Float32Array input, int32_t n)
+      : PromiseWorker(env, name),
+        program_(std::move(program)),
+        input_(input.Data()),
+        n_(n),
+        wrap_(wrap),
+        self_(Napi::Persistent(self)),  // the wrap outlives the work
+        input_ref_(Napi::Persistent(input)) {}
+  void Cleanup() override { wrap_->FinishRun(); }
+
+ protected:
+  std::shared_ptr<CpuProgram> program_;
+  const float* input_;
+  int32_t n_;
+
+ private:
+  ProgramWrap* wrap_;
+  Napi::ObjectReference self_;
+  Napi::Reference<Napi::Float32Array> input_ref_;
+};
+
+class RunWorker : public BatchWorker {
  public:
   RunWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
             Napi::Float32Array input, int32_t n)
-      : PromiseWorker(env, "inception_cpu.run"),
-        wrap_(wrap),
-        program_(std::move(program)),
-        input_ref_(Napi::Persistent(input)),
-        input_(input.Data()),
-        n_(n) {
-    self_ = Napi::Persistent(self);  // the wrap outlives the work
-  }
+      : BatchWorker(env, "inception_cpu.run", wrap, self, std::move(program), input, n) {}
   void Execute() override {
     Guard([&] {
       output_.resize(static_cast<size_t>(program_->OutputElements(n_)));
@@ -105,32 +124,17 @@ class RunWorker : public PromiseWorker {
     std::copy(output_.begin(), output_.end(), result.Data());
     deferred_.Resolve(result);
   }
-  void Cleanup() override { wrap_->FinishRun(); }
 
  private:
-  ProgramWrap* wrap_;
-  Napi::ObjectReference self_;
-  std::shared_ptr<CpuProgram> program_;
-  Napi::Reference<Napi::Float32Array> input_ref_;  // read in place on the compute thread
-  const float* input_;
   std::vector<float> output_;
-  int32_t n_;
 };
 
 // profile(input, n, repeats): per-entry median milliseconds, off the JS thread like run().
-class ProfileWorker : public PromiseWorker {
+class ProfileWorker : public BatchWorker {
  public:
   ProfileWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
                 Napi::Float32Array input, int32_t n, int32_t repeats)
-      : PromiseWorker(env, "inception_cpu.profile"),
-        wrap_(wrap),
-        program_(std::move(program)),
-        input_ref_(Napi::Persistent(input)),
-        input_(input.Data()),
-        n_(n),
-        repeats_(repeats) {
-    self_ = Napi::Persistent(self);
-  }
+      : BatchWorker(env, "inception_cpu.profile", wrap, self, std::move(program), input, n), repeats_(repeats) {}
   void Execute() override {
     Guard([&] {
       std::vector<float> output(static_cast<size_t>(program_->OutputElements(n_)));
@@ -154,15 +158,9 @@ class ProfileWorker : public PromiseWorker {
     }
     deferred_.Resolve(result);
   }
-  void Cleanup() override { wrap_->FinishRun(); }
 
  private:
-  ProgramWrap* wrap_;
-  Napi::ObjectReference self_;
-  std::shared_ptr<CpuProgram> program_;
-  Napi::Reference<Napi::Float32Array> input_ref_;  // read in place on the compute thread
-  const float* input_;
-  int32_t n_, repeats_;
+  int32_t repeats_;
   std::vector<StepImplementation> entries_;
   std::vector<double> ms_;
 };
