@@ -15,7 +15,9 @@
 # stage timeout - 45 s), bench ~80-120 s (stops at its stage timeout - 35 s), report ~1 s: ~180-250 s.
 # Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
 #      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3),
-#      INCEPTION_PERF_TIMED_S (default 0.5: timed seconds per row and mode in bench and torch_bench).
+#      INCEPTION_PERF_TIMED_S (default 0.5: timed seconds per row and mode in bench and torch_bench),
+#      INCEPTION_STAGE_LIMITS (e.g. "torch_bench=150 bench=140": replaces those stages' own limits, to fit
+#      several stages into one short device call).
 set -u
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +44,10 @@ elapsed() { echo $(( $(date +%s) - START )); }
 # stage NAME LIMIT_S COMMAND...: runs with min(LIMIT, remaining budget - 15 s).
 stage() {
   local name="$1" limit="$2"; shift 2
+  local override
+  for override in ${INCEPTION_STAGE_LIMITS:-}; do
+    [ "${override%%=*}" = "$name" ] && limit="${override#*=}"
+  done
   local remaining=$(( BUDGET - $(elapsed) ))
   local t=$(( limit < remaining - 15 ? limit : remaining - 15 ))
   if [ "$t" -lt 10 ]; then
