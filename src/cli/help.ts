@@ -9,7 +9,7 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --threads N         cpu threads (default: all cores)
       --convolution A     cpu: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
                           has a kernel, direct elsewhere) | direct (direct everywhere)
-      --streams N         cuda: run each block's branches on up to N streams (1..4, default 1)
+      --streams N         cuda: run each block's branches on up to N streams (1..4; default 4 up to --max-batch 16, else 1)
       --no-benchmark      cuda: take cuDNN's heuristic algorithms instead of timing them
   -v, --verbose           print stacks on errors
   -h, --help              this help`;

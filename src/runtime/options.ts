@@ -39,8 +39,9 @@ export interface SessionOptions {
   /** inception_resnet_v1 only: 'embedding' (default) or 'logits' (needs a checkpoint with logits.*). */
   readonly head?: Head;
   /**
-   * CUDA only: run the parallel branches of each block on up to this many CUDA streams (1..4,
-   * default 1). The environment variable INCEPTION_CUDA_STREAMS overrides it (A/B checks).
+   * CUDA only: run the parallel branches of each block on up to this many CUDA streams (1..4;
+   * default 4 when maxBatch <= 16, else 1: see defaultStreams in src/plan/schedule.ts). The
+   * environment variable INCEPTION_CUDA_STREAMS overrides it (A/B checks).
    */
   readonly streams?: number;
   /**
@@ -193,7 +194,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new InvalidArgumentError("head 'logits' needs a facenet checkpoint with logits.weight and logits.bias; synthetic weights have none");
   }
 
-  const streams = sessionStreams(options.streams, device.kind, process.env.INCEPTION_CUDA_STREAMS);
+  const streams = sessionStreams(options.streams, device.kind, process.env.INCEPTION_CUDA_STREAMS, maxBatch);
 
   if (options.benchmark !== undefined) {
     if (typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);

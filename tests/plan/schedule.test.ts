@@ -158,12 +158,14 @@ describe('hazard analysis on hand-made plans', () => {
   it('rejects bad stream counts and malformed schedules with typed errors', () => {
     for (const bad of [0, 5, 1.5, '2', null]) expect(() => checkStreams(bad)).toThrow(InvalidArgumentError);
     expect(checkStreams(4)).toBe(4);
-    expect(resolveStreams(undefined, undefined)).toBe(1);
-    expect(resolveStreams(3, undefined)).toBe(3);
-    expect(resolveStreams(3, '2')).toBe(2);
-    expect(resolveStreams(undefined, '')).toBe(1);
-    for (const env of ['0', '5', 'x', '1.5', '12']) expect(() => resolveStreams(undefined, env)).toThrow(/INCEPTION_CUDA_STREAMS/);
-    expect(() => resolveStreams(7, undefined)).toThrow(InvalidArgumentError);
+    expect(resolveStreams(undefined, undefined, 64)).toBe(1);
+    expect(resolveStreams(undefined, undefined, 16)).toBe(4);
+    expect(resolveStreams(3, undefined, 64)).toBe(3);
+    expect(resolveStreams(1, undefined, 1)).toBe(1);
+    expect(resolveStreams(3, '2', 64)).toBe(2);
+    expect(resolveStreams(undefined, '', 64)).toBe(1);
+    for (const env of ['0', '5', 'x', '1.5', '12']) expect(() => resolveStreams(undefined, env, 8)).toThrow(/INCEPTION_CUDA_STREAMS/);
+    expect(() => resolveStreams(7, undefined, 8)).toThrow(InvalidArgumentError);
     expect(() => checkSchedule(fork, { streams: 2, steps: [] })).toThrow(PlanError);
     expect(() => checkSchedule(fork, { streams: 2, steps: [{ stream: 0, waits: [] }, { stream: 2, waits: [] }, { stream: 0, waits: [] }] })).toThrow(/outside 0..1/);
     expect(() => checkSchedule(fork, { streams: 2, steps: [{ stream: 0, waits: [] }, { stream: 1, waits: [1] }, { stream: 0, waits: [] }] })).toThrow(/earlier one/);

@@ -12,9 +12,13 @@ describe('streams option', () => {
     else process.env.INCEPTION_CUDA_STREAMS = saved;
   });
 
-  it('defaults to 1 and accepts 1..4 on cuda', () => {
+  it('defaults to 4 streams up to maxBatch 16 and 1 above (measured: streams pay at small batch only), and accepts 1..4 on cuda', () => {
     delete process.env.INCEPTION_CUDA_STREAMS;
-    expect(resolveOptions({ ...base, device: 'cuda' }).streams).toBe(1);
+    expect(resolveOptions({ ...base, device: 'cuda', maxBatch: 1 }).streams).toBe(4);
+    expect(resolveOptions({ ...base, device: 'cuda', maxBatch: 16 }).streams).toBe(4);
+    expect(resolveOptions({ ...base, device: 'cuda', maxBatch: 17 }).streams).toBe(1);
+    expect(resolveOptions({ ...base, device: 'cuda', maxBatch: 256 }).streams).toBe(1);
+    expect(resolveOptions({ ...base, device: 'cuda', maxBatch: 1, streams: 1 }).streams).toBe(1);
     for (const streams of [1, 2, 3, 4]) expect(resolveOptions({ ...base, device: 'cuda', streams }).streams).toBe(streams);
   });
 
