@@ -14,6 +14,7 @@ import { loadCheckpoint } from '../weights/load';
 import { syntheticWeights } from '../weights/synthetic';
 import type { Backend, Precision, Program } from './backend';
 import { checkRunInput } from './input';
+import { InputCopies } from './input-copies';
 import { callNative, toNativeError } from './native-call';
 import { deviceName, resolveOptions, type ResolvedOptions, type SessionOptions, type SyntheticProfile } from './options';
 import { SerialQueue } from './queue';
@@ -167,6 +168,7 @@ function checkOptionKeys(options: unknown, known: readonly string[], method: str
 
 class CompiledSession implements Session {
   private readonly queue = new SerialQueue();
+  private readonly inputCopies = new InputCopies();
   private disposal: Promise<void> | undefined;
   private labelsCache: readonly string[] | undefined;
 
@@ -188,9 +190,13 @@ class CompiledSession implements Session {
     } catch (error) {
       return Promise.reject(error);
     }
-    // A private copy: the caller may reuse its array while the run waits in the queue.
-    const batch = input.slice(0, n * 3 * this.options.height * this.options.width);
-    return this.queue.push(() => this.runNow(batch, n, callerStack));
+    // A private copy: the caller may reuse its array while the run waits in the queue. The copy's
+    // memory is reused by the next run once this one has finished (see InputCopies).
+    const batch = this.inputCopies.take(input, n * 3 * this.options.height * this.options.width);
+    const result = this.queue.push(() => this.runNow(batch, n, callerStack));
+    const handBack = (): void => this.inputCopies.give(batch);
+    result.then(handBack, handBack);
+    return result;
   }
 
   /** run() without the private copy and the value scan: see runOwnedInput. */
@@ -233,6 +239,7 @@ class CompiledSession implements Session {
     if (this.disposal === undefined) {
       const callerStack = new Error().stack;
       this.disposal = this.queue.drained().then(() => {
+        this.inputCopies.release();
         try {
           this.program.dispose();
         } catch (error) {
