@@ -24,6 +24,19 @@ export const PERF_GROUPS: readonly PerfGroup[] = [
 ];
 export const PERF_BATCHES: readonly number[] = [256, 1, 8, 64];
 
+/**
+ * The groups to measure: all, or those whose precision INCEPTION_PERF_PRECISIONS lists ("fp16" or
+ * "fp16,fp32"), so a short device slot can measure the goal rows only. torch_bench.py reads the
+ * same variable.
+ */
+export function selectedPerfGroups(envValue: string | undefined): readonly PerfGroup[] {
+  const wanted = (envValue ?? '').split(',').filter((p) => p !== '');
+  for (const p of wanted) {
+    if (p !== 'fp16' && p !== 'fp32') throw new Error(`INCEPTION_PERF_PRECISIONS lists '${p}'; expected fp16 and/or fp32, comma-separated`);
+  }
+  return wanted.length === 0 ? PERF_GROUPS : PERF_GROUPS.filter((g) => wanted.includes(g.precision));
+}
+
 /** What one engine/mode measured for one row; all optional because a row can fail part-way. */
 export interface ModeTiming {
   readonly imagesPerSecond?: number;

@@ -16,6 +16,7 @@
 # Env: OUT (default .device/out), INCEPTION_GPU_WORK (default /tmp/inception-gpu),
 #      INCEPTION_GPU_BUDGET_S (default 480), INCEPTION_PYTHON (default /opt/torch/.venv/bin/python3),
 #      INCEPTION_PERF_TIMED_S (default 0.5: timed seconds per row and mode in bench and torch_bench),
+#      INCEPTION_PERF_PRECISIONS (e.g. "fp16": bench and torch_bench measure those precisions only),
 #      INCEPTION_STAGE_LIMITS (e.g. "torch_bench=150 bench=140": replaces those stages' own limits, to fit
 #      several stages into one short device call).
 set -u

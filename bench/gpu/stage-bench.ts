@@ -30,7 +30,7 @@ import type { DeviceName } from '../../src/runtime/options';
 import { createSession, type Session } from '../../src/runtime/session';
 import { percentile } from '../../src/bench/stats';
 import { generateInput } from '../../src/weights/synthetic';
-import { PERF_BATCHES, PERF_GROUPS, type OursRow, type PerfGroup } from './perf-rows';
+import { PERF_BATCHES, selectedPerfGroups, type OursRow, type PerfGroup } from './perf-rows';
 import { type Args, errorText, log, mib, saveStage } from './suite-common';
 
 const WARMUP = 5;
@@ -160,7 +160,7 @@ export async function stageBench(args: Args): Promise<void> {
     log(`process warm-up failed: ${errorText(error)}`);
   }
   const inputs = new Map<number, Float32Array>();
-  for (const group of PERF_GROUPS) {
+  for (const group of selectedPerfGroups(process.env.INCEPTION_PERF_PRECISIONS)) {
     let full = inputs.get(group.size);
     for (const batch of PERF_BATCHES) {
       if (elapsedS() > budgetS) {

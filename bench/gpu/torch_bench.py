@@ -260,7 +260,10 @@ def main():
         traceback.print_exc()
     reset_memory()
 
+    wanted = [p for p in os.environ.get("INCEPTION_PERF_PRECISIONS", "").split(",") if p]
     for model_name, size, precision in GROUPS:
+        if wanted and precision not in wanted:
+            continue  # INCEPTION_PERF_PRECISIONS: a short device slot measures these precisions only
         dtype = torch.float16 if precision == "fp16" else torch.float32
         base = {"engine": "pytorch", "model": model_name, "size": size, "precision": precision}
         if out.elapsed() > args.budget_s:

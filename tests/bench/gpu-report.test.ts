@@ -194,3 +194,17 @@ describe('GPU performance report', () => {
     expect(svg).toContain('goals met 5/');
   });
 });
+
+describe('selectedPerfGroups (INCEPTION_PERF_PRECISIONS)', () => {
+  it('keeps every group when unset or empty, the listed precisions otherwise, and rejects others', async () => {
+    const { selectedPerfGroups } = await import('../../bench/gpu/perf-rows');
+    expect(selectedPerfGroups(undefined)).toEqual(PERF_GROUPS);
+    expect(selectedPerfGroups('')).toEqual(PERF_GROUPS);
+    const fp16 = selectedPerfGroups('fp16');
+    expect(fp16.length).toBeGreaterThan(0);
+    expect(fp16.every((g) => g.precision === 'fp16')).toBe(true);
+    expect(fp16.length + selectedPerfGroups('fp32').length).toBe(PERF_GROUPS.length);
+    expect(selectedPerfGroups('fp16,fp32')).toEqual(PERF_GROUPS);
+    expect(() => selectedPerfGroups('bf16')).toThrow(/INCEPTION_PERF_PRECISIONS/);
+  });
+});
