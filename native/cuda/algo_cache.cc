@@ -42,7 +42,12 @@ void Parse(const std::string& text) {
     size_t b1 = text.find(']', b0);
     if (k1 == std::string::npos || b0 == std::string::npos || b1 == std::string::npos) return;
     CachedAlgo v;
-    if (std::sscanf(text.c_str() + b0, "[%d,%d]", &v.algo, &v.math_type) != 2) return;
+    int split = 0, via_scratch = 0;
+    const int fields = std::sscanf(text.c_str() + b0, "[%d,%d,%d,%d]", &v.algo, &v.math_type, &split, &via_scratch);
+    if (fields != 2 && fields != 4) return;
+    v.has_path = fields == 4;
+    v.split = split != 0;
+    v.via_scratch = via_scratch != 0;
     g_entries[text.substr(k0 + 1, k1 - k0 - 1)] = v;
     pos = text.find(',', b1);
   }
@@ -104,10 +109,12 @@ void SaveAlgoCache() {
   {
     std::ofstream out(tmp);
     if (!out) return;
-    out << "{\"version\":1,\"entries\":{";
+    out << "{\"version\":2,\"entries\":{";
     bool first = true;
     for (const auto& [k, v] : g_entries) {
-      out << (first ? "\n" : ",\n") << "\"" << k << "\":[" << v.algo << "," << v.math_type << "]";
+      out << (first ? "\n" : ",\n") << "\"" << k << "\":[" << v.algo << "," << v.math_type;
+      if (v.has_path) out << "," << (v.split ? 1 : 0) << "," << (v.via_scratch ? 1 : 0);
+      out << "]";
       first = false;
     }
     out << "\n}}\n";
