@@ -7,9 +7,19 @@
 //   cudnnConvolutionForward (beta = 1 for a residual) then a bias(+ReLU) kernel.
 // Scratch output (fallback when y is a channel slice the algorithms reject): write a packed
 //   scratch and copy it into the slice (for a residual, copy the slice into the scratch first).
-// Every candidate is tried once at setup on scratch memory; the first that succeeds is kept.
+//
+// Choice at setup (benchmark: true): candidates from every allowed path (direct output view and,
+// when y is a strided slice, the packed scratch; fused and split), each path's algorithms from
+// cuDNN's Find ranking for its output view (at most kMaxTimedPerPath timed per path). Every
+// candidate whose trial run succeeds is timed running exactly what RunConv runs (1 warm-up + 3
+// timed, median, cudaEvents) and the fastest is kept; the decision is cached (algo_cache.h,
+// mode "timed") and a cached decision is trialed and kept when it still runs.
+// benchmark: false: the heuristic ranking, the first candidate whose trial succeeds.
+// Setup runs write the step's real output view in the arena (nothing there is live while a batch
+// size is set up; the program zeroes the arena afterwards), or the trial buffer when y overlaps x.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/plan.h"
@@ -30,7 +40,9 @@ struct ConvSetupContext {
   bool force_scratch = false;
   std::string gpu_name;
   size_t cudnn_version = 0;
-  char* trial = nullptr;  // scratch for Find and trial runs (a whole output buffer fits)
+  // Scratch for setup runs (ConvTrialBytes(step) fits): the packed scratch output, and after it
+  // a stand-in for y when y overlaps x (at y_offset_in_buffer, so y's alignment is kept).
+  char* trial = nullptr;
   size_t trial_bytes = 0;
   char* search_workspace = nullptr;  // workspace for Find and trial runs
   size_t search_workspace_bytes = 0;
@@ -49,7 +61,7 @@ struct ConvStep {
   int kernel[2] = {1, 1}, stride[2] = {1, 1}, pad[2] = {0, 0};
 
   // Chosen at setup.
-  TensorDesc x_desc, y_desc, bias_desc;
+  TensorDesc x_desc, y_desc, packed_desc, bias_desc;  // y_desc: the real y view; packed_desc: the scratch
   FilterDesc w_desc;
   ConvDesc conv_desc;
   ActivationDesc act_desc;
@@ -61,9 +73,30 @@ struct ConvStep {
   bool from_cache = false;
   TensorView packed;  // the scratch layout (data set at run time) when via_scratch
   size_t packed_bytes = 0;
+  // benchmark: true: the chosen candidate's median time at setup and how many candidates were timed.
+  double setup_ms = 0;
+  int timed_candidates = 0;
 
+  // The decision only (stable across compiles: compared by the graphs/streams stages).
+  std::string DescribeDecision() const;
+  // DescribeDecision() plus, when timed, the setup time and the number of timed candidates.
   std::string Describe() const;
 };
+
+// Timed candidates per path (output view x fused/split), in Find's order: bounds setup time.
+inline constexpr int kMaxTimedPerPath = 4;
+
+// Whether the byte ranges a and b span intersect (conservative for interleaved slices).
+bool ViewsOverlap(const TensorView& a, const TensorView& b);
+// Bytes from a view's first to one past its last element.
+size_t ViewSpanBytes(const TensorView& v);
+// Trial bytes SetupConv needs for this step (x, y, y_offset_in_buffer set): the packed scratch
+// when y is not packed, then (only when y overlaps x) a stand-in for y at its buffer offset.
+size_t ConvTrialBytes(const ConvStep& step);
+
+// Median milliseconds of `timed` runs of `enqueue` on `stream` after one untimed warm-up run,
+// measured with cudaEvents around each run.
+double MedianRunMs(cudaStream_t stream, const std::function<void()>& enqueue, int timed = 3);
 
 // Chooses descriptors, algorithm and path. Throws inception::Error naming the step and shapes.
 void SetupConv(ConvStep& step, const ConvSetupContext& ctx);

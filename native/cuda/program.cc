@@ -258,7 +258,12 @@ TensorView Program::View(int tensor, int n) const {
   return MakeView(arena_.get(), plan_.buffers[static_cast<size_t>(t.buffer)], t, n, options_.precision);
 }
 
-void Program::SetupConvStep(const PlanStep& step, int n, const ConvSetupContext& ctx, ConvStep* out) {
+int64_t Program::OffsetInBuffer(int tensor, const TensorView& v) const {
+  const PlanTensor& t = plan_.tensors[static_cast<size_t>(tensor)];
+  return static_cast<char*>(v.data) - (arena_.get() + plan_.buffers[static_cast<size_t>(t.buffer)].offset);
+}
+
+void Program::FillConvStep(const PlanStep& step, int n, ConvStep* out) {
   const size_t i = static_cast<size_t>(&step - plan_.steps.data());
   ConvStep& c = *out;
   c.name = step.name;
@@ -268,8 +273,7 @@ void Program::SetupConvStep(const PlanStep& step, int n, const ConvSetupContext&
   c.x = View(step.inputs[0], n);
   c.x.c = c.in_channels;
   c.y = View(step.output, n);
-  const PlanTensor& yt = plan_.tensors[static_cast<size_t>(step.output)];
-  c.y_offset_in_buffer = static_cast<char*>(c.y.data) - (arena_.get() + plan_.buffers[static_cast<size_t>(yt.buffer)].offset);
+  c.y_offset_in_buffer = OffsetInBuffer(step.output, c.y);
   c.w = step_weights_[i].w;
   c.bias = step_weights_[i].bias;
   c.bias_f32 = step_weights_[i].bias_f32;
@@ -278,13 +282,39 @@ void Program::SetupConvStep(const PlanStep& step, int n, const ConvSetupContext&
     c.stride[k] = step.stride[k];
     c.pad[k] = step.pad[k];
   }
-  SetupConv(c, ctx);
 }
 
-void Program::SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* out) {
+void Program::FillPoolStep(const PlanStep& step, int n, PoolStep* out) {
+  out->x = View(step.inputs[0], n);
+  out->y = View(step.output, n);
+  out->y_offset_in_buffer = OffsetInBuffer(step.output, out->y);
+}
+
+size_t Program::TrialBytes(const Batch& batch) const {
+  size_t bytes = 0;
+  for (const ConvStep& c : batch.convs) bytes = std::max(bytes, ConvTrialBytes(c));
+  for (const PoolStep& p : batch.pools) {
+    if (ViewsOverlap(p.x, p.y)) bytes = std::max(bytes, static_cast<size_t>(p.y_offset_in_buffer) + ViewSpanBytes(p.y));
+  }
+  return bytes;
+}
+
+void Program::EnqueuePool(const PlanStep& step, const PoolStep& p, bool use_kernel, void* y, cudnn::Handle handle,
+                          cudaStream_t stream) const {
+  if (use_kernel) {
+    TensorView out = p.y;
+    out.data = y;
+    LaunchPool2d(p.x, out, step.op == OpKind::kMaxPool2d, step.kernel[0], step.kernel[1], step.stride[0],
+                 step.stride[1], step.pad[0], step.pad[1], step.count_include_pad, stream);
+    CheckLaunch("pooling kernel launch");
+  } else {
+    const float one = 1.0f, zero = 0.0f;
+    CUDNN_CHECK(api_->PoolingForward(handle, p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero, p.y_desc.get(), y));
+  }
+}
+
+void Program::SetupPoolStep(const PlanStep& step, char* trial, PoolStep* out) {
   PoolStep& p = *out;
-  p.x = View(step.inputs[0], n);
-  p.y = View(step.output, n);
   const cudnn::DataType dt = options_.precision == Precision::kFp16 ? cudnn::DataType::kHalf : cudnn::DataType::kFloat;
   const cudnn::PoolingMode mode = step.op == OpKind::kMaxPool2d ? cudnn::PoolingMode::kMax
                                   : step.count_include_pad      ? cudnn::PoolingMode::kAverageCountIncludePadding
@@ -299,22 +329,30 @@ void Program::SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* 
     };
     set(p.x_desc.get(), p.x);
     set(p.y_desc.get(), p.y);
-  } catch (Error& e) {
-    e.WithStep(step.name);
-    throw;
-  }
-  p.use_kernel = options_.force_pool_kernel;
-  if (!p.use_kernel) {
-    const PlanTensor& yt = plan_.tensors[static_cast<size_t>(step.output)];
-    char* y_trial = trial + (static_cast<char*>(p.y.data) - (arena_.get() + plan_.buffers[static_cast<size_t>(yt.buffer)].offset));
+    p.use_kernel = options_.force_pool_kernel;
+    p.cudnn_ms = p.kernel_ms = 0;
+    if (p.use_kernel) return;
+    // Setup runs write the real y (nothing in the arena is live), or the trial buffer at y's
+    // offset in its buffer when y overlaps x.
+    void* y = ViewsOverlap(p.x, p.y) ? static_cast<void*>(trial + p.y_offset_in_buffer) : p.y.data;
+    cudaStream_t stream = streams_[0]->get();
+    cudnn::Handle handle = handles_[0]->get();
     const float one = 1.0f, zero = 0.0f;
-    cudnn::Status st = api_->PoolingForward(handles_[0]->get(), p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
-                                            p.y_desc.get(), y_trial);
-    cudaError_t ce = cudaStreamSynchronize(streams_[0]->get());
+    cudnn::Status st = api_->PoolingForward(handle, p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero, p.y_desc.get(), y);
+    cudaError_t ce = cudaStreamSynchronize(stream);
     if (st != cudnn::Status::kSuccess || ce != cudaSuccess) {
       cudaGetLastError();
       p.use_kernel = true;  // our strided pooling kernel (tested against the same reference)
+      return;
     }
+    if (!options_.benchmark) return;
+    // Both implementations on the real views, exactly as RunStep enqueues them; the faster is kept.
+    p.cudnn_ms = MedianRunMs(stream, [&] { EnqueuePool(step, p, false, y, handle, stream); });
+    p.kernel_ms = MedianRunMs(stream, [&] { EnqueuePool(step, p, true, y, handle, stream); });
+    p.use_kernel = p.kernel_ms < p.cudnn_ms;
+  } catch (Error& e) {
+    e.WithStep(step.name);
+    throw;
   }
 }
 
@@ -322,20 +360,26 @@ Program::Batch& Program::SetupBatch(int n) {
   auto found = batches_.find(n);
   if (found != batches_.end()) return *found->second;
   auto batch = std::make_unique<Batch>();
-  size_t trial_bytes = 0;
+  size_t largest_output = 0;
   int convs = 0, pools = 0;
   for (const PlanStep& s : plan_.steps) {
     if (s.op == OpKind::kConv2d) ++convs;
     if (s.op == OpKind::kMaxPool2d || s.op == OpKind::kAvgPool2d) ++pools;
     if (s.op == OpKind::kConv2d || s.op == OpKind::kMaxPool2d || s.op == OpKind::kAvgPool2d) {
       const PlanTensor& yt = plan_.tensors[static_cast<size_t>(s.output)];
-      trial_bytes = std::max(trial_bytes, static_cast<size_t>(BufferBytes(plan_.buffers[static_cast<size_t>(yt.buffer)], n, options_.precision)));
+      largest_output = std::max(largest_output, static_cast<size_t>(BufferBytes(plan_.buffers[static_cast<size_t>(yt.buffer)], n, options_.precision)));
     }
   }
-  DeviceBuffer trial(trial_bytes, "the algorithm-search output scratch");
+  batch->convs.resize(static_cast<size_t>(convs));
+  batch->pools.resize(static_cast<size_t>(pools));
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    if (conv_of_step_[i] >= 0) FillConvStep(plan_.steps[i], n, &batch->convs[static_cast<size_t>(conv_of_step_[i])]);
+    if (pool_of_step_[i] >= 0) FillPoolStep(plan_.steps[i], n, &batch->pools[static_cast<size_t>(pool_of_step_[i])]);
+  }
+  DeviceBuffer trial(TrialBytes(*batch), "the setup trial scratch (packed outputs of concat-slice convolutions)");
   size_t free_bytes = 0, total_bytes = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-  DeviceBuffer search_ws(SearchWorkspaceBytes(trial_bytes, free_bytes), "the algorithm-search workspace");
+  DeviceBuffer search_ws(SearchWorkspaceBytes(largest_output, free_bytes), "the algorithm-search workspace");
 
   ConvSetupContext ctx;
   ctx.api = api_;
@@ -352,23 +396,27 @@ Program::Batch& Program::SetupBatch(int n) {
   ctx.search_workspace = search_ws.get();
   ctx.search_workspace_bytes = search_ws.bytes();
 
-  batch->convs.resize(static_cast<size_t>(convs));
-  batch->pools.resize(static_cast<size_t>(pools));
   // Per stream: the largest workspace and scratch of the convs scheduled on it.
   std::vector<size_t> need_ws(streams_.size(), 0), need_scratch(streams_.size(), 0);
-  for (size_t i = 0; i < plan_.steps.size(); ++i) {
-    const PlanStep& s = plan_.steps[i];
-    if (conv_of_step_[i] >= 0) {
-      ConvStep& c = batch->convs[static_cast<size_t>(conv_of_step_[i])];
-      SetupConvStep(s, n, ctx, &c);
-      const size_t k = static_cast<size_t>(s.stream);
-      need_ws[k] = std::max(need_ws[k], c.workspace_bytes);
-      if (c.via_scratch) need_scratch[k] = std::max(need_scratch[k], c.packed_bytes);
-    } else if (pool_of_step_[i] >= 0) {
-      SetupPoolStep(s, n, trial.get(), &batch->pools[static_cast<size_t>(pool_of_step_[i])]);
+  try {
+    for (size_t i = 0; i < plan_.steps.size(); ++i) {
+      const PlanStep& s = plan_.steps[i];
+      if (conv_of_step_[i] >= 0) {
+        ConvStep& c = batch->convs[static_cast<size_t>(conv_of_step_[i])];
+        SetupConv(c, ctx);
+        const size_t k = static_cast<size_t>(s.stream);
+        need_ws[k] = std::max(need_ws[k], c.workspace_bytes);
+        if (c.via_scratch) need_scratch[k] = std::max(need_scratch[k], c.packed_bytes);
+      } else if (pool_of_step_[i] >= 0) {
+        SetupPoolStep(s, trial.get(), &batch->pools[static_cast<size_t>(pool_of_step_[i])]);
+      }
     }
+    CUDA_CHECK(cudaStreamSynchronize(streams_[0]->get()));
+  } catch (...) {
+    ZeroArenaAfterSetup(false);
+    throw;
   }
-  CUDA_CHECK(cudaStreamSynchronize(streams_[0]->get()));
+  ZeroArenaAfterSetup(true);
   // Captured graphs hold the workspace and scratch pointers: drop them before a reallocation.
   for (size_t k = 0; k < streams_.size(); ++k) {
     if (need_ws[k] > workspaces_[k].bytes() || need_scratch[k] > view_scratches_[k].bytes()) {
@@ -382,6 +430,20 @@ Program::Batch& Program::SetupBatch(int n) {
   Batch& ref = *batch;
   batches_[n] = std::move(batch);
   return ref;
+}
+
+void Program::ZeroArenaAfterSetup(bool check) {
+  // Setup runs wrote arbitrary values (e.g. repeated residual accumulations) into the arena: give
+  // every run the zeroed arena it had before, so no step can ever read setup garbage.
+  cudaStream_t stream = streams_[0]->get();
+  if (check) {
+    CUDA_CHECK(cudaMemsetAsync(arena_.get(), 0, arena_.bytes(), stream));
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    return;
+  }
+  // On the error path: best effort, the setup's own error is the news.
+  if (cudaMemsetAsync(arena_.get(), 0, arena_.bytes(), stream) == cudaSuccess) cudaStreamSynchronize(stream);
+  cudaGetLastError();
 }
 
 void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
@@ -404,15 +466,8 @@ void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
     }
     case OpKind::kMaxPool2d:
     case OpKind::kAvgPool2d: {
-      PoolStep& p = batch.pools[static_cast<size_t>(pool_of_step_[index])];
-      if (p.use_kernel) {
-        LaunchPool2d(p.x, p.y, s.op == OpKind::kMaxPool2d, s.kernel[0], s.kernel[1], s.stride[0], s.stride[1],
-                     s.pad[0], s.pad[1], s.count_include_pad, stream);
-      } else {
-        const float one = 1.0f, zero = 0.0f;
-        CUDNN_CHECK(api_->PoolingForward(handle, p.desc.get(), &one, p.x_desc.get(), p.x.data, &zero,
-                                         p.y_desc.get(), p.y.data));
-      }
+      const PoolStep& p = batch.pools[static_cast<size_t>(pool_of_step_[index])];
+      EnqueuePool(s, p, p.use_kernel, p.y.data, handle, stream);
       break;
     }
     case OpKind::kGlobalAvgPool:
@@ -678,7 +733,11 @@ std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats
       p.workspace_bytes = c.workspace_bytes;
       p.description = c.Describe();
     } else if (pool_of_step_[i] >= 0) {
-      p.path = batch.pools[static_cast<size_t>(pool_of_step_[i])].use_kernel ? "pool-kernel" : "cudnn";
+      const PoolStep& pool = batch.pools[static_cast<size_t>(pool_of_step_[i])];
+      p.path = pool.use_kernel ? "pool-kernel" : "cudnn";
+      if (pool.cudnn_ms > 0 || pool.kernel_ms > 0) {
+        p.description = Concat("pool setup: cudnn ", pool.cudnn_ms, " ms, pool-kernel ", pool.kernel_ms, " ms");
+      }
     }
     out.push_back(p);
   }
@@ -695,7 +754,8 @@ std::vector<ConvChoice> Program::Choices() const {
   std::vector<ConvChoice> out;
   for (const auto& [n, batch] : batches_) {
     for (const ConvStep& c : batch->convs) {
-      out.push_back({c.name, n, c.Describe(), c.split, c.via_scratch, c.workspace_bytes, c.from_cache});
+      // The decision only: the graphs and streams stages compare these across programs.
+      out.push_back({c.name, n, c.DescribeDecision(), c.split, c.via_scratch, c.workspace_bytes, c.from_cache});
     }
   }
   return out;

@@ -71,7 +71,7 @@ struct StepProfile {
   int algo = -1;  // cudnnConvolutionFwdAlgo_t of a conv, else -1
   size_t workspace_bytes = 0;
   int stream = 0;
-  std::string description;  // conv: ConvStep::Describe()
+  std::string description;  // conv: ConvStep::Describe(); pool: both implementations' setup times (benchmark)
 };
 
 // The CUDA-graph state of one batch size (for diagnostics and tests).
@@ -115,9 +115,12 @@ class Program {
  private:
   struct PoolStep {
     TensorView x, y;
+    int64_t y_offset_in_buffer = 0;  // bytes from the start of y's buffer to y.data
     PoolingDesc desc;
     TensorDesc x_desc, y_desc;
     bool use_kernel = false;
+    // benchmark: true: median setup times of both implementations (0 when not timed).
+    double cudnn_ms = 0, kernel_ms = 0;
   };
   struct Batch {
     std::vector<ConvStep> convs;  // by conv index (conv_of_step_)
@@ -126,9 +129,22 @@ class Program {
 
   void PrepareWeights(const Plan& plan);
   void ValidateLayout(const Plan& plan) const;
+  // Sets up batch size n. Only called before anything of a run is enqueued (under mutex_, all
+  // earlier runs finished), so nothing in the arena is live: setup runs write real output views.
   Batch& SetupBatch(int n);
-  void SetupConvStep(const PlanStep& step, int n, const ConvSetupContext& ctx, ConvStep* out);
-  void SetupPoolStep(const PlanStep& step, int n, char* trial, PoolStep* out);
+  // The step's views and weights (no cuDNN calls); SetupConv then chooses.
+  void FillConvStep(const PlanStep& step, int n, ConvStep* out);
+  void FillPoolStep(const PlanStep& step, int n, PoolStep* out);
+  // Bytes of the setup trial buffer batch n needs (packed scratch of strided conv outputs, and
+  // outputs that overlap their input); never a whole buffer otherwise.
+  size_t TrialBytes(const Batch& batch) const;
+  void SetupPoolStep(const PlanStep& step, char* trial, PoolStep* out);
+  // One pooling run writing `y` (p.y or its setup stand-in) with the chosen implementation.
+  void EnqueuePool(const PlanStep& step, const PoolStep& p, bool use_kernel, void* y, cudnn::Handle handle,
+                   cudaStream_t stream) const;
+  int64_t OffsetInBuffer(int tensor, const TensorView& v) const;
+  // Zeroes the arena after a batch size's setup runs (check: throw on failure; else best effort).
+  void ZeroArenaAfterSetup(bool check);
   void RunStep(size_t index, const PlanStep& step, int n, Batch& batch);
   // The input copy + conversion (main stream), then the fork of the other streams.
   void EnqueueInput(int n);
