@@ -5,9 +5,11 @@
  * second child process compiles the same plans with only the file to go on. Asserts: the cold
  * compile searched (convs of a shape seen earlier in the same compile come from the in-memory
  * cache, so 'searched' = distinct conv shapes), the file exists with entries keyed by this GPU's
- * name, this cuDNN's version, the precision, 'find' and the shapes; the warm compile in the new
- * process took every conv from the cache (no search); every compile's output matches the float64
- * fixture (fp32: tolerances.json; fp16: rel-L2 <= 1e-2). Compile times cold vs warm are recorded.
+ * name, this cuDNN's version, the precision, 'timed' (benchmark: true stores whole timed decisions:
+ * [algo, mathType, split, viaScratch]) and the shapes; the warm compile in the new process took
+ * every conv from the cache (no search, no timing of other candidates); every compile's output
+ * matches the float64 fixture (fp32: tolerances.json; fp16: rel-L2 <= 1e-2). Compile times cold vs
+ * warm are recorded.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -105,10 +107,10 @@ export interface KeyCheck {
   readonly problems: string[];
 }
 
-/** Every key must be `<gpu>|cudnn <version>|<precision>|find|<act>|x <n>x<c>x<h>x<w>:...|w ...|p ...|s ...|y ...`. */
+/** Every key must be `<gpu>|cudnn <version>|<precision>|timed|<act>|x <n>x<c>x<h>x<w>:...|w ...|p ...|s ...|y ...`. */
 export function checkCacheKeys(keys: readonly string[], gpuName: string, cudnnVersion: number | undefined, precisions: readonly Precision[]): string[] {
   const problems: string[] = [];
-  const pattern = /^(.+)\|cudnn (\d+)\|(fp32|tf32|fp16)\|(find|heuristic)\|(relu|identity)(\+z)?\|x \d+x\d+x\d+x\d+:[\d/]+\|w \d+x\d+x\d+x\d+\|p \d+\/\d+\|s \d+\/\d+\|y [\d/]+$/;
+  const pattern = /^(.+)\|cudnn (\d+)\|(fp32|tf32|fp16)\|(timed|find|heuristic)\|(relu|identity)(\+z)?\|x \d+x\d+x\d+x\d+:[\d/]+\|w \d+x\d+x\d+x\d+\|p \d+\/\d+\|s \d+\/\d+\|y [\d/]+$/;
   const seen = new Set<string>();
   for (const key of keys) {
     const m = pattern.exec(key);
@@ -118,7 +120,7 @@ export function checkCacheKeys(keys: readonly string[], gpuName: string, cudnnVe
     }
     if (m[1] !== gpuName) problems.push(`key names GPU '${m[1]}', this is '${gpuName}'`);
     if (cudnnVersion !== undefined && Number(m[2]) !== cudnnVersion) problems.push(`key names cuDNN ${m[2]}, loaded is ${cudnnVersion}`);
-    if (m[4] !== 'find') problems.push(`key has mode '${m[4]}', compiled with benchmark: true ('find')`);
+    if (m[4] !== 'timed') problems.push(`key has mode '${m[4]}', compiled with benchmark: true ('timed')`);
     seen.add(m[3]!);
   }
   for (const p of precisions) if (!seen.has(p)) problems.push(`no entry for precision ${p}`);
@@ -145,10 +147,14 @@ export async function stageAlgoCache(args: Args): Promise<void> {
   const first = runChild(args, cachePath, join(dir, 'first.json'), true);
   const fileExists = existsSync(cachePath);
   let keys: string[] = [];
+  let partialDecisions: string[] = [];
   let parseError: string | undefined;
   if (fileExists) {
     try {
-      keys = Object.keys((JSON.parse(readFileSync(cachePath, 'utf8')) as { entries: Record<string, unknown> }).entries);
+      const entries = (JSON.parse(readFileSync(cachePath, 'utf8')) as { entries: Record<string, unknown> }).entries;
+      keys = Object.keys(entries);
+      // A timed entry is the whole decision: [algo, mathType, split 0/1, viaScratch 0/1].
+      partialDecisions = keys.filter((k) => !(Array.isArray(entries[k]) && (entries[k] as unknown[]).length === 4));
     } catch (error) {
       parseError = errorText(error);
     }
@@ -162,18 +168,19 @@ export async function stageAlgoCache(args: Args): Promise<void> {
   const problems = checkCacheKeys(keys, gpuName, cudnnVersionNumber(info.versions.cudnn), PRECISIONS);
   checks.push({ name: 'children ran', pass: first.error === undefined && second.error === undefined, detail: [first.error, second.error].filter((e) => e !== undefined).join('; ') || 'ok' });
   checks.push({ name: 'cache file written', pass: fileExists && parseError === undefined && keys.length > 0, detail: `${cachePath}: ${fileExists ? `${keys.length} entries` : 'missing'}${parseError ? ` (${parseError})` : ''}` });
-  checks.push({ name: 'keys name GPU, cuDNN version, precision, find, shapes', pass: keys.length > 0 && problems.length === 0, detail: problems.join('; ') || `e.g. ${keys[0] ?? '-'}` });
+  checks.push({ name: 'keys name GPU, cuDNN version, precision, timed, shapes', pass: keys.length > 0 && problems.length === 0, detail: problems.join('; ') || `e.g. ${keys[0] ?? '-'}` });
+  checks.push({ name: 'entries are whole decisions [algo, mathType, split, viaScratch]', pass: keys.length > 0 && partialDecisions.length === 0, detail: partialDecisions.length === 0 ? `${keys.length} entries` : `not 4 values: ${partialDecisions.slice(0, 3).join('; ')}` });
   for (const precision of PRECISIONS) {
     const cold = records.find((r) => r.precision === precision && r.mode === 'cold');
     const file = records.find((r) => r.precision === precision && r.mode === 'file');
     const memory = records.find((r) => r.precision === precision && r.mode === 'memory');
-    const keysOfPrecision = keys.filter((k) => k.includes(`|${precision}|find|`)).length;
+    const keysOfPrecision = keys.filter((k) => k.includes(`|${precision}|timed|`)).length;
     checks.push({
       name: `${precision}: cold compile searched`,
       pass: cold !== undefined && cold.convs > cold.fromCache && keysOfPrecision > 0,
       detail: cold ? `${cold.convs - cold.fromCache}/${cold.convs} convs searched (the rest repeat a shape already searched), ${keysOfPrecision} ${precision} keys in the file, ${cold.compileMs} ms` : 'no record',
     });
-    // inception_v4: every conv has a ReLU, so every one is cached (identity convs without a split are not).
+    // Every conv's timed decision is cached (identity convs included), so all come from the file.
     checks.push({ name: `${precision}: warm compile (new process) skipped the search`, pass: file !== undefined && file.convs > 0 && file.fromCache === file.convs, detail: file ? `${file.fromCache}/${file.convs} from cache, ${file.compileMs} ms vs cold ${cold?.compileMs ?? '-'} ms (in-process again: ${memory?.compileMs ?? '-'} ms)` : 'no record' });
   }
   checks.push({ name: 'outputs match the fixture (cold, memory, file)', pass: records.length === 3 * PRECISIONS.length && records.every((r) => r.pass), detail: records.map((r) => `${r.precision}/${r.mode} ${r.relL2.toExponential(2)}`).join(', ') });
