@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 
 #include <cfloat>
+#include <cstdint>
 #include <cstring>
 
 namespace inception::cuda {
@@ -194,6 +195,59 @@ __global__ void Pool2dKernel(TensorView src, TensorView dst, bool max_pool, int 
   Store(dst, Offset(dst, x), acc);
 }
 
+// NHWC fp16 with an even channel count, two channels (one __half2) per thread and 32-bit index
+// math; strides in __half2 units. The same float arithmetic in the same order as Pool2dKernel
+// (accumulate over r then s, divide once, round to nearest), so both give identical results.
+struct Pool2dHalf2Args {
+  const __half2* src;
+  __half2* dst;
+  int c2, oh, ow, ih, iw;
+  int src_sn, src_sh, src_sw, dst_sn, dst_sh, dst_sw;
+  int kh, kw, sh, sw, ph, pw;
+  bool max_pool, count_include_pad;
+  int count;
+};
+
+__global__ void Pool2dNhwcHalf2Kernel(Pool2dHalf2Args a) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= a.count) return;
+  const int c = i % a.c2;
+  int rest = i / a.c2;
+  const int ow = rest % a.ow;
+  rest /= a.ow;
+  const int oh = rest % a.oh;
+  const int n = rest / a.oh;
+  const __half2* base = a.src + n * a.src_sn + c;
+  float ax = a.max_pool ? -FLT_MAX : 0.0f, ay = ax;
+  int valid = 0;
+  for (int r = 0; r < a.kh; ++r) {
+    const int y = oh * a.sh - a.ph + r;
+    if (y < 0 || y >= a.ih) continue;
+    for (int s = 0; s < a.kw; ++s) {
+      const int z = ow * a.sw - a.pw + s;
+      if (z < 0 || z >= a.iw) continue;
+      const float2 v = __half22float2(base[y * a.src_sh + z * a.src_sw]);
+      ax = a.max_pool ? fmaxf(ax, v.x) : ax + v.x;
+      ay = a.max_pool ? fmaxf(ay, v.y) : ay + v.y;
+      ++valid;
+    }
+  }
+  if (!a.max_pool) {
+    const float d = static_cast<float>(a.count_include_pad ? a.kh * a.kw : (valid > 0 ? valid : 1));
+    ax /= d;
+    ay /= d;
+  }
+  a.dst[n * a.dst_sn + oh * a.dst_sh + ow * a.dst_sw + c] = __floats2half2_rn(ax, ay);
+}
+
+// Whether a view can be read/written as __half2 pairs of channels with 32-bit element offsets.
+bool Half2Channels(const TensorView& v) {
+  if (v.type != ElementType::kHalf || v.sc != 1 || v.c % 2 != 0) return false;
+  if (v.sn % 2 != 0 || v.sh % 2 != 0 || v.sw % 2 != 0 || reinterpret_cast<uintptr_t>(v.data) % 4 != 0) return false;
+  const int64_t last = int64_t{v.n - 1} * v.sn + int64_t{v.c - 1} + int64_t{v.h - 1} * v.sh + int64_t{v.w - 1} * v.sw;
+  return last < INT32_MAX;
+}
+
 }  // namespace
 
 void LaunchInputConvert(const float* src, int src_c, const TensorView& dst, cudaStream_t stream) {
@@ -235,10 +289,36 @@ void LaunchSoftmax(const TensorView& src, const TensorView& dst, cudaStream_t st
 void LaunchPool2d(const TensorView& src, const TensorView& dst, bool max_pool, int kh, int kw, int sh, int sw, int ph,
                   int pw, bool count_include_pad, cudaStream_t stream) {
   int64_t count = Count(dst);
-  if (count > 0) {
-    Pool2dKernel<<<Blocks(count), kThreads, 0, stream>>>(src, dst, max_pool, kh, kw, sh, sw, ph, pw,
-                                                         count_include_pad, count);
+  if (count <= 0) return;
+  if (Half2Channels(src) && Half2Channels(dst) && src.c == dst.c && count / 2 < INT32_MAX) {
+    Pool2dHalf2Args a;
+    a.src = static_cast<const __half2*>(src.data);
+    a.dst = static_cast<__half2*>(dst.data);
+    a.c2 = dst.c / 2;
+    a.oh = dst.h;
+    a.ow = dst.w;
+    a.ih = src.h;
+    a.iw = src.w;
+    a.src_sn = static_cast<int>(src.sn / 2);
+    a.src_sh = static_cast<int>(src.sh / 2);
+    a.src_sw = static_cast<int>(src.sw / 2);
+    a.dst_sn = static_cast<int>(dst.sn / 2);
+    a.dst_sh = static_cast<int>(dst.sh / 2);
+    a.dst_sw = static_cast<int>(dst.sw / 2);
+    a.kh = kh;
+    a.kw = kw;
+    a.sh = sh;
+    a.sw = sw;
+    a.ph = ph;
+    a.pw = pw;
+    a.max_pool = max_pool;
+    a.count_include_pad = count_include_pad;
+    a.count = static_cast<int>(count / 2);
+    Pool2dNhwcHalf2Kernel<<<Blocks(a.count), kThreads, 0, stream>>>(a);
+    return;
   }
+  Pool2dKernel<<<Blocks(count), kThreads, 0, stream>>>(src, dst, max_pool, kh, kw, sh, sw, ph, pw, count_include_pad,
+                                                       count);
 }
 
 uint16_t FloatToHalfBits(float value) {

@@ -40,7 +40,8 @@ void LaunchLinear(const TensorView& src, const TensorView& dst, const float* wei
 void LaunchL2Norm(const TensorView& src, const TensorView& dst, float eps, cudaStream_t stream);
 // Row-wise softmax over c (h = w = 1), computed in fp32.
 void LaunchSoftmax(const TensorView& src, const TensorView& dst, cudaStream_t stream);
-// Max or average pooling (fallback for cudnnPoolingForward).
+// Max or average pooling (timed against cudnnPoolingForward at setup, and its fallback). NHWC fp16
+// views with an even channel count and 4-byte aligned data take a two-channels-per-thread kernel.
 void LaunchPool2d(const TensorView& src, const TensorView& dst, bool max_pool, int kh, int kw, int sh, int sw, int ph,
                   int pw, bool count_include_pad, cudaStream_t stream);
 // Host-side fp32 -> IEEE half conversion (round to nearest even), for weight preparation.

@@ -168,11 +168,15 @@ function inceptionBlock(views: boolean): OpCase {
   };
 }
 
-function pool(kind: 'max' | 'avg', kernel: [number, number], stride: [number, number], pad: [number, number], countIncludePad: boolean): OpCase {
+/**
+ * One pooling step on c channels. fp16 NHWC with an even c takes the two-channels-per-thread
+ * kernel when our kernel is used (timed against cuDNN at setup, or forced), an odd c the generic one.
+ */
+function pool(kind: 'max' | 'avg', kernel: [number, number], stride: [number, number], pad: [number, number], countIncludePad: boolean, c = 24): OpCase {
   return {
-    name: `${kind}pool ${kernel.join('x')} s${stride[0]} p${pad[0]}${kind === 'avg' ? (countIncludePad ? ' count-include-pad' : ' count-exclude-pad') : ''}`,
+    name: `${kind}pool ${kernel.join('x')} s${stride[0]} p${pad[0]}${kind === 'avg' ? (countIncludePad ? ' count-include-pad' : ' count-exclude-pad') : ''}${c === 24 ? '' : ` ${c} channels`}`,
     build(policy) {
-      const [c, h, w] = [24, 13, 13];
+      const [h, w] = [13, 13];
       const b = new GpuPlanBuilder(BATCH, policy);
       const x = b.buffer(c, h, w);
       const oh = Math.floor((h + 2 * pad[0] - kernel[0]) / stride[0]) + 1;
@@ -252,6 +256,8 @@ export const OP_CASES: readonly OpCase[] = [
   pool('max', [3, 3], [2, 2], [0, 0], false),
   pool('avg', [3, 3], [1, 1], [1, 1], false),
   pool('avg', [3, 3], [1, 1], [1, 1], true),
+  pool('avg', [3, 3], [1, 1], [1, 1], false, 13),
+  pool('max', [3, 3], [2, 2], [0, 0], false, 13),
   head('softmax'),
   head('l2norm'),
   elementwise,
