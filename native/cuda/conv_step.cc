@@ -137,10 +137,15 @@ std::vector<Candidate> Search(ConvStep& s, const ConvSetupContext& ctx, bool via
   std::vector<cudnn::ConvFwdAlgoPerf> perf(static_cast<size_t>(max_count));
   int returned = 0;
   if (ctx.benchmark) {
-    CUDNN_CHECK(api.FindConvolutionForwardAlgorithmEx(ctx.handle, s.x_desc.get(), s.x.data, s.w_desc.get(), s.w,
-                                                      s.conv_desc.get(), OutDesc(s, via_scratch), y_data, max_count,
-                                                      &returned, perf.data(), ctx.search_workspace,
-                                                      ctx.search_workspace_bytes));
+    // A view Find rejects as a whole leaves the other paths (noted; the error lists every failure).
+    const Status st = api.FindConvolutionForwardAlgorithmEx(
+        ctx.handle, s.x_desc.get(), s.x.data, s.w_desc.get(), s.w, s.conv_desc.get(), OutDesc(s, via_scratch), y_data,
+        max_count, &returned, perf.data(), ctx.search_workspace, ctx.search_workspace_bytes);
+    if (st != Status::kSuccess) {
+      notes += Concat("; Find on the ", via_scratch ? "packed scratch" : "direct", " output: ",
+                      cudnn::StatusName(st) ? cudnn::StatusName(st) : "?");
+      return {};
+    }
   } else {
     CUDNN_CHECK(api.GetConvolutionForwardAlgorithmV7(ctx.handle, s.x_desc.get(), s.w_desc.get(), s.conv_desc.get(),
                                                      OutDesc(s, via_scratch), max_count, &returned, perf.data()));
