@@ -117,6 +117,20 @@ ProgramOptions OptionsFromJs(const Napi::Object& o) {
     if (!graphs.IsBoolean()) throw Error(kCodeInvalidArgument, "", "Expected a boolean for options.graphs");
     opts.graphs = graphs.As<Napi::Boolean>().Value();
   }
+  Napi::Value sizes = o.Get("batchSizes");
+  if (!sizes.IsUndefined()) {
+    if (!sizes.IsArray()) throw Error(kCodeInvalidArgument, "", "Expected an array of batch sizes for options.batchSizes");
+    Napi::Array array = sizes.As<Napi::Array>();
+    for (uint32_t i = 0; i < array.Length(); ++i) {
+      Napi::Value v = array.Get(i);
+      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+      if (!(d >= 1 && d <= (1 << 20) && d == static_cast<int>(d)) ||
+          (!opts.batch_sizes.empty() && static_cast<int>(d) <= opts.batch_sizes.back())) {
+        throw Error(kCodeInvalidArgument, "", "options.batchSizes must be ascending positive integers");
+      }
+      opts.batch_sizes.push_back(static_cast<int>(d));
+    }
+  }
   // Test switches for the fallback paths.
   if (const char* force = std::getenv("INCEPTION_CUDA_FORCE")) {
     std::stringstream ss(force);

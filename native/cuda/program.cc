@@ -135,6 +135,16 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
   io_out_.Allocate(out_bytes, "the output staging buffer");
   host_in_.Allocate(in_bytes, "the input staging buffer");
   host_out_.Allocate(out_bytes, "the output staging buffer");
+  // A run of n images at a larger run size (options.batch_sizes) also uploads and computes the
+  // rows past n: they hold zeros or an earlier run's (finite) images, never uninitialised bytes.
+  std::memset(host_in_.get(), 0, in_bytes);
+  const std::vector<int>& sizes = options_.batch_sizes;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    INCEPTION_CHECK(sizes[i] >= 1 && sizes[i] <= plan.batch && (i == 0 || sizes[i] > sizes[i - 1]), kCodeInvalidArgument,
+                    "options.batchSizes must ascend through 1..", plan.batch, " (the plan's batch); entry ", i, " is ", sizes[i]);
+  }
+  INCEPTION_CHECK(sizes.empty() || sizes.back() == plan.batch, kCodeInvalidArgument,
+                  "options.batchSizes must end at the plan's batch ", plan.batch, "; it ends at ", sizes.back());
 
   int convs = 0, pools = 0;
   for (const PlanStep& s : plan_.steps) {
@@ -610,14 +620,15 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
                   " (the program's maxBatch)");
   CUDA_CHECK(cudaSetDevice(options_.device));
-  const bool fresh = batches_.find(n) == batches_.end();
-  Batch& batch = SetupBatch(n);
+  const int run_n = RunSize(n);
+  const bool fresh = batches_.find(run_n) == batches_.end();
+  Batch& batch = SetupBatch(run_n);
   if (fresh) SaveAlgoCache();
   cudaStream_t stream = streams_[0]->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
   std::memcpy(host_in_.get(), input, in_count * sizeof(float));
   try {
-    if (!RunGraph(n, batch)) EnqueueRun(n, batch);
+    if (!RunGraph(run_n, batch)) EnqueueRun(run_n, batch);
   } catch (...) {
     // A call failed after earlier work of this run was enqueued (e.g. the pinned input copy):
     // let it finish before the next run rewrites host_in_. Its own status is not the news.
@@ -629,6 +640,13 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   const size_t out_count = static_cast<size_t>(n) * output_features_;
   const float* result = reinterpret_cast<const float*>(host_out_.get());
   output->assign(result, result + out_count);
+}
+
+int Program::RunSize(int n) const {
+  for (int size : options_.batch_sizes) {
+    if (size >= n) return size;
+  }
+  return n;  // no batch_sizes: every n runs exactly
 }
 
 size_t Program::workspace_bytes() const {

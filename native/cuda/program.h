@@ -46,6 +46,10 @@ struct ProgramOptions {
   bool force_split = false;
   bool force_scratch = false;
   bool force_pool_kernel = false;
+  // The batch sizes runs execute at (ascending, the last = plan.batch): a run of n images runs at
+  // the smallest size >= n and returns n rows, so at most this many sizes are set up (algorithm
+  // timing, graph capture). Empty: every n runs exactly.
+  std::vector<int> batch_sizes;
 };
 
 // What was chosen for one conv step at one batch size (for diagnostics and tests).
@@ -98,6 +102,8 @@ class Program {
   std::vector<StepProfile> Profile(const float* input, int n, int repeats);
 
   int batch() const { return plan_.batch; }
+  // The batch size a run of n images executes at (options.batch_sizes; n itself when empty).
+  int RunSize(int n) const;
   // Floats of a plain NCHW input of n images (what Run reads from `input`).
   int64_t InputElements(int n) const { return int64_t{n} * input_channels_ * input_h_ * input_w_; }
 

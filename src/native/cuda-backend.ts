@@ -95,6 +95,8 @@ export interface NativeCudaCompileOptions {
   readonly deviceIndex: number;
   readonly benchmark: boolean;
   readonly graphs: boolean;
+  /** Ascending run sizes, the last = plan.batch; absent: every size runs exactly. */
+  readonly batchSizes?: readonly number[];
 }
 
 /** Free and total memory of one CUDA device (cudaMemGetInfo). */
@@ -222,7 +224,18 @@ export function cudaGraphsEnabled(option: boolean | undefined, envValue: string 
 }
 
 /** Checks the compile options and turns them into what the native module takes. */
-export function cudaNativeOptions(options: CompileOptions, deviceCount: number, env: NodeJS.ProcessEnv = process.env): NativeCudaCompileOptions {
+/** Throws InvalidArgumentError unless `sizes` ascends strictly through integers in 1..maxBatch and ends at maxBatch. */
+export function checkBatchSizes(sizes: unknown, maxBatch: number): readonly number[] {
+  const ok =
+    Array.isArray(sizes) &&
+    sizes.length > 0 &&
+    sizes.every((s, i) => Number.isInteger(s) && s >= 1 && s <= maxBatch && (i === 0 || s > (sizes[i - 1] as number))) &&
+    sizes[sizes.length - 1] === maxBatch;
+  if (!ok) throw invalidParam('batchSizes', `ascending integers in [1, ${maxBatch}] ending at the plan's batch ${maxBatch}`, sizes);
+  return sizes as readonly number[];
+}
+
+export function cudaNativeOptions(options: CompileOptions, deviceCount: number, maxBatch: number, env: NodeJS.ProcessEnv = process.env): NativeCudaCompileOptions {
   cudaLayoutPolicy(options.precision); // validates the precision
   const deviceIndex = options.deviceIndex ?? 0;
   if (!Number.isInteger(deviceIndex) || deviceIndex < 0) throw invalidParam('deviceIndex', 'a non-negative integer', options.deviceIndex);
@@ -231,7 +244,8 @@ export function cudaNativeOptions(options: CompileOptions, deviceCount: number, 
   }
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
   const graphs = cudaGraphsEnabled(options.cudaGraphs, env.INCEPTION_CUDA_GRAPHS);
-  return { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs };
+  const base = { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs };
+  return options.batchSizes === undefined ? base : { ...base, batchSizes: checkBatchSizes(options.batchSizes, maxBatch) };
 }
 
 /** Loads the CUDA backend, or throws BackendUnavailableError saying what is missing and how to get it. */
@@ -245,7 +259,7 @@ export function loadCudaBackend(): Backend {
     info: () => cudaBackendInfo(),
     layoutPolicy: cudaLayoutPolicy,
     async compile(plan: Plan, options: CompileOptions): Promise<CudaProgram> {
-      const opts = cudaNativeOptions(options, info.deviceCount);
+      const opts = cudaNativeOptions(options, info.deviceCount, plan.batch);
       if (plan.schedule !== undefined) checkSchedule(plan, plan.schedule);
       const program = await nativeCall(() => native.compile(plan, opts));
       return new CudaProgramImpl(program, plan);

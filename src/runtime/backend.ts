@@ -33,6 +33,13 @@ export interface CompileOptions {
    * the environment variable INCEPTION_CUDA_GRAPHS=0 turns it off for every program.
    */
   readonly cudaGraphs?: boolean;
+  /**
+   * CUDA only: the batch sizes the program runs at, ascending, the last = plan.batch. A run of n
+   * images executes at the smallest listed size >= n and returns n rows, so at most this many
+   * sizes are ever set up (algorithm timing, graph capture). Default: every size, run exactly.
+   * Sessions pass runBatchSizes(maxBatch) (src/runtime/batch-sizes.ts).
+   */
+  readonly batchSizes?: readonly number[];
 }
 
 export interface BackendInfo {

@@ -13,6 +13,7 @@ import { checkImages, checkMaxInputPixels, imagesToTensor } from '../preprocess/
 import { loadCheckpoint } from '../weights/load';
 import { syntheticWeights } from '../weights/synthetic';
 import type { Backend, Precision, Program } from './backend';
+import { runBatchSizes } from './batch-sizes';
 import { checkRunInput } from './input';
 import { InputCopies } from './input-copies';
 import { callNative, toNativeError } from './native-call';
@@ -121,7 +122,7 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
   const program = await callNative('compiling the plan', () =>
-    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(device.kind === 'cpu' ? { convolution: options.convolution } : { benchmark: options.benchmark }) }),
+    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(device.kind === 'cpu' ? { convolution: options.convolution } : { benchmark: options.benchmark, batchSizes: runBatchSizes(options.maxBatch) }) }),
   );
 
   const info: SessionInfo = Object.freeze({

@@ -30,8 +30,8 @@ describe('cudaGraphsEnabled', () => {
 
 describe('cudaNativeOptions', () => {
   it('passes graphs: true by default and the other options unchanged', () => {
-    expect(cudaNativeOptions({ precision: 'fp16' }, 1, {})).toEqual({ precision: 'fp16', deviceIndex: 0, benchmark: false, graphs: true });
-    expect(cudaNativeOptions({ precision: 'fp32', deviceIndex: 1, benchmark: true, cudaGraphs: false }, 2, {})).toEqual({
+    expect(cudaNativeOptions({ precision: 'fp16' }, 1, 8, {})).toEqual({ precision: 'fp16', deviceIndex: 0, benchmark: false, graphs: true });
+    expect(cudaNativeOptions({ precision: 'fp32', deviceIndex: 1, benchmark: true, cudaGraphs: false }, 2, 8, {})).toEqual({
       precision: 'fp32',
       deviceIndex: 1,
       benchmark: true,
@@ -39,12 +39,20 @@ describe('cudaNativeOptions', () => {
     });
   });
   it('reads INCEPTION_CUDA_GRAPHS from the environment it is given', () => {
-    expect(cudaNativeOptions({ precision: 'tf32', cudaGraphs: true }, 1, { INCEPTION_CUDA_GRAPHS: '0' }).graphs).toBe(false);
-    expect(() => cudaNativeOptions({ precision: 'tf32' }, 1, { INCEPTION_CUDA_GRAPHS: 'off' })).toThrow(InvalidArgumentError);
+    expect(cudaNativeOptions({ precision: 'tf32', cudaGraphs: true }, 1, 8, { INCEPTION_CUDA_GRAPHS: '0' }).graphs).toBe(false);
+    expect(() => cudaNativeOptions({ precision: 'tf32' }, 1, 8, { INCEPTION_CUDA_GRAPHS: 'off' })).toThrow(InvalidArgumentError);
   });
   it('still checks precision, device and benchmark', () => {
-    expect(() => cudaNativeOptions({ precision: 'int8' as never }, 1, {})).toThrow(InvalidArgumentError);
-    expect(() => cudaNativeOptions({ precision: 'fp32', deviceIndex: 1 }, 1, {})).toThrow(DeviceError);
-    expect(() => cudaNativeOptions({ precision: 'fp32', benchmark: 1 as never }, 1, {})).toThrow('Expected a boolean for benchmark');
+    expect(() => cudaNativeOptions({ precision: 'int8' as never }, 1, 8, {})).toThrow(InvalidArgumentError);
+    expect(() => cudaNativeOptions({ precision: 'fp32', deviceIndex: 1 }, 1, 8, {})).toThrow(DeviceError);
+    expect(() => cudaNativeOptions({ precision: 'fp32', benchmark: 1 as never }, 1, 8, {})).toThrow('Expected a boolean for benchmark');
+  });
+  it('passes batchSizes through when they ascend within 1..maxBatch and end at it, and rejects anything else', () => {
+    expect(cudaNativeOptions({ precision: 'fp16', batchSizes: [1, 2, 3, 4, 6, 8] }, 1, 8, {}).batchSizes).toEqual([1, 2, 3, 4, 6, 8]);
+    expect(cudaNativeOptions({ precision: 'fp16', batchSizes: [8] }, 1, 8, {}).batchSizes).toEqual([8]);
+    expect('batchSizes' in cudaNativeOptions({ precision: 'fp16' }, 1, 8, {})).toBe(false);
+    for (const bad of [[], [1, 2, 4], [2, 1, 8], [1, 1, 8], [0, 8], [1, 2.5, 8], [1, 9], 'all']) {
+      expect(() => cudaNativeOptions({ precision: 'fp16', batchSizes: bad as never }, 1, 8, {})).toThrow(/batchSizes/);
+    }
   });
 });
