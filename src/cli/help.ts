@@ -104,6 +104,8 @@ ${SESSION_HELP}
       --token T               require Authorization: Bearer T on everything but /v2/health/*
                               (or set INCEPTION_SERVE_TOKEN; a flag is visible in ps)
       --model-name NAME       the model's name in URLs (default the model)
+      --no-warmup             cuda: skip setting up every run batch size before listening
+                              (each size's first requests then wait for its algorithm timing)
 `,
   'export-onnx': `usage: inception-cudnn export-onnx --model NAME --weights W --output FILE.onnx [options]
 

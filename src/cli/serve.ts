@@ -17,6 +17,7 @@ const SERVE_OPTIONS = {
   'max-input-pixels': { type: 'string' },
   'request-timeout-ms': { type: 'string' },
   'model-name': { type: 'string' },
+  'no-warmup': { type: 'boolean' },
 } as const;
 
 /** Resolves when the process should stop (first SIGTERM or SIGINT); tests pass their own. */
@@ -70,12 +71,14 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
       requestTimeoutMs: optionalInteger(parsed, 'request-timeout-ms', 'serve'),
       modelName: typeof parsed.values['model-name'] === 'string' ? parsed.values['model-name'] : undefined,
       log: (line: string) => io.stderr(`${line}\n`),
+      warmup: parsed.values['no-warmup'] === true ? false : undefined,
     }),
   );
   const stop = stopSignal ?? processStopSignal(io);
   try {
     const source = server.sessions[0].weightsSource;
     if (source.kind === 'synthetic') io.stderr(`notice: ${source.notice}\n`);
+    if (server.warmup.sizes > 0) io.stderr(`warmed ${server.warmup.sizes} batch size(s) (${server.warmup.runs} runs) in ${(server.warmup.ms / 1000).toFixed(1)} s\n`);
     const { url } = await server.listen();
     const info = server.sessions[0].info;
     io.stderr(

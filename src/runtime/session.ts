@@ -37,6 +37,12 @@ export interface SessionInfo {
   readonly outputShape: readonly [number, number];
   /** 'logits' (raw scores, K classes) or 'embedding' (L2-normalised, K = 512). */
   readonly output: 'logits' | 'embedding';
+  /**
+   * CUDA: the batch sizes runs execute at (a batch of n runs at the next one and returns n rows;
+   * src/runtime/batch-sizes.ts), each set up on its first run; null on the CPU, which runs every
+   * n exactly.
+   */
+  readonly runBatchSizes: readonly number[] | null;
 }
 
 export interface ClassifyOptions {
@@ -121,8 +127,9 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   const { plan, report } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(options.precision), { streams: options.streams });
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
+  const batchSizes = device.kind === 'cuda' ? Object.freeze(runBatchSizes(options.maxBatch)) : null;
   const program = await callNative('compiling the plan', () =>
-    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(device.kind === 'cpu' ? { convolution: options.convolution } : { benchmark: options.benchmark, batchSizes: runBatchSizes(options.maxBatch) }) }),
+    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(batchSizes === null ? { convolution: options.convolution } : { benchmark: options.benchmark, batchSizes }) }),
   );
 
   const info: SessionInfo = Object.freeze({
@@ -133,6 +140,7 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
     inputShape: Object.freeze([options.maxBatch, 3, options.height, options.width] as const),
     outputShape: Object.freeze([options.maxBatch, outputSize] as const),
     output: wantsLogitsHead ? 'logits' : model.output,
+    runBatchSizes: batchSizes,
   });
   const memory: MemoryReport = Object.freeze({
     weightBytes: program.weightBytes,

@@ -35,6 +35,12 @@ export interface ServeOptions {
   readonly modelName?: string;
   /** Where internal errors are logged (default stderr). */
   readonly log?: (line: string) => void;
+  /**
+   * Before the server is returned, set up every batch size each CUDA session runs at (its
+   * info.runBatchSizes: algorithm timing, CUDA graph capture), so no request waits for it
+   * (default true; CPU sessions need none). See src/serve/warmup.ts.
+   */
+  readonly warmup?: boolean;
 }
 
 export interface ResolvedServeOptions {
@@ -47,6 +53,7 @@ export interface ResolvedServeOptions {
   readonly requestTimeoutMs: number;
   readonly retryAfterSeconds: number;
   readonly log: (line: string) => void;
+  readonly warmup: boolean;
 }
 
 export const DEFAULT_PORT = 8000;
@@ -71,6 +78,7 @@ const KNOWN_KEYS: readonly string[] = [
   'retryAfterSeconds',
   'modelName',
   'log',
+  'warmup',
 ];
 
 function positive(options: Record<string, unknown>, key: string, fallback: number, max: number): number {
@@ -101,7 +109,10 @@ export function resolveServeOptions(options: unknown): ResolvedServeOptions {
   if (o.modelName !== undefined && (typeof o.modelName !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.modelName))) {
     throw invalidParam('modelName', 'a name of letters, digits, _ . -', o.modelName);
   }
+  const warmup = o.warmup ?? true;
+  if (typeof warmup !== 'boolean') throw invalidParam('warmup', 'a boolean', warmup);
   return {
+    warmup,
     instances: positive(o, 'instances', 1, 64),
     host,
     port,

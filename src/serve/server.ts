@@ -26,6 +26,7 @@ import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf,
 import { BodyPool, HttpError, sendError, sendJson } from './http';
 import { ServerMetrics } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
+import { warmRunSizes, type WarmupReport } from './warmup';
 
 export interface InferenceServer {
   /** The model's name in URLs. */
@@ -34,6 +35,8 @@ export interface InferenceServer {
   readonly batcher: Batcher;
   readonly registry: Registry;
   readonly sessions: readonly Session[];
+  /** What the warm-up before listening did (batch sizes set up, runs, ms); zeros when off or nothing to warm. */
+  readonly warmup: WarmupReport;
   /** False once close() has begun. */
   readonly ready: boolean;
   /** Starts listening on the options' host and port; resolves to the address bound. */
@@ -42,18 +45,30 @@ export interface InferenceServer {
   close(): Promise<void>;
 }
 
-/** Creates the sessions (or takes the caller's), the batcher and the HTTP server; call listen(). */
+const NO_WARMUP: WarmupReport = Object.freeze({ sizes: 0, runs: 0, ms: 0 });
+
+/** Creates the sessions (or takes the caller's), warms their batch sizes, the batcher and the HTTP server; call listen(). */
 export async function createServer(options: ServeOptions): Promise<InferenceServer> {
   const resolved = resolveServeOptions(options);
   const owned = options.sessions === undefined;
   // The caller's sessions are checked (a Session or a non-empty array of them, one model and input size) before use.
   const sessions = owned ? await createSessions(options, resolved) : [...checkSessions(options.sessions)];
+  let server: V2Server;
   try {
-    return new V2Server(options, resolved, sessions, owned);
+    server = new V2Server(options, resolved, sessions, owned);
   } catch (error) {
     if (owned) await Promise.all(sessions.map((s) => s.dispose()));
     throw error;
   }
+  if (resolved.warmup) {
+    try {
+      server.warmup = await warmRunSizes(sessions);
+    } catch (error) {
+      await server.close();
+      throw error;
+    }
+  }
+  return server;
 }
 
 async function createSessions(options: ServeOptions, resolved: ResolvedServeOptions): Promise<Session[]> {
@@ -117,6 +132,7 @@ class V2Server implements InferenceServer {
   /** Responses of requests not yet answered (or whose connection has not closed). */
   private readonly open = new Set<ServerResponse>();
   private readonly idle: (() => void)[] = [];
+  warmup: WarmupReport = NO_WARMUP;
 
   constructor(
     options: ServeOptions,

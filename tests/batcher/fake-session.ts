@@ -19,7 +19,7 @@ export interface FakeSessionControls {
   held: (() => void)[];
 }
 
-export function fakeSession(options: { size?: number; maxBatch?: number; outputSize?: number; instance?: number; model?: SessionInfo['model'] } = {}): {
+export function fakeSession(options: { size?: number; maxBatch?: number; outputSize?: number; instance?: number; model?: SessionInfo['model']; runBatchSizes?: readonly number[] | null } = {}): {
   session: Session;
   controls: FakeSessionControls;
   releaseAll(): void;
@@ -38,6 +38,7 @@ export function fakeSession(options: { size?: number; maxBatch?: number; outputS
     inputShape: [maxBatch, 3, size, size],
     outputShape: [maxBatch, k],
     output: 'logits',
+    runBatchSizes: options.runBatchSizes ?? null,
   };
   const session: Session = {
     info,
