@@ -38,7 +38,7 @@ describe('Session.run validation (fake backend)', () => {
   it('reports info, memory and the synthetic weights notice', () => {
     expect(session.info).toEqual({
       model: 'inception_resnet_v1', device: 'cpu', precision: 'fp32', maxBatch: 4,
-      inputShape: [4, 3, 160, 160], outputShape: [4, 512], output: 'embedding',
+      inputShape: [4, 3, 160, 160], outputShape: [4, 512], output: 'embedding', runBatchSizes: null,
     });
     expect(session.weightsSource.kind).toBe('synthetic');
     expect(session.weightsSource.kind === 'synthetic' && session.weightsSource.notice).toMatch(/outputs are meaningless/);
@@ -195,6 +195,32 @@ describe('Session lifecycle (fake backend)', () => {
     }
     await expect(session.classify([grey], { topK: 0 })).rejects.toThrow('Expected an integer in [1, 1000] for topK but received 0 of type number');
     await expect(session.embed([grey])).rejects.toThrow('embed needs an embedding output, but this inception_v4 session outputs logits; use session.classify(images)');
+    await session.dispose();
+  });
+
+  it('a cuda session compiles with its run batch sizes and reports them in info', async () => {
+    const { backend, controls } = fakeBackend('cuda', [{ index: 0, name: 'Fake GPU' }]);
+    const cuda = await createSessionWithBackend({ model: 'inception_resnet_v1', weights: 'synthetic', device: 'cuda', maxBatch: 8, inputSize: 80 }, backend);
+    expect(cuda.info.runBatchSizes).toEqual([1, 2, 3, 4, 6, 8]);
+    expect(controls.compiled?.batchSizes).toEqual([1, 2, 3, 4, 6, 8]);
+    expect(controls.compiled?.benchmark).toBe(true);
+    await cuda.dispose();
+  });
+
+  it('consecutive and overlapping runs each see their own input although run() reuses its copies', async () => {
+    // Output row 0 holds the sum of image 0's values (fake backend): exact for these small integers.
+    const { backend } = fakeBackend();
+    const session = await createSessionWithBackend({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 4 }, backend);
+    const image = 3 * H * H;
+    const filled = (value: number, n: number): Float32Array => new Float32Array(n * image).fill(value);
+    expect((await session.run(filled(1, 2), [2, 3, H, H]))[0]).toBe(image);
+    expect((await session.run(filled(2, 1), [1, 3, H, H]))[0]).toBe(2 * image);
+    const input = filled(3, 4);
+    const overlapping = [session.run(input, [4, 3, H, H]), session.run(filled(4, 4), [4, 3, H, H]), session.run(filled(5, 1), [1, 3, H, H])];
+    input.fill(7); // the caller reuses its array while the runs wait
+    const outs = await Promise.all(overlapping);
+    expect(outs.map((o) => o[0])).toEqual([3 * image, 4 * image, 5 * image]);
+    expect((await session.run(filled(6, 3), [3, 3, H, H]))[0]).toBe(6 * image);
     await session.dispose();
   });
 
