@@ -11,15 +11,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { firstWorkingCommand } from '../helpers/commands';
 
-const cxx = ['c++', 'g++'].find((c) => {
-  try {
-    execFileSync(c, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
+const cxx = firstWorkingCommand(['c++', 'g++']);
 
 const DRIVER = `
 #include <cstdio>

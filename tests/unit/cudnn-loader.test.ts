@@ -13,16 +13,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { candidatePaths } from '../../src/native/binding';
 import { loadCudaModule } from '../../src/native/cuda-backend';
+import { firstWorkingCommand } from '../helpers/commands';
 
 const moduleBuilt = candidatePaths('inception_cuda').some((p) => existsSync(p));
-const cc = ['cc', 'gcc'].find((c) => {
-  try {
-    execFileSync(c, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
+const cc = firstWorkingCommand(['cc', 'gcc']);
 const SUBLIBS = ['libcudnn_graph.so.9', 'libcudnn_ops.so.9', 'libcudnn_heuristic.so.9', 'libcudnn_engines_precompiled.so.9', 'libcudnn_engines_runtime_compiled.so.9', 'libcudnn_cnn.so.9'];
 
 /** Every symbol the module resolves, read from the X-macro list in cudnn_api.h. */
