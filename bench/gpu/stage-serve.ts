@@ -196,7 +196,7 @@ async function serveRow(args: Args, config: StageConfig, precision: Precision): 
     const { url } = await server.listen();
     row.createMs = Math.round(performance.now() - c0);
     const info = server.sessions[0]!.info;
-    log(`${precision}: server for ${info.model} ${size}x${size} on ${info.device} at ${url} in ${row.createMs} ms (weights: ${row.weights})`);
+    log(`${precision}: server for ${info.model} ${size}x${size} on ${info.device} at ${url} in ${row.createMs} ms, of which warm-up ${Math.round(server.warmup.ms)} ms for ${server.warmup.sizes} batch sizes (weights: ${row.weights})`);
 
     // The image pool: 64 different images; the reference rows are the server session's own batch-64 run.
     const images = generateInput(MAX_BATCH, size, size);
