@@ -47,6 +47,93 @@ enum class NanPropagation : int { kNotPropagate = 0, kPropagate = 1 };
 enum class PoolingMode : int { kMax = 0, kAverageCountIncludePadding = 1, kAverageCountExcludePadding = 2, kMaxDeterministic = 3 };
 enum class Determinism : int { kNonDeterministic = 0, kDeterministic = 1 };
 
+// Backend (graph) API: cudnn_graph.h, /work/shared/design/cudnn-api.md section 6. Only the values
+// graph_conv.cc uses; every one is static_asserted in check_decls.cc.
+using BackendDescriptor = void*;  // cudnnBackendDescriptor_t
+enum class BackendDescriptorType : int {
+  kPointwise = 0,
+  kConvolution = 1,
+  kEngine = 2,
+  kEngineCfg = 3,
+  kEngineHeur = 4,
+  kExecutionPlan = 5,
+  kOperationConvolutionForward = 10,
+  kOperationPointwise = 13,
+  kOperationGraph = 15,
+  kVariantPack = 16,
+  kTensor = 17,
+};
+enum class BackendAttributeName : int {
+  kPointwiseMode = 0,
+  kPointwiseMathPrec = 1,
+  kConvolutionCompType = 100,
+  kConvolutionConvMode = 101,
+  kConvolutionDilations = 102,
+  kConvolutionFilterStrides = 103,
+  kConvolutionPostPaddings = 104,
+  kConvolutionPrePaddings = 105,
+  kConvolutionSpatialDims = 106,
+  kEngineHeurMode = 200,
+  kEngineHeurOperationGraph = 201,
+  kEngineHeurResults = 202,
+  kEngineCfgEngine = 300,
+  kExecutionPlanHandle = 400,
+  kExecutionPlanEngineConfig = 401,
+  kExecutionPlanWorkspaceSize = 402,
+  kOperationConvolutionForwardAlpha = 700,
+  kOperationConvolutionForwardBeta = 701,
+  kOperationConvolutionForwardConvDesc = 702,
+  kOperationConvolutionForwardW = 703,
+  kOperationConvolutionForwardX = 704,
+  kOperationConvolutionForwardY = 705,
+  kOperationPointwisePwDescriptor = 750,
+  kOperationPointwiseXDesc = 751,
+  kOperationPointwiseBDesc = 752,
+  kOperationPointwiseYDesc = 753,
+  kOperationGraphHandle = 800,
+  kOperationGraphOps = 801,
+  kTensorByteAlignment = 900,
+  kTensorDataType = 901,
+  kTensorDimensions = 902,
+  kTensorStrides = 903,
+  kTensorUniqueId = 906,
+  kTensorIsVirtual = 907,
+  kVariantPackUniqueIds = 1000,
+  kVariantPackDataPointers = 1001,
+  kVariantPackWorkspace = 1003,
+  kEngineGlobalIndex = 1301,
+  kEngineNumericalNote = 1303,
+  kEngineBehaviorNote = 1305,
+};
+// The element type an attribute is set/read as (cudnnBackendAttributeType_t).
+enum class BackendAttributeType : int {
+  kHandle = 0,
+  kDataType = 1,
+  kBoolean = 2,  // C bool (1 byte)
+  kInt64 = 3,
+  kFloat = 4,
+  kDouble = 5,
+  kVoidPtr = 6,
+  kConvolutionMode = 7,
+  kHeurMode = 8,
+  kNumericalNote = 11,
+  kPointwiseMode = 14,
+  kBackendDescriptor = 15,
+  kBehaviorNote = 19,
+};
+enum class PointwiseMode : int { kAdd = 0, kMul = 1, kIdentity = 21, kReluFwd = 100 };
+enum class HeurMode : int { kInstant = 0, kB = 1, kFallback = 2, kA = 3 };
+// cudnnBackendNumericalNote_t: what an engine does to the numbers (read per engine to filter).
+enum class NumericalNote : int {
+  kTensorCore = 0,
+  kDownConvertInputs = 1,
+  kReducedPrecisionReduction = 2,
+  kFft = 3,
+  kNondeterministic = 4,
+  kWinograd = 5,
+};
+enum class BehaviorNote : int { kRuntimeCompilation = 0, kSupportsCudaGraphNativeApi = 3 };
+
 struct cudnnContext;
 struct cudnnTensorStruct;
 struct cudnnFilterStruct;
@@ -129,6 +216,16 @@ using SetPooling2dDescriptorFn = Status (*)(PoolingDescriptor, PoolingMode, NanP
 using PoolingForwardFn = Status (*)(Handle, PoolingDescriptor, const void* alpha, TensorDescriptor, const void* x,
                                     const void* beta, TensorDescriptor, void* y);
 
+// Backend (graph) API entry points (cudnn_graph.h; in libcudnn.so.9 since 9.0).
+using BackendCreateDescriptorFn = Status (*)(BackendDescriptorType, BackendDescriptor*);
+using BackendDestroyDescriptorFn = Status (*)(BackendDescriptor);
+using BackendFinalizeFn = Status (*)(BackendDescriptor);
+using BackendSetAttributeFn = Status (*)(BackendDescriptor, BackendAttributeName, BackendAttributeType,
+                                         int64_t elementCount, const void* elements);
+using BackendGetAttributeFn = Status (*)(BackendDescriptor, BackendAttributeName, BackendAttributeType,
+                                         int64_t requestedElementCount, int64_t* elementCount, void* elements);
+using BackendExecuteFn = Status (*)(Handle, BackendDescriptor executionPlan, BackendDescriptor variantPack);
+
 // X(member, symbol, type): every entry point we resolve. All are required except those in
 // CUDNN_OPTIONAL_FUNCTIONS.
 #define CUDNN_REQUIRED_FUNCTIONS(X)                                                              \
@@ -165,7 +262,13 @@ using PoolingForwardFn = Status (*)(Handle, PoolingDescriptor, const void* alpha
   X(CreatePoolingDescriptor, cudnnCreatePoolingDescriptor, CreatePoolingDescriptorFn)            \
   X(DestroyPoolingDescriptor, cudnnDestroyPoolingDescriptor, DestroyPoolingDescriptorFn)         \
   X(SetPooling2dDescriptor, cudnnSetPooling2dDescriptor, SetPooling2dDescriptorFn)               \
-  X(PoolingForward, cudnnPoolingForward, PoolingForwardFn)
+  X(PoolingForward, cudnnPoolingForward, PoolingForwardFn)                                       \
+  X(BackendCreateDescriptor, cudnnBackendCreateDescriptor, BackendCreateDescriptorFn)           \
+  X(BackendDestroyDescriptor, cudnnBackendDestroyDescriptor, BackendDestroyDescriptorFn)        \
+  X(BackendFinalize, cudnnBackendFinalize, BackendFinalizeFn)                                   \
+  X(BackendSetAttribute, cudnnBackendSetAttribute, BackendSetAttributeFn)                       \
+  X(BackendGetAttribute, cudnnBackendGetAttribute, BackendGetAttributeFn)                       \
+  X(BackendExecute, cudnnBackendExecute, BackendExecuteFn)
 
 #define CUDNN_OPTIONAL_FUNCTIONS(X) X(GetLastErrorString, cudnnGetLastErrorString, GetLastErrorStringFn)
 
