@@ -42,10 +42,15 @@ void Parse(const std::string& text) {
     size_t b1 = text.find(']', b0);
     if (k1 == std::string::npos || b0 == std::string::npos || b1 == std::string::npos) return;
     CachedAlgo v;
-    int split = 0, via_scratch = 0;
-    const int fields = std::sscanf(text.c_str() + b0, "[%d,%d,%d,%d]", &v.algo, &v.math_type, &split, &via_scratch);
-    if (fields != 2 && fields != 4) return;
-    v.has_path = fields == 4;
+    int split = 0, via_scratch = 0, graph_config = 0;
+    const int fields = std::sscanf(text.c_str() + b0, "[%d,%d,%d,%d,%d]", &v.algo, &v.math_type, &split,
+                                   &via_scratch, &graph_config);
+    if (fields != 2 && fields != 4 && fields != 5) return;
+    // Five values are a graph-API decision only with its marker (anything else: not ours, stop).
+    if (fields == 5 && (v.math_type != kGraphEngineMarker || graph_config < 0)) return;
+    v.has_path = fields >= 4;
+    v.graph = fields == 5;
+    v.graph_config = v.graph ? graph_config : 0;
     v.split = split != 0;
     v.via_scratch = via_scratch != 0;
     g_entries[text.substr(k0 + 1, k1 - k0 - 1)] = v;
@@ -94,7 +99,13 @@ bool LookupCachedAlgo(const std::string& key, CachedAlgo* out) {
 void StoreCachedAlgo(const std::string& key, const CachedAlgo& value) {
   std::lock_guard<std::mutex> lock(g_mutex);
   LoadLocked();
-  g_entries[Sanitize(key)] = value;
+  CachedAlgo v = value;
+  if (v.graph) {  // the on-disk form marks it; never readable as a legacy algorithm
+    v.math_type = kGraphEngineMarker;
+    v.has_path = true;
+    v.split = v.via_scratch = false;
+  }
+  g_entries[Sanitize(key)] = v;
   g_dirty = true;
 }
 
@@ -113,7 +124,11 @@ void SaveAlgoCache() {
     bool first = true;
     for (const auto& [k, v] : g_entries) {
       out << (first ? "\n" : ",\n") << "\"" << k << "\":[" << v.algo << "," << v.math_type;
-      if (v.has_path) out << "," << (v.split ? 1 : 0) << "," << (v.via_scratch ? 1 : 0);
+      if (v.graph) {
+        out << ",0,0," << v.graph_config;  // math_type is kGraphEngineMarker
+      } else if (v.has_path) {
+        out << "," << (v.split ? 1 : 0) << "," << (v.via_scratch ? 1 : 0);
+      }
       out << "]";
       first = false;
     }

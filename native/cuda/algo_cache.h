@@ -8,6 +8,11 @@
 // have other keys ("find") than timed decisions, so they are simply not used for them. The key
 // names the GPU, the cuDNN version, the precision, the search mode and every shape/stride of the
 // convolution.
+// Five values (mode "timed" with the opt-in graph API, INCEPTION_CUDA_GRAPH_API=1; keys end in
+// "|graph-api"): a graph-API decision [engineId, -2, 0, 0, configIndex]: -2 (kGraphEngineMarker)
+// in the math-type slot marks it, so it can never be read as a legacy algorithm number; the
+// engine's global index and its position in the heuristics' list (mode A, then FALLBACK) re-find
+// the same engine config. Legacy decisions under those keys keep the four-value form.
 // A corrupt or unreadable file is ignored (and rewritten): the cache only saves time.
 #pragma once
 
@@ -18,6 +23,8 @@ namespace inception::cuda {
 // CachedAlgo.algo of an entry that records "no algorithm writes this strided output view"
 // (the conv then goes straight to its packed scratch output).
 inline constexpr int kNoAlgorithmForView = -1;
+// CachedAlgo.math_type of a graph-API decision (its algo is then the engine's global index).
+inline constexpr int kGraphEngineMarker = -2;
 
 struct CachedAlgo {
   int algo = 0;
@@ -26,6 +33,10 @@ struct CachedAlgo {
   bool has_path = false;
   bool split = false;
   bool via_scratch = false;
+  // A graph-API decision (five values on disk): algo = the engine's global index, math_type =
+  // kGraphEngineMarker, graph_config = its index in the heuristics' list.
+  bool graph = false;
+  int graph_config = 0;
 };
 
 bool LookupCachedAlgo(const std::string& key, CachedAlgo* out);
