@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -61,14 +63,16 @@ struct Candidate {
   MathType math;
 };
 
-// One way to run the step: an algorithm with its math type, on one path.
+// One way to run the step: an algorithm with its math type, on one path; or a graph-API plan.
 struct Decision {
   Candidate c;
   bool split = false;
   bool via_scratch = false;
+  std::shared_ptr<const GraphConvPlan> graph;  // set: this plan runs the step (the rest is unused)
 };
 
 std::string Label(const Decision& d) {
+  if (d.graph) return d.graph->Label();
   return Concat(AlgoName(d.c.algo), d.split ? " split" : " fused", d.via_scratch ? "+scratch" : "");
 }
 
@@ -103,6 +107,10 @@ TensorView SetupOutput(const ConvStep& s, const ConvSetupContext& ctx) {
 // The production sequence of the step as its fields say, writing `y` (s.y or its setup stand-in).
 void Enqueue(const ConvStep& s, const TensorView& y, const cudnn::Api& api, cudnn::Handle handle, cudaStream_t stream,
              void* workspace, size_t workspace_bytes, void* scratch) {
+  if (s.graph) {  // y = act(conv(x, w) + bias (+ y)), written into the real view directly
+    s.graph->Execute(api, handle, s.x.data, s.w, s.bias, y.data, workspace, workspace_bytes);
+    return;
+  }
   const float one = 1.0f, zero = 0.0f;
   const float* alpha2 = s.residual ? &one : &zero;
   cudnn::TensorDescriptor out_desc = OutDesc(s, s.via_scratch);
@@ -169,6 +177,17 @@ std::vector<Candidate> Search(ConvStep& s, const ConvSetupContext& ctx, bool via
 // "" or why it cannot run.
 std::string Apply(ConvStep& s, const ConvSetupContext& ctx, const Decision& d) {
   const cudnn::Api& api = *ctx.api;
+  s.graph = d.graph;
+  if (d.graph) {
+    s.split = false;
+    s.via_scratch = false;
+    if (d.graph->workspace_bytes() > ctx.search_workspace_bytes) {
+      return Concat(Label(d), ": needs ", d.graph->workspace_bytes(), " workspace bytes (> ",
+                    ctx.search_workspace_bytes, ")");
+    }
+    s.workspace_bytes = d.graph->workspace_bytes();
+    return "";
+  }
   s.algo = d.c.algo;
   s.math_type = d.c.math;
   s.split = d.split;
@@ -273,18 +292,84 @@ void Keep(ConvStep& s, const ConvSetupContext& ctx, const Fastest& fastest) {
   s.setup_ms = fastest.ms;
 }
 
+// The graph-API description of the step, with y_setup (where setup runs write) as its output.
+GraphConvSpec GraphSpec(const ConvStep& s, const ConvSetupContext& ctx, const TensorView& y_setup) {
+  GraphConvSpec spec;
+  spec.precision = ctx.precision;
+  spec.x = s.x;
+  spec.y = y_setup;
+  spec.w = s.w;
+  spec.bias = s.bias;
+  spec.in_channels = s.in_channels;
+  for (int i = 0; i < 2; ++i) {
+    spec.kernel[i] = s.kernel[i];
+    spec.stride[i] = s.stride[i];
+    spec.pad[i] = s.pad[i];
+  }
+  spec.relu = s.relu;
+  spec.residual = s.residual;
+  return spec;
+}
+
+// Graph API on: builds the step's operation graph and trials and times up to kMaxGraphPlans of its
+// plans like every other candidate. Anything that fails is a reason in `failures`, never an error.
+void TimeGraphCandidates(ConvStep& s, const ConvSetupContext& ctx, const TensorView& y_setup, Fastest* fastest,
+                         std::string& failures) {
+  try {
+    const GraphConv conv(*ctx.api, ctx.handle, GraphSpec(s, ctx, y_setup));
+    std::string notes;
+    const std::vector<std::shared_ptr<const GraphConvPlan>> plans =
+        conv.Plans(ctx.search_workspace_bytes, kMaxGraphPlans, kMaxGraphFinalizeAttempts, notes);
+    failures += notes;
+    for (const auto& plan : plans) {
+      Decision d{};
+      d.graph = plan;
+      TrialAndTime(s, ctx, d, y_setup, fastest, failures);
+    }
+  } catch (const Error& e) {
+    failures += "; graph API: " + (e.native_code().empty() ? e.message() : e.native_code() + " " + e.message());
+  }
+}
+
+// A cached graph-API decision: the same engine config, finalized again, trialed and timed.
+bool TimeCachedGraph(ConvStep& s, const ConvSetupContext& ctx, const CachedAlgo& cached, const TensorView& y_setup,
+                     Fastest* fastest, std::string& failures) {
+  try {
+    const GraphConv conv(*ctx.api, ctx.handle, GraphSpec(s, ctx, y_setup));
+    Decision d{};
+    d.graph = conv.PlanAt(cached.graph_config, cached.algo, ctx.search_workspace_bytes, failures);
+    return d.graph && TrialAndTime(s, ctx, d, y_setup, fastest, failures);
+  } catch (const Error& e) {
+    failures += "; cached graph engine: " + (e.native_code().empty() ? e.message() : e.native_code());
+    return false;
+  }
+}
+
 // benchmark: true. A cached decision that still runs, else every allowed candidate timed.
 void SetupTimed(ConvStep& s, const ConvSetupContext& ctx) {
   const bool y_packed = IsPacked(s.y);
   const TensorView y_setup = SetupOutput(s, ctx);
   // Test switches restrict the candidates: such decisions are neither read from nor written to the cache.
   const bool use_cache = !ctx.force_split && !ctx.force_scratch;
-  const std::string key = CacheKey(s, ctx, s.y);
+  // The graph-API candidates (opt-in) have their own cache keys: a decision made without them
+  // must not stop them from being timed.
+  const bool graph_api = ctx.graph_api && use_cache;
+  const std::string key = CacheKey(s, ctx, s.y) + (graph_api ? "|graph-api" : "");
   std::string failures;
   CachedAlgo cached;
-  if (use_cache && LookupCachedAlgo(key, &cached) && cached.has_path) {
+  const bool have_cached = use_cache && LookupCachedAlgo(key, &cached);
+  if (have_cached && cached.graph) {
+    Fastest fastest;
+    if (!graph_api) {
+      failures += Concat("; the cached graph engine ", cached.algo, " is not allowed here");
+    } else if (TimeCachedGraph(s, ctx, cached, y_setup, &fastest, failures)) {
+      Keep(s, ctx, fastest);
+      s.from_cache = true;
+      return;
+    }
+  } else if (have_cached && cached.has_path) {
     const Decision d{{static_cast<ConvFwdAlgo>(cached.algo), static_cast<MathType>(cached.math_type)},
-                     cached.split, cached.via_scratch};
+                     cached.split, cached.via_scratch, nullptr};
     Fastest fastest;
     if (!Allowed(s, ctx, d)) {
       failures += "; the cached " + Label(d) + " is not allowed here";
@@ -307,13 +392,22 @@ void SetupTimed(ConvStep& s, const ConvSetupContext& ctx) {
                                               : ranked;
       int timed = 0;
       for (size_t i = 0; i < path.size() && timed < kMaxTimedPerPath; ++i) {
-        if (TrialAndTime(s, ctx, {path[i], split != 0, via_scratch != 0}, y_setup, &fastest, failures)) ++timed;
+        if (TrialAndTime(s, ctx, {path[i], split != 0, via_scratch != 0, nullptr}, y_setup, &fastest, failures)) ++timed;
       }
     }
   }
+  if (graph_api) TimeGraphCandidates(s, ctx, y_setup, &fastest, failures);
   if (!fastest.found) ThrowNoAlgorithm(failures);
   Keep(s, ctx, fastest);
-  if (use_cache) {
+  if (use_cache && fastest.d.graph) {
+    CachedAlgo entry;
+    entry.algo = static_cast<int>(fastest.d.graph->engine_id());
+    entry.math_type = kGraphEngineMarker;
+    entry.has_path = true;
+    entry.graph = true;
+    entry.graph_config = fastest.d.graph->config_index();
+    StoreCachedAlgo(key, entry);
+  } else if (use_cache) {
     StoreCachedAlgo(key, {static_cast<int>(fastest.d.c.algo), static_cast<int>(fastest.d.c.math), true,
                           fastest.d.split, fastest.d.via_scratch});
   }
@@ -358,7 +452,7 @@ void SetupFirstSuccess(ConvStep& s, const ConvSetupContext& ctx) {
       }
       for (size_t i = 0; i < candidates.size(); ++i) {
         const Candidate& c = candidates[i];
-        std::string why = Trial(s, ctx, {c, split != 0, use_scratch != 0}, y_setup);
+        std::string why = Trial(s, ctx, {c, split != 0, use_scratch != 0, nullptr}, y_setup);
         if (!why.empty()) {
           failures += "; " + why;
           // A stale cached choice: search now if we have not.
@@ -424,16 +518,32 @@ double MedianRunMs(cudaStream_t stream, const std::function<void()>& enqueue, in
 }
 
 std::string ConvStep::DescribeDecision() const {
-  return Concat("conv x ", ViewString(x), " w [", y.c, ",", in_channels, ",", kernel[0], ",", kernel[1], "] pad ",
-                pad[0], ",", pad[1], " stride ", stride[0], ",", stride[1], " y ", ViewString(y),
-                relu ? " relu" : "", residual ? " residual" : "", " algo ", AlgoName(algo), " math ",
-                static_cast<int>(math_type), split ? " split" : " fused", via_scratch ? " via-scratch" : "");
+  const std::string shapes =
+      Concat("conv x ", ViewString(x), " w [", y.c, ",", in_channels, ",", kernel[0], ",", kernel[1], "] pad ", pad[0],
+             ",", pad[1], " stride ", stride[0], ",", stride[1], " y ", ViewString(y), relu ? " relu" : "",
+             residual ? " residual" : "");
+  if (graph) return Concat(shapes, " ", graph->Label());
+  return Concat(shapes, " algo ", AlgoName(algo), " math ", static_cast<int>(math_type), split ? " split" : " fused",
+                via_scratch ? " via-scratch" : "");
 }
 
 std::string ConvStep::Describe() const {
   if (timed_candidates == 0) return DescribeDecision();
   return Concat(DescribeDecision(), " setup ", setup_ms, " ms (fastest of ", timed_candidates, " timed",
                 from_cache ? ", cached decision" : "", ")");
+}
+
+std::string ConvStep::PathName() const {
+  if (graph) return "graph";
+  return std::string(split ? "split" : "fused") + (via_scratch ? "+scratch-copy" : "");
+}
+
+bool GraphApiRequested() {
+  static const bool requested = [] {
+    const char* v = std::getenv("INCEPTION_CUDA_GRAPH_API");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return requested;
 }
 
 void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
@@ -456,6 +566,7 @@ void SetupConv(ConvStep& s, const ConvSetupContext& ctx) {
     s.packed_bytes = static_cast<size_t>(s.y.n) * s.y.c * s.y.h * s.y.w * ElementBytes(ctx.precision);
     SetView(api, s.y_desc.get(), s.y, dt);
     SetView(api, s.packed_desc.get(), s.packed, dt);
+    s.graph = nullptr;
     s.from_cache = false;
     s.setup_ms = 0;
     s.timed_candidates = 0;

@@ -17,17 +17,31 @@
 // benchmark: false: the heuristic ranking, the first candidate whose trial succeeds.
 // Setup runs write the step's real output view in the arena (nothing there is live while a batch
 // size is set up; the program zeroes the arena afterwards), or the trial buffer when y overlaps x.
+//
+// Graph API (opt-in, OFF by default: INCEPTION_CUDA_GRAPH_API=1, read once per process into
+// ConvSetupContext::graph_api; benchmark: true only, and not under the force_split/force_scratch
+// test switches): the timed candidates also include up to kMaxGraphPlans cuDNN backend-API plans
+// of conv -> +bias -> (+z) -> (relu) writing the real output view (graph_conv.h), with the same
+// trial + MedianRunMs protocol; a plan that fails to finalize or run is dropped with its reason.
+// Its decisions are cached under the key plus "|graph-api" (algo_cache.h: five values for a
+// graph engine), so decisions made with it off are never taken as the answer with it on.
+// With it off, the candidates, cache keys and execution are exactly those described above.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/plan.h"
 #include "cuda/device_memory.h"
+#include "cuda/graph_conv.h"
 #include "cuda/kernels.h"
 #include "cuda/layout.h"
 
 namespace inception::cuda {
+
+// INCEPTION_CUDA_GRAPH_API=1 (read once per process): add the cuDNN graph-API candidates.
+bool GraphApiRequested();
 
 // What the program provides while setting up a conv for one batch size.
 struct ConvSetupContext {
@@ -38,6 +52,8 @@ struct ConvSetupContext {
   bool benchmark = true;
   bool force_split = false;
   bool force_scratch = false;
+  // Time the cuDNN graph-API plans too (benchmark: true only). Default: INCEPTION_CUDA_GRAPH_API=1.
+  bool graph_api = GraphApiRequested();
   std::string gpu_name;
   size_t cudnn_version = 0;
   // Scratch for setup runs (ConvTrialBytes(step) fits): the packed scratch output, and after it
@@ -70,6 +86,8 @@ struct ConvStep {
   size_t workspace_bytes = 0;
   bool split = false;
   bool via_scratch = false;
+  // Set: a cuDNN graph-API plan runs this step (algo, math_type, split, via_scratch then unused).
+  std::shared_ptr<const GraphConvPlan> graph;
   bool from_cache = false;
   TensorView packed;  // the scratch layout (data set at run time) when via_scratch
   size_t packed_bytes = 0;
@@ -81,10 +99,16 @@ struct ConvStep {
   std::string DescribeDecision() const;
   // DescribeDecision() plus, when timed, the setup time and the number of timed candidates.
   std::string Describe() const;
+  // The profile's path: "graph", or "fused"/"split" with "+scratch-copy" when via_scratch.
+  std::string PathName() const;
 };
 
 // Timed candidates per path (output view x fused/split), in Find's order: bounds setup time.
 inline constexpr int kMaxTimedPerPath = 4;
+// Graph-API plans timed per step (graph_api on), and the plan finalizations tried to find them
+// (a finalization may JIT-compile a kernel: bounds setup time).
+inline constexpr int kMaxGraphPlans = 4;
+inline constexpr int kMaxGraphFinalizeAttempts = 8;
 
 // Whether the byte ranges a and b span intersect (conservative for interleaved slices).
 bool ViewsOverlap(const TensorView& a, const TensorView& b);
