@@ -179,6 +179,8 @@ std::string Apply(ConvStep& s, const ConvSetupContext& ctx, const Decision& d) {
   const cudnn::Api& api = *ctx.api;
   s.graph = d.graph;
   if (d.graph) {
+    s.algo = static_cast<ConvFwdAlgo>(-1);  // no legacy algorithm (the profile's algo column shows -1)
+    s.math_type = MathType::kDefault;
     s.split = false;
     s.via_scratch = false;
     if (d.graph->workspace_bytes() > ctx.search_workspace_bytes) {
@@ -298,6 +300,7 @@ GraphConvSpec GraphSpec(const ConvStep& s, const ConvSetupContext& ctx, const Te
   spec.precision = ctx.precision;
   spec.x = s.x;
   spec.y = y_setup;
+  spec.y_run = s.y.data;
   spec.w = s.w;
   spec.bias = s.bias;
   spec.in_channels = s.in_channels;

@@ -86,7 +86,7 @@ struct ConvStep {
   size_t workspace_bytes = 0;
   bool split = false;
   bool via_scratch = false;
-  // Set: a cuDNN graph-API plan runs this step (algo, math_type, split, via_scratch then unused).
+  // Set: a cuDNN graph-API plan runs this step (then algo = -1; math_type, split, via_scratch unused).
   std::shared_ptr<const GraphConvPlan> graph;
   bool from_cache = false;
   TensorView packed;  // the scratch layout (data set at run time) when via_scratch

@@ -205,8 +205,10 @@ std::shared_ptr<GraphConvGraph> BuildGraph(const cudnn::Api& api, cudnn::Handle 
       case graph::kUidZ: layout = LayoutOf(s.y), data = s.y.data, name = "tensor z (= y)"; break;
       default: layout = LayoutOf(s.y), data = s.y.data, name = "tensor y"; break;
     }
-    g->pack_alignment.push_back(align(data));
-    g->tensors.push_back(MakeTensor(api, uid, io, layout, align(data), false, name + of));
+    int64_t alignment = align(data);
+    if ((uid == graph::kUidY || uid == graph::kUidZ) && s.y_run) alignment = std::min(alignment, align(s.y_run));
+    g->pack_alignment.push_back(alignment);
+    g->tensors.push_back(MakeTensor(api, uid, io, layout, alignment, false, name + of));
   }
   auto real = [&](int64_t uid) -> const BackendDesc& {
     const size_t i = static_cast<size_t>(std::find(g->pack_uids.begin(), g->pack_uids.end(), uid) - g->pack_uids.begin());

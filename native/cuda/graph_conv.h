@@ -49,7 +49,10 @@ class BackendDesc {
 // What one conv step at one batch size looks like to the graph.
 struct GraphConvSpec {
   Precision precision = Precision::kFp32;
-  TensorView x, y;  // y: the real output view (also z when residual); its data is only used for alignment
+  TensorView x, y;  // y: the output view (also z when residual); data: where setup runs write
+  // Where production runs write y, when not y.data (a setup stand-in): y and z declare the
+  // alignment both pointers have.
+  const void* y_run = nullptr;
   const void* w = nullptr;
   const void* bias = nullptr;  // half for fp16, float otherwise (the step's bias)
   int in_channels = 0;         // the filter's c (= x.c)
