@@ -746,7 +746,7 @@ std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats
     p.path = "kernel";
     if (conv_of_step_[i] >= 0) {
       const ConvStep& c = batch.convs[static_cast<size_t>(conv_of_step_[i])];
-      p.path = std::string(c.split ? "split" : "fused") + (c.via_scratch ? "+scratch-copy" : "");
+      p.path = c.PathName();
       p.algo = static_cast<int>(c.algo);
       p.workspace_bytes = c.workspace_bytes;
       p.description = c.Describe();
