@@ -217,9 +217,17 @@ void EnqueueSetupRun(const ConvStep& s, const ConvSetupContext& ctx, const Tenso
 std::string Trial(ConvStep& s, const ConvSetupContext& ctx, const Decision& d, const TensorView& y_setup) {
   std::string why = Apply(s, ctx, d);
   if (!why.empty()) return why;
+  // Only this candidate's errors count: a failed Find or an earlier candidate may have left a
+  // (non-sticky) error in the runtime's last-error slot, which the check below would pin on it.
+  cudaGetLastError();
   try {
     EnqueueSetupRun(s, ctx, y_setup);
   } catch (const Error& e) {
+    // Part of the sequence may be enqueued (the scratch copy before a refused cuDNN call): let it
+    // finish and clear its launch status, so no later check (the next candidate's, a pool
+    // kernel's CheckLaunch) reports this candidate's failure as its own.
+    cudaStreamSynchronize(ctx.stream);
+    cudaGetLastError();
     return Concat(Label(d), ": ", e.native_code().empty() ? e.message() : e.native_code());
   }
   cudaError_t ce = cudaStreamSynchronize(ctx.stream);
