@@ -608,9 +608,12 @@ bool Program::RunGraph(int n, Batch& batch) {
 
 void Program::DropGraphs(const char* why) {
   for (auto& [n, g] : graphs_) {
+    if (g.failed) continue;
+    // Not captured yet counts too: its eager runs used the old pointers, and a capture must follow
+    // eager runs of the exact calls (a graph-API step rebuilds its variant pack on new pointers).
+    g.eager_runs = 0;
     if (!g.graph) continue;
     g.graph.reset();
-    g.eager_runs = 0;
     g.reason = Concat("dropped (", why, "); captured again after ", kEagerRunsBeforeCapture, " eager runs");
   }
 }
