@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 
+#include "core/parallel_copy.h"
 #include "cuda/algo_cache.h"
 #include "cuda/cudnn_loader.h"
 
@@ -629,7 +630,7 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   if (fresh) SaveAlgoCache();
   cudaStream_t stream = streams_[0]->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  std::memcpy(host_in_.get(), input, in_count * sizeof(float));
+  ParallelCopy(host_in_.get(), input, in_count * sizeof(float));
   try {
     if (!RunGraph(run_n, batch)) EnqueueRun(run_n, batch);
   } catch (...) {
@@ -669,7 +670,7 @@ std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats
   Batch& batch = SetupBatch(n);
   if (fresh) SaveAlgoCache();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  std::memcpy(host_in_.get(), input, in_count * sizeof(float));
+  ParallelCopy(host_in_.get(), input, in_count * sizeof(float));
   cudaStream_t main = streams_[0]->get();
   const size_t steps = plan_.steps.size();
   // Entry e: 0 = input conversion, 1..steps = plan steps, steps + 1 = output conversion.
