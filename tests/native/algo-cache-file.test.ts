@@ -3,17 +3,14 @@
  * C++ (no CUDA), so it is compiled here with a tiny driver that looks entries up and stores them.
  * Checks: a version-1 file (two values per entry) loads and its entries read back as algorithm-only
  * (hasPath 0); a whole timed decision [algo, math, split, viaScratch] round-trips through the file
- * (version 2) next to old entries, which are kept as they were; a malformed entry ends the parse
- * without an error (the cache only saves time). Exact-value assertions only.
+ * (version 2) next to old entries, which are kept as they were; a graph-API decision is five values
+ * with the -2 marker and a five-value entry without the marker is not read as one; a malformed
+ * entry ends the parse without an error (the cache only saves time). Exact-value assertions only.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { firstWorkingCommand } from '../helpers/commands';
-
-const cxx = firstWorkingCommand(['c++', 'g++']);
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildHostDriver, hostCxx, type HostDriver } from '../helpers/host-driver';
 
 const DRIVER = `
 #include <cstdio>
@@ -21,15 +18,19 @@ const DRIVER = `
 #include <cstring>
 #include "cuda/algo_cache.h"
 using namespace inception::cuda;
-// argv: (get KEY | put KEY ALGO MATH SPLIT VIA | save)...
+// argv: (get KEY | put KEY ALGO MATH SPLIT VIA | putgraph KEY ENGINE CONFIG | save)...
+// get prints: algo math hasPath split viaScratch graph graphConfig
 int main(int argc, char** argv) {
   for (int i = 1; i < argc;) {
     if (!std::strcmp(argv[i], "get")) {
       CachedAlgo v;
-      if (LookupCachedAlgo(argv[i + 1], &v)) std::printf("%d %d %d %d %d\\n", v.algo, v.math_type, v.has_path, v.split, v.via_scratch);
-      else std::printf("miss\\n");
+      if (LookupCachedAlgo(argv[i + 1], &v)) {
+        std::printf("%d %d %d %d %d %d %d\\n", v.algo, v.math_type, v.has_path, v.split, v.via_scratch, v.graph, v.graph_config);
+      } else {
+        std::printf("miss\\n");
+      }
       i += 2;
-    } else if (!std::strcmp(argv[i], "put")) {  // a whole decision: algo math split via
+    } else if (!std::strcmp(argv[i], "put")) {
       CachedAlgo v;
       v.algo = std::atoi(argv[i + 2]);
       v.math_type = std::atoi(argv[i + 3]);
@@ -38,6 +39,14 @@ int main(int argc, char** argv) {
       v.via_scratch = std::atoi(argv[i + 5]) != 0;
       StoreCachedAlgo(argv[i + 1], v);
       i += 6;
+    } else if (!std::strcmp(argv[i], "putgraph")) {
+      CachedAlgo v;
+      v.algo = std::atoi(argv[i + 2]);
+      v.graph = true;
+      v.graph_config = std::atoi(argv[i + 3]);
+      v.has_path = true;
+      StoreCachedAlgo(argv[i + 1], v);
+      i += 4;
     } else if (!std::strcmp(argv[i], "save")) {
       SaveAlgoCache();
       i += 1;
@@ -49,49 +58,51 @@ int main(int argc, char** argv) {
 }
 `;
 
-const dir = mkdtempSync(join(tmpdir(), 'algo-cache-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function buildDriver(): string {
-  const src = join(dir, 'driver.cc');
-  const exe = join(dir, 'driver');
-  writeFileSync(src, DRIVER);
-  const root = join(__dirname, '../..');
-  execFileSync(cxx!, ['-std=c++17', '-O0', `-I${join(root, 'native')}`, src, join(root, 'native/cuda/algo_cache.cc'), '-o', exe]);
-  return exe;
-}
-
-function run(exe: string, file: string, args: string[]): string[] {
-  return execFileSync(exe, args, { env: { ...process.env, INCEPTION_CUDNN_ALGO_CACHE: file }, encoding: 'utf8' }).trim().split('\n').filter((l) => l !== '');
-}
-
 const OLD_KEY = 'GPU|cudnn 91900|fp16|find|relu|x 2x8x9x9:648/1/72/8|w 16x8x3x3|p 1/1|s 1/1|y 1296/1/144/16';
 const TIMED_KEY = 'GPU|cudnn 91900|fp16|timed|relu|x 2x8x9x9:648/1/72/8|w 16x8x3x3|p 1/1|s 1/1|y 2592/1/288/32';
+const GRAPH_KEY = `${TIMED_KEY}|graph-api`;
 
-describe.skipIf(cxx === undefined)(`algo cache file format${cxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
-  let exe = '';
+describe.skipIf(hostCxx === undefined)(`algo cache file format${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
+  let driver: HostDriver;
+  beforeAll(() => {
+    driver = buildHostDriver('algo-cache', DRIVER, ['cuda/algo_cache.cc']);
+  });
+  afterAll(() => driver?.dispose());
+  const run = (file: string, args: string[]): string[] => driver.run(args, { INCEPTION_CUDNN_ALGO_CACHE: file });
 
   it('loads a version-1 file: its entries are algorithm-only', () => {
-    exe = buildDriver();
-    const file = join(dir, 'v1.json');
+    const file = join(driver.dir, 'v1.json');
     writeFileSync(file, `{"version":1,"entries":{\n"${OLD_KEY}":[1,1],\n"other":[-1,0]\n}}\n`);
-    expect(run(exe, file, ['get', OLD_KEY, 'get', 'other', 'get', TIMED_KEY])).toEqual(['1 1 0 0 0', '-1 0 0 0 0', 'miss']);
+    expect(run(file, ['get', OLD_KEY, 'get', 'other', 'get', TIMED_KEY])).toEqual(['1 1 0 0 0 0 0', '-1 0 0 0 0 0 0', 'miss']);
   });
 
   it('writes a whole timed decision (version 2) and keeps the old entries as they were', () => {
-    const file = join(dir, 'v1.json');
-    run(exe, file, ['put', TIMED_KEY, '0', '2', '1', '1', 'save']);
+    const file = join(driver.dir, 'v1.json');
+    run(file, ['put', TIMED_KEY, '0', '2', '1', '1', 'save']);
     const text = readFileSync(file, 'utf8');
     expect(text.startsWith('{"version":2,"entries":{')).toBe(true);
     const entries = (JSON.parse(text) as { entries: Record<string, number[]> }).entries;
     expect(entries).toEqual({ [OLD_KEY]: [1, 1], other: [-1, 0], [TIMED_KEY]: [0, 2, 1, 1] });
     // A new process reads the decision back whole.
-    expect(run(exe, file, ['get', TIMED_KEY, 'get', OLD_KEY])).toEqual(['0 2 1 1 1', '1 1 0 0 0']);
+    expect(run(file, ['get', TIMED_KEY, 'get', OLD_KEY])).toEqual(['0 2 1 1 1 0 0', '1 1 0 0 0 0 0']);
   });
 
-  it('stops at a malformed entry without failing', () => {
-    const file = join(dir, 'bad.json');
-    writeFileSync(file, `{"version":2,"entries":{\n"a":[1,1,0,1],\n"b":[1,2,3],\n"c":[4,4]\n}}\n`);
-    expect(run(exe, file, ['get', 'a', 'get', 'b', 'get', 'c'])).toEqual(['1 1 1 0 1', 'miss', 'miss']);
+  it('stores a graph-API decision as five values with the -2 marker, next to legacy entries', () => {
+    const file = join(driver.dir, 'graph.json');
+    writeFileSync(file, `{"version":2,"entries":{\n"${TIMED_KEY}":[1,1,0,0]\n}}\n`);
+    run(file, ['putgraph', GRAPH_KEY, '7', '3', 'save']);
+    const entries = (JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, number[]> }).entries;
+    expect(entries).toEqual({ [TIMED_KEY]: [1, 1, 0, 0], [GRAPH_KEY]: [7, -2, 0, 0, 3] });
+    // A new process reads both back: the legacy one is not a graph decision, the graph one is.
+    expect(run(file, ['get', TIMED_KEY, 'get', GRAPH_KEY])).toEqual(['1 1 1 0 0 0 0', '7 -2 1 0 0 1 3']);
+  });
+
+  it('reads no five-value entry without the graph marker, and stops at a malformed entry without failing', () => {
+    const unmarked = join(driver.dir, 'unmarked.json');
+    writeFileSync(unmarked, `{"version":2,"entries":{\n"a":[1,1,0,0],\n"b":[7,1,0,0,3],\n"c":[4,4]\n}}\n`);
+    expect(run(unmarked, ['get', 'a', 'get', 'b', 'get', 'c'])).toEqual(['1 1 1 0 0 0 0', 'miss', 'miss']);
+    const bad = join(driver.dir, 'bad.json');
+    writeFileSync(bad, `{"version":2,"entries":{\n"a":[1,1,0,1],\n"b":[1,2,3],\n"c":[4,4]\n}}\n`);
+    expect(run(bad, ['get', 'a', 'get', 'b', 'get', 'c'])).toEqual(['1 1 1 0 1 0 0', 'miss', 'miss']);
   });
 });

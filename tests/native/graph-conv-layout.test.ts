@@ -1,6 +1,6 @@
 /**
- * The GPU-free parts of the opt-in cuDNN graph-API convolution (native/cuda/graph_conv_layout.h
- * and the graph entries of native/cuda/algo_cache.cc), compiled here with the host C++ compiler
+ * The GPU-free parts of the opt-in cuDNN graph-API convolution (native/cuda/graph_conv_layout.h),
+ * compiled here with the host C++ compiler
  * into a small driver:
  * - the filter's dims/strides address exactly the K,R,S,C (fp16) / K,C,R,S (fp32) order in which
  *   program.cc writes the weights, for every element of a 5x3x3x2 filter;
@@ -8,26 +8,18 @@
  *   place, not packed); the bias is K contiguous values; virtual intermediates are packed;
  * - the variant pack's uids (x, w, bias, (z), y) are distinct and never include a virtual tensor,
  *   and each of the four relu/residual combinations has the right intermediate count;
- * - the declared pointer alignment; the numerical-note filter (fp32 never runs tensor cores);
- * - a graph decision round-trips through the cache file as five values with the -2 marker,
- *   next to legacy entries, and a five-value entry without the marker is not read as one.
+ * - the declared pointer alignment; the numerical-note filter (fp32 never runs tensor cores).
+ * (Its cache entries are tested with the cache file, tests/native/algo-cache-file.test.ts.)
  * Exact-value assertions only (integers and strings: no tolerance needed).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { firstWorkingCommand } from '../helpers/commands';
-
-const cxx = firstWorkingCommand(['c++', 'g++']);
+import { buildHostDriver, hostCxx, type HostDriver } from '../helpers/host-driver';
 
 const DRIVER = `
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
-#include "cuda/algo_cache.h"
 #include "cuda/graph_conv_layout.h"
 using namespace inception::cuda;
 using namespace inception::cuda::graph;
@@ -42,7 +34,7 @@ static void Print(const char* name, const TensorLayout& l) {
 }
 
 int main(int argc, char** argv) {
-  if (argc > 1 && !std::strcmp(argv[1], "layouts")) {
+  if (argc > 1 && !std::strcmp(argv[1], "layouts")) {  // the only command
     // Filter K=5, C=3, R=3, S=2: program.cc's fp16 index ((k*R + r)*S + s)*C + c, fp32 ((k*C + c)*R + r)*S + s.
     const int K = 5, C = 3, R = 3, S = 2;
     int bad16 = 0, bad32 = 0;
@@ -85,59 +77,19 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  // Cache: (putgraph KEY ENGINE CONFIG | get KEY | save)...
-  for (int i = 1; i < argc;) {
-    if (!std::strcmp(argv[i], "putgraph")) {
-      CachedAlgo v;
-      v.algo = std::atoi(argv[i + 2]);
-      v.graph = true;
-      v.graph_config = std::atoi(argv[i + 3]);
-      StoreCachedAlgo(argv[i + 1], v);
-      i += 4;
-    } else if (!std::strcmp(argv[i], "get")) {
-      CachedAlgo v;
-      if (LookupCachedAlgo(argv[i + 1], &v)) {
-        std::printf("%d %d %d %d %d %d %d\\n", v.algo, v.math_type, v.has_path, v.split, v.via_scratch, v.graph, v.graph_config);
-      } else {
-        std::printf("miss\\n");
-      }
-      i += 2;
-    } else if (!std::strcmp(argv[i], "save")) {
-      SaveAlgoCache();
-      i += 1;
-    } else {
-      return 2;
-    }
-  }
-  return 0;
+  return 2;
 }
 `;
 
-const dir = mkdtempSync(join(tmpdir(), 'graph-conv-layout-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function run(exe: string, args: string[], cacheFile = join(dir, 'unused.json')): string[] {
-  return execFileSync(exe, args, { env: { ...process.env, INCEPTION_CUDNN_ALGO_CACHE: cacheFile }, encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .filter((l) => l !== '');
-}
-
-const LEGACY_KEY = 'GPU|cudnn 92700|fp16|timed|relu|x 2x8x9x9:648/1/72/8|w 16x8x3x3|p 1/1|s 1/1|y 2592/1/288/32';
-const GRAPH_KEY = `${LEGACY_KEY}|graph-api`;
-
-describe.skipIf(cxx === undefined)(`graph-API conv layout and cache entries${cxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
-  let exe = '';
+describe.skipIf(hostCxx === undefined)(`graph-API conv layouts${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
+  let driver: HostDriver;
   beforeAll(() => {
-    const src = join(dir, 'driver.cc');
-    exe = join(dir, 'driver');
-    writeFileSync(src, DRIVER);
-    const root = join(__dirname, '../..');
-    execFileSync(cxx!, ['-std=c++17', '-O0', '-Wall', '-Wextra', `-I${join(root, 'native')}`, src, join(root, 'native/cuda/algo_cache.cc'), '-o', exe]);
+    driver = buildHostDriver('graph-conv-layout', DRIVER);
   });
+  afterAll(() => driver?.dispose());
 
   it('describes every tensor with the strides the arena and the weights really have', () => {
-    expect(run(exe, ['layouts'])).toEqual([
+    expect(driver.run(['layouts'])).toEqual([
       'filter mismatches fp16 0 fp32 0',
       'filter16 dims 5,3,3,2 strides 18,1,6,3',
       'slice dims 2,32,7,7 strides 3920,1,560,80',
@@ -155,21 +107,5 @@ describe.skipIf(cxx === undefined)(`graph-API conv layout and cache entries${cxx
       'tf32 ok ok no no ok unknown no',
       'fp16 ok ok no no ok unknown ok',
     ]);
-  });
-
-  it('stores a graph decision as five values with the marker, next to legacy entries', () => {
-    const file = join(dir, 'cache.json');
-    writeFileSync(file, `{"version":2,"entries":{\n"${LEGACY_KEY}":[1,1,0,0]\n}}\n`);
-    run(exe, ['putgraph', GRAPH_KEY, '7', '3', 'save'], file);
-    const entries = (JSON.parse(readFileSync(file, 'utf8')) as { entries: Record<string, number[]> }).entries;
-    expect(entries).toEqual({ [LEGACY_KEY]: [1, 1, 0, 0], [GRAPH_KEY]: [7, -2, 0, 0, 3] });
-    // A new process reads both back: the legacy one is not a graph decision, the graph one is.
-    expect(run(exe, ['get', LEGACY_KEY, 'get', GRAPH_KEY], file)).toEqual(['1 1 1 0 0 0 0', '7 -2 1 0 0 1 3']);
-  });
-
-  it('does not read a five-value entry without the graph marker', () => {
-    const file = join(dir, 'bad.json');
-    writeFileSync(file, `{"version":2,"entries":{\n"a":[1,1,0,0],\n"b":[7,1,0,0,3],\n"c":[4,4]\n}}\n`);
-    expect(run(exe, ['get', 'a', 'get', 'b', 'get', 'c'], file)).toEqual(['1 1 1 0 0 0 0', 'miss', 'miss']);
   });
 });

@@ -2,14 +2,8 @@
  * ParallelCopy (native/core/parallel_copy.h), built with the host C++ compiler (no GPU): the copy
  * must be byte-exact for every size and thread count, including sizes that do not divide evenly.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { firstWorkingCommand } from '../helpers/commands';
-
-const cxx = firstWorkingCommand(['c++', 'g++']);
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildHostDriver, hostCxx, type HostDriver } from '../helpers/host-driver';
 
 const DRIVER = `
 #include <cstdio>
@@ -34,15 +28,12 @@ int main(int argc, char** argv) {
 }
 `;
 
-const dir = mkdtempSync(join(tmpdir(), 'parallel-copy-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-describe.skipIf(cxx === undefined)('ParallelCopy (host compiler)', () => {
-  const exe = join(dir, 'driver');
-  it('builds', () => {
-    writeFileSync(join(dir, 'driver.cc'), DRIVER);
-    execFileSync(cxx!, ['-std=c++17', '-O2', '-pthread', `-I${join(__dirname, '../../native')}`, join(dir, 'driver.cc'), '-o', exe]);
+describe.skipIf(hostCxx === undefined)(`ParallelCopy (host compiler)${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
+  let driver: HostDriver;
+  beforeAll(() => {
+    driver = buildHostDriver('parallel-copy', DRIVER);
   });
+  afterAll(() => driver?.dispose());
 
   const MIB = 1024 * 1024;
   const cases: [number, number, number][] = [
@@ -58,7 +49,7 @@ describe.skipIf(cxx === undefined)('ParallelCopy (host compiler)', () => {
   ];
   for (const [bytes, max, threads] of cases) {
     it(`copies ${bytes} bytes exactly on ${threads} thread(s) (max ${max}) and writes nothing outside`, () => {
-      const [used, bad, guards] = execFileSync(exe, [String(bytes), String(max)], { encoding: 'utf8' }).trim().split(' ').map(Number);
+      const [used, bad, guards] = driver.run([String(bytes), String(max)])[0]!.split(' ').map(Number);
       expect(used).toBe(threads);
       expect(bad).toBe(0);
       expect(guards).toBe(1);

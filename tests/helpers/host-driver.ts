@@ -1,0 +1,42 @@
+/**
+ * Small C++ drivers compiled with the host compiler, for the native code that needs no GPU
+ * (the algo cache file, the graph-API layouts, the parallel copy): build once per test file into a
+ * temporary folder, then run with arguments and read the printed lines.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { firstWorkingCommand } from './commands';
+
+/** The host C++ compiler, or undefined when none runs here (the tests then skip, saying so). */
+export const hostCxx = firstWorkingCommand(['c++', 'g++']);
+
+const NATIVE = join(__dirname, '../../native');
+
+export interface HostDriver {
+  /** A folder for the test's own files (removed by dispose). */
+  readonly dir: string;
+  /** Runs the driver; its stdout split into non-empty lines. */
+  run(args: readonly string[], env?: NodeJS.ProcessEnv): string[];
+  dispose(): void;
+}
+
+/** Compiles `source` (+ native/`extraSources`) with -std=c++17 -Wall -Wextra -pthread and -Inative. */
+export function buildHostDriver(name: string, source: string, extraSources: readonly string[] = []): HostDriver {
+  if (hostCxx === undefined) throw new Error('no host C++ compiler (c++ or g++) found');
+  const dir = mkdtempSync(join(tmpdir(), `${name}-`));
+  const src = join(dir, 'driver.cc');
+  const exe = join(dir, 'driver');
+  writeFileSync(src, source);
+  execFileSync(hostCxx, ['-std=c++17', '-O1', '-Wall', '-Wextra', '-pthread', `-I${NATIVE}`, src, ...extraSources.map((s) => join(NATIVE, s)), '-o', exe]);
+  return {
+    dir,
+    run: (args, env) =>
+      execFileSync(exe, [...args], { env: { ...process.env, ...env }, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .filter((line) => line !== ''),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
