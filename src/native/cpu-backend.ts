@@ -2,7 +2,7 @@
  * The oneDNN CPU backend (inception_cpu.node) behind the runtime's Backend seam.
  * The module is loaded on first use only; cpuBackendInfo() never throws.
  */
-import { type InceptionError, InvalidArgumentError, invalidParam } from '../errors';
+import { InvalidArgumentError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import { type Backend, type BackendInfo, type CompileOptions, CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type Precision, type Program } from '../runtime/backend';
 import { loadNativeModule, type NativeModuleBase } from './binding';
@@ -103,14 +103,6 @@ export interface CpuProgram extends Program {
 }
 
 class CpuProgramImpl extends QueuedProgram<NativeCpuProgram> implements CpuProgram {
-  constructor(native: NativeCpuProgram, plan: Plan) {
-    super(native, plan);
-  }
-
-  protected wrapNativeError(error: unknown): InceptionError {
-    return fromNativeError(error);
-  }
-
   implementations(): CpuStepImplementation[] {
     try {
       return this.native.implementations();

@@ -4,7 +4,7 @@
  * throws BackendUnavailableError naming exactly what is missing (the module build, the NVIDIA
  * driver, a GPU, cuDNN 9) and how to get it.
  */
-import { BackendUnavailableError, DeviceError, InceptionError, InvalidArgumentError, invalidParam } from '../errors';
+import { BackendUnavailableError, DeviceError, InvalidArgumentError, invalidParam } from '../errors';
 import { checkSchedule } from '../plan/schedule';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
@@ -189,14 +189,6 @@ export interface CudaProgram extends Program {
 }
 
 class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
-  constructor(native: NativeCudaProgram, plan: Plan) {
-    super(native, plan);
-  }
-
-  protected wrapNativeError(error: unknown): InceptionError {
-    return fromNativeError(error);
-  }
-
   choices(): CudaConvChoice[] {
     return this.native.choices();
   }

@@ -6,6 +6,7 @@
 import { DisposedError, type InceptionError, InvalidInputError, invalidParam } from '../errors';
 import type { Plan } from '../plan/types';
 import type { Program } from '../runtime/backend';
+import { fromNativeError } from './native-errors';
 
 /** The native half every backend's compiled program has. */
 export interface NativeProgramHandle {
@@ -24,7 +25,7 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
   protected readonly inputElementsPerImage: number;
   protected readonly maxBatch: number;
 
-  protected constructor(
+  constructor(
     protected readonly native: N,
     plan: Plan,
   ) {
@@ -32,9 +33,6 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
     this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
     this.maxBatch = plan.batch;
   }
-
-  /** Turns whatever the native module threw into the package's typed errors. */
-  protected abstract wrapNativeError(error: unknown): InceptionError;
 
   get workspaceBytes(): number {
     return this.native.workspaceBytes;
@@ -87,13 +85,13 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
     return this.enqueue(call);
   }
 
-  /** Runs `call` after every earlier call of this program has settled; native errors come back typed. */
+  /** Runs `call` after every earlier call of this program has settled; native errors come back typed (fromNativeError). */
   protected enqueue<T>(call: () => Promise<T>): Promise<T> {
     const result = this.tail.then(async () => {
       try {
         return await call();
       } catch (error) {
-        throw this.wrapNativeError(error);
+        throw fromNativeError(error);
       }
     });
     this.tail = result.catch(() => undefined);
