@@ -177,15 +177,17 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   void Attach(std::shared_ptr<Program> p) { program_ = std::move(p); }
 
  private:
-  class RunWorker : public Napi::AsyncWorker {
+  // What run() and profile() share: the promise, the program and the input array kept alive (the
+  // input is read in place on the worker thread), n; a native error becomes the promise's rejection.
+  class BatchWorker : public Napi::AsyncWorker {
    public:
-    RunWorker(Napi::Env env, std::shared_ptr<Program> program, Napi::Float32Array input, int n)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), program_(std::move(program)),
-          input_ref_(Napi::Persistent(input)), input_(input.Data()), n_(n) {}
+    BatchWorker(Napi::Env env, std::shared_ptr<Program> program, Napi::Float32Array input, int n)
+        : Napi::AsyncWorker(env), program_(std::move(program)), input_(input.Data()), n_(n),
+          deferred_(Napi::Promise::Deferred::New(env)), input_ref_(Napi::Persistent(input)) {}
     Napi::Promise Promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
-        program_->Run(input_, n_, &output_);
+        Compute();
       } catch (...) {
         captured_.Capture();
       }
@@ -196,66 +198,42 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
         deferred_.Reject(ToJsError(env, *captured_.error).Value());
         return;
       }
-      Napi::Float32Array out = Napi::Float32Array::New(env, output_.size());
-      std::copy(output_.begin(), output_.end(), out.Data());
-      deferred_.Resolve(out);
+      deferred_.Resolve(Result(env));
     }
+
+   protected:
+    virtual void Compute() = 0;                     // on the worker thread
+    virtual Napi::Value Result(Napi::Env env) = 0;  // on the JS thread, after Compute succeeded
+    std::shared_ptr<Program> program_;
+    const float* input_;
+    int n_;
 
    private:
     Napi::Promise::Deferred deferred_;
-    std::shared_ptr<Program> program_;
     Napi::Reference<Napi::Float32Array> input_ref_;
-    const float* input_;
-    int n_;
-    std::vector<float> output_;
     CapturedError captured_;
   };
 
-  Napi::Value JsRun(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    auto deferred = Napi::Promise::Deferred::New(env);
-    try {
-      INCEPTION_CHECK(program_ != nullptr, kCodeDisposed, "this CUDA program has been disposed; compile a new one");
-      INCEPTION_CHECK(info.Length() >= 2 && info[0].IsTypedArray() &&
-                          info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array && info[1].IsNumber(),
-                      kCodeInvalidArgument, "run(input: Float32Array, n: number) expects a Float32Array and a batch size");
-      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
-      const double nd = info[1].As<Napi::Number>().DoubleValue();
-      // Checked here, not only in Program::Run: Execute reads n images from the JS array.
-      INCEPTION_CHECK(nd >= 1 && nd <= program_->batch() && nd == static_cast<int>(nd), kCodeInvalidInput,
-                      "Expected an integer between 1 and ", program_->batch(), " for n but received ", nd);
-      const int n = static_cast<int>(nd);
-      INCEPTION_CHECK(static_cast<int64_t>(input.ElementLength()) == program_->InputElements(n), kCodeInvalidInput,
-                      "Expected a Float32Array of length ", program_->InputElements(n), " for ", n,
-                      " images but received length ", input.ElementLength());
-      auto* worker = new RunWorker(env, program_, input, n);
-      Napi::Promise promise = worker->Promise();
-      worker->Queue();
-      return promise;
-    } catch (const Error& e) {
-      deferred.Reject(ToJsError(env, e).Value());
-      return deferred.Promise();
+  class RunWorker : public BatchWorker {
+   public:
+    using BatchWorker::BatchWorker;
+    void Compute() override { program_->Run(input_, n_, &output_); }
+    Napi::Value Result(Napi::Env env) override {
+      Napi::Float32Array out = Napi::Float32Array::New(env, output_.size());
+      std::copy(output_.begin(), output_.end(), out.Data());
+      return out;
     }
-  }
-  class ProfileWorker : public Napi::AsyncWorker {
+
+   private:
+    std::vector<float> output_;
+  };
+
+  class ProfileWorker : public BatchWorker {
    public:
     ProfileWorker(Napi::Env env, std::shared_ptr<Program> program, Napi::Float32Array input, int n, int repeats)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), program_(std::move(program)),
-          input_ref_(Napi::Persistent(input)), input_(input.Data()), n_(n), repeats_(repeats) {}
-    Napi::Promise Promise() { return deferred_.Promise(); }
-    void Execute() override {
-      try {
-        result_ = program_->Profile(input_, n_, repeats_);
-      } catch (...) {
-        captured_.Capture();
-      }
-    }
-    void OnOK() override {
-      Napi::Env env = Env();
-      if (captured_.error) {
-        deferred_.Reject(ToJsError(env, *captured_.error).Value());
-        return;
-      }
+        : BatchWorker(env, std::move(program), input, n), repeats_(repeats) {}
+    void Compute() override { result_ = program_->Profile(input_, n_, repeats_); }
+    Napi::Value Result(Napi::Env env) override {
       Napi::Array a = Napi::Array::New(env, result_.size());
       for (size_t i = 0; i < result_.size(); ++i) {
         const StepProfile& p = result_[i];
@@ -270,46 +248,66 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
         o.Set("description", p.description);
         a.Set(static_cast<uint32_t>(i), o);
       }
-      deferred_.Resolve(a);
+      return a;
     }
 
    private:
-    Napi::Promise::Deferred deferred_;
-    std::shared_ptr<Program> program_;
-    Napi::Reference<Napi::Float32Array> input_ref_;
-    const float* input_;
-    int n_, repeats_;
+    int repeats_;
     std::vector<StepProfile> result_;
-    CapturedError captured_;
   };
 
+  // The checks run() and profile() share before a worker reads the JS array: the program is open,
+  // info[0] is a Float32Array and info[1..count-1] are numbers (else `usage`), and n = info[1] is
+  // a batch size of this program. Returns n.
+  int BatchSize(const Napi::CallbackInfo& info, size_t count, const char* usage) {
+    INCEPTION_CHECK(program_ != nullptr, kCodeDisposed, "this CUDA program has been disposed; compile a new one");
+    bool ok = info.Length() >= count && info[0].IsTypedArray() &&
+              info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+    for (size_t i = 1; ok && i < count; ++i) ok = info[i].IsNumber();
+    INCEPTION_CHECK(ok, kCodeInvalidArgument, usage);
+    const double nd = info[1].As<Napi::Number>().DoubleValue();
+    INCEPTION_CHECK(nd >= 1 && nd <= program_->batch() && nd == static_cast<int>(nd), kCodeInvalidInput,
+                    "Expected an integer between 1 and ", program_->batch(), " for n but received ", nd);
+    return static_cast<int>(nd);
+  }
+  // Checked here, not only in Program::Run: the worker reads n images from the JS array.
+  void CheckInputLength(const Napi::Float32Array& input, int n) {
+    INCEPTION_CHECK(static_cast<int64_t>(input.ElementLength()) == program_->InputElements(n), kCodeInvalidInput,
+                    "Expected a Float32Array of length ", program_->InputElements(n), " for ", n,
+                    " images but received length ", input.ElementLength());
+  }
+  static Napi::Value Start(BatchWorker* worker) {
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
+  Napi::Value JsRun(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      const int n = BatchSize(info, 2, "run(input: Float32Array, n: number) expects a Float32Array and a batch size");
+      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+      CheckInputLength(input, n);
+      return Start(new RunWorker(env, program_, input, n));
+    } catch (const Error& e) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Reject(ToJsError(env, e).Value());
+      return deferred.Promise();
+    }
+  }
   // profile(input: Float32Array, n, repeats) -> Promise<StepProfile[]> (see Program::Profile).
   Napi::Value JsProfile(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto deferred = Napi::Promise::Deferred::New(env);
     try {
-      INCEPTION_CHECK(program_ != nullptr, kCodeDisposed, "this CUDA program has been disposed; compile a new one");
-      INCEPTION_CHECK(info.Length() >= 3 && info[0].IsTypedArray() &&
-                          info[0].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array && info[1].IsNumber() &&
-                          info[2].IsNumber(),
-                      kCodeInvalidArgument,
-                      "profile(input: Float32Array, n: number, repeats: number) expects a Float32Array and two numbers");
-      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
-      const double nd = info[1].As<Napi::Number>().DoubleValue();
-      INCEPTION_CHECK(nd >= 1 && nd <= program_->batch() && nd == static_cast<int>(nd), kCodeInvalidInput,
-                      "Expected an integer between 1 and ", program_->batch(), " for n but received ", nd);
+      const int n = BatchSize(info, 3, "profile(input: Float32Array, n: number, repeats: number) expects a Float32Array and two numbers");
       const double rd = info[2].As<Napi::Number>().DoubleValue();
       INCEPTION_CHECK(rd >= 1 && rd <= 10000 && rd == static_cast<int>(rd), kCodeInvalidArgument,
                       "Expected an integer between 1 and 10000 for repeats but received ", rd);
-      const int n = static_cast<int>(nd);
-      INCEPTION_CHECK(static_cast<int64_t>(input.ElementLength()) == program_->InputElements(n), kCodeInvalidInput,
-                      "Expected a Float32Array of length ", program_->InputElements(n), " for ", n,
-                      " images but received length ", input.ElementLength());
-      auto* worker = new ProfileWorker(env, program_, input, n, static_cast<int>(rd));
-      Napi::Promise promise = worker->Promise();
-      worker->Queue();
-      return promise;
+      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+      CheckInputLength(input, n);
+      return Start(new ProfileWorker(env, program_, input, n, static_cast<int>(rd)));
     } catch (const Error& e) {
+      auto deferred = Napi::Promise::Deferred::New(env);
       deferred.Reject(ToJsError(env, e).Value());
       return deferred.Promise();
     }
