@@ -124,9 +124,9 @@ ProgramOptions OptionsFromJs(const Napi::Object& o) {
     for (uint32_t i = 0; i < array.Length(); ++i) {
       Napi::Value v = array.Get(i);
       const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
-      if (!(d >= 1 && d <= (1 << 20) && d == static_cast<int>(d)) ||
-          (!opts.batch_sizes.empty() && static_cast<int>(d) <= opts.batch_sizes.back())) {
-        throw Error(kCodeInvalidArgument, "", "options.batchSizes must be ascending positive integers");
+      // Only the conversion is checked here; Program checks the order and range against the plan.
+      if (!(d >= 1 && d <= (1 << 20) && d == static_cast<int>(d))) {
+        throw Error(kCodeInvalidArgument, "", "options.batchSizes must be an array of positive integers");
       }
       opts.batch_sizes.push_back(static_cast<int>(d));
     }
