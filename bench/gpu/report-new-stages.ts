@@ -3,9 +3,9 @@ import type { CompileRecord } from './stage-algo-cache';
 import type { CpuVsGpuRow } from './stage-cpu-vs-gpu';
 import type { MemoryCycle, SessionCheck, SessionRow } from './stage-session';
 import { mib } from './suite-common';
+import { expOrDash, tableCell } from './markdown';
 
-const cell = (text: string | undefined): string => (text ?? '').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 220);
-const exp = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toExponential(2));
+const cell = (text: string | undefined): string => tableCell(text, 220);
 
 function checksTable(checks: readonly { name: string; pass: boolean; detail: string }[]): string[] {
   if (checks.length === 0) return [];
@@ -24,8 +24,8 @@ export function reportSession(stage: unknown): string[] {
       const m = r.memory;
       const mem = m ? `${mib(m.weightBytes)} / ${mib(m.arenaBytes)} / ${mib(m.workspaceBytes)}` : '-';
       const free = r.freeBefore !== undefined && r.freeOpen !== undefined && r.freeAfter !== undefined ? `${mib(r.freeBefore)} / ${mib(r.freeOpen)} / ${mib(r.freeAfter)}` : '-';
-      const conc = r.concurrent ? `${r.concurrent.pass ? 'yes' : '**NO**'} (rows ${exp(r.concurrent.row0.relL2)}, ${exp(r.concurrent.row1.relL2)})` : '-';
-      md.push(`| ${r.model} | ${r.precision} | ${r.device} | ${r.case} | ${r.pass ? 'yes' : '**NO**'} | ${exp(r.full?.relL2)} | ${exp(r.single?.relL2)} | ${conc} | ${r.createMs ?? '-'} | ${mem} | ${free} | ${cell(r.error ?? r.full?.why)} |`);
+      const conc = r.concurrent ? `${r.concurrent.pass ? 'yes' : '**NO**'} (rows ${expOrDash(r.concurrent.row0.relL2)}, ${expOrDash(r.concurrent.row1.relL2)})` : '-';
+      md.push(`| ${r.model} | ${r.precision} | ${r.device} | ${r.case} | ${r.pass ? 'yes' : '**NO**'} | ${expOrDash(r.full?.relL2)} | ${expOrDash(r.single?.relL2)} | ${conc} | ${r.createMs ?? '-'} | ${mem} | ${free} | ${cell(r.error ?? r.full?.why)} |`);
     }
     md.push('');
   }
@@ -40,7 +40,7 @@ export function reportAlgoCache(stage: unknown): string[] {
   md.push(...checksTable(s.checks ?? []));
   if ((s.records ?? []).length > 0) {
     md.push('| precision | compile | ms | convs from cache | relL2 vs f64 |', '|---|---|---|---|---|');
-    for (const r of s.records ?? []) md.push(`| ${r.precision} | ${r.mode === 'cold' ? 'cold (fresh file)' : r.mode === 'memory' ? 'again, same process' : 'new process, file only'} | ${r.compileMs} | ${r.fromCache}/${r.convs} | ${exp(r.relL2)} |`);
+    for (const r of s.records ?? []) md.push(`| ${r.precision} | ${r.mode === 'cold' ? 'cold (fresh file)' : r.mode === 'memory' ? 'again, same process' : 'new process, file only'} | ${r.compileMs} | ${r.fromCache}/${r.convs} | ${expOrDash(r.relL2)} |`);
     md.push('');
   }
   if (s.sampleKeys?.[0]) md.push(`${s.entries ?? 0} cache entries, e.g. \`${s.sampleKeys[0]}\``, '');
@@ -52,7 +52,7 @@ export function reportCpuVsGpu(stage: unknown): string[] {
   if (!s) return [];
   const rows = s.rows ?? [];
   const failed = rows.filter((r) => !r.pass);
-  const worst = (pick: (r: CpuVsGpuRow) => number | undefined): string => exp(Math.max(...rows.map((r) => pick(r) ?? -Infinity)));
+  const worst = (pick: (r: CpuVsGpuRow) => number | undefined): string => expOrDash(Math.max(...rows.map((r) => pick(r) ?? -Infinity)));
   const md = [
     `## Single ops, oneDNN CPU vs cuDNN GPU (fp32, random shapes, seed ${s.seed ?? '-'})`,
     '',
@@ -63,7 +63,7 @@ export function reportCpuVsGpu(stage: unknown): string[] {
   ];
   if (failed.length > 0) {
     md.push('| case | n | gpu vs cpu | cpu vs f64 | gpu vs f64 | error |', '|---|---|---|---|---|---|');
-    for (const r of failed.slice(0, 20)) md.push(`| ${cell(r.name)} | ${r.n} | ${exp(r.gpuVsCpu)} | ${exp(r.cpuVsRef)} | ${exp(r.gpuVsRef)} | ${cell(r.error)} |`);
+    for (const r of failed.slice(0, 20)) md.push(`| ${cell(r.name)} | ${r.n} | ${expOrDash(r.gpuVsCpu)} | ${expOrDash(r.cpuVsRef)} | ${expOrDash(r.gpuVsRef)} | ${cell(r.error)} |`);
     md.push('');
   }
   return md;

@@ -16,6 +16,7 @@
  */
 import { type BarGroup, groupedBarSvg } from '../../src/bench/chart';
 import { type MatmulPeak, type OursBench, type OursRow, PERF_BATCHES, PERF_GROUPS, sameRow, type TorchBench, type TorchMode, type TorchRow } from './perf-rows';
+import { tableCell } from './markdown';
 
 export const GOALS = {
   throughputVsEager: 1.5,
@@ -194,7 +195,7 @@ export function buildPerfReport(ours: OursBench | null | undefined, torch: Torch
   return { rows, goals: evaluateGoals(rows, matmulPeak), matmulPeak, torchVersions: versions };
 }
 
-const cell = (text: string | undefined): string => (text ?? '').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 160);
+const cell = (text: string | undefined): string => tableCell(text, 160);
 const latency = (m: { p50Ms?: number; p99Ms?: number } | undefined): string => (m !== undefined && finite(m.p50Ms) ? `${fmt(m.p50Ms, 2)} / ${fmt(m.p99Ms, 2)}` : '-');
 const imgs = (m: { imagesPerSecond?: number; error?: string; skipped?: string } | undefined): string =>
   m === undefined ? '-' : finite(m.imagesPerSecond) ? m.imagesPerSecond.toFixed(1) : m.error !== undefined ? 'error' : m.skipped !== undefined ? 'skipped' : '-';

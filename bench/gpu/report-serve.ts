@@ -1,8 +1,9 @@
 /** results.md section of the serve stage (imports types only: the report stage does not load the server). */
 import type { PhaseRow, ServeCheck, ServeRow } from './stage-serve';
 import { mib } from './suite-common';
+import { tableCell } from './markdown';
 
-const cell = (text: string | undefined): string => (text ?? '').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 260);
+const cell = (text: string | undefined): string => tableCell(text, 260);
 const fixed = (v: number | undefined, digits = 1): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
 
 function phaseLine(precision: string, mode: string, r: PhaseRow | undefined): string {

@@ -33,7 +33,8 @@ import type { Precision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput } from '../../src/weights/synthetic';
 import { networkBound } from '../../tests/gpu/gpu-networks';
-import { type Args, ensureCheckpoint, errorText, log, saveStage } from './suite-common';
+import { type Args, ensureCheckpoint, errorText, finishCases, log, saveStage } from './suite-common';
+import { expOrDash, tableCell } from './markdown';
 
 const MODELS: readonly { readonly model: ModelName; readonly size: number }[] = [
   { model: 'inception_v4', size: 299 },
@@ -272,12 +273,10 @@ export async function stageGraphs(args: Args): Promise<void> {
     }
   }
   save();
-  log(`graphs: ${rows.filter((r) => r.pass).length}/${rows.length} cases pass in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (!rows.every((r) => r.pass)) process.exitCode = 1;
+  finishCases('graphs', rows, started);
 }
 
-const exp = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toExponential(2));
-const cell = (text: string | undefined): string => (text ?? '').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200);
+const cell = (text: string | undefined): string => tableCell(text, 200);
 
 /** results.md section: one line per model/precision/n. */
 export function reportGraphs(stage: unknown): string[] {
@@ -292,7 +291,7 @@ export function reportGraphs(stage: unknown): string[] {
     '| model | precision | n | captured (nodes) | replay vs eager | on vs off | fixture relL2 | ms/batch off -> on | speedup | img/s off -> on | p99 ms off -> on | note |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
-  const diff = (d: Difference | undefined): string => (d ? `${exp(d.relL2)}${d.identical ? ' (bitwise)' : ''}` : '-');
+  const diff = (d: Difference | undefined): string => (d ? `${expOrDash(d.relL2)}${d.identical ? ' (bitwise)' : ''}` : '-');
   for (const r of rows) {
     if (r.batches.length === 0) {
       md.push(`| ${r.model} | ${r.precision} | - | - | - | - | - | - | - | - | - | ${cell(r.error ?? r.skipped)} |`);
@@ -302,7 +301,7 @@ export function reportGraphs(stage: unknown): string[] {
       const t = b.timing;
       const note = [...b.problems, ...(r.error ? [r.error] : []), ...(r.sameAlgorithms === false ? ['algorithms differ between on and off'] : [])].join('; ');
       md.push(
-        `| ${r.model} | ${r.precision} | ${b.n} | ${b.captured ? `yes (${b.nodes ?? '-'})` : `**no**`} | ${diff(b.replayVsEager)} | ${diff(b.onVsOff)} | ${b.fixture ? `${exp(b.fixture.relL2)}${b.fixture.pass ? '' : ' **FAIL**'}` : '-'} | ${t ? `${t.off.medianMs.toFixed(2)} -> ${t.on.medianMs.toFixed(2)}` : '-'} | ${t ? t.speedup.toFixed(2) : '-'} | ${t ? `${t.off.imagesPerSecond.toFixed(1)} -> ${t.on.imagesPerSecond.toFixed(1)}` : '-'} | ${t ? `${t.off.p99Ms.toFixed(2)} -> ${t.on.p99Ms.toFixed(2)}` : '-'} | ${cell(note || (b.captured ? '' : b.reason))} |`,
+        `| ${r.model} | ${r.precision} | ${b.n} | ${b.captured ? `yes (${b.nodes ?? '-'})` : `**no**`} | ${diff(b.replayVsEager)} | ${diff(b.onVsOff)} | ${b.fixture ? `${expOrDash(b.fixture.relL2)}${b.fixture.pass ? '' : ' **FAIL**'}` : '-'} | ${t ? `${t.off.medianMs.toFixed(2)} -> ${t.on.medianMs.toFixed(2)}` : '-'} | ${t ? t.speedup.toFixed(2) : '-'} | ${t ? `${t.off.imagesPerSecond.toFixed(1)} -> ${t.on.imagesPerSecond.toFixed(1)}` : '-'} | ${t ? `${t.off.p99Ms.toFixed(2)} -> ${t.on.p99Ms.toFixed(2)}` : '-'} | ${cell(note || (b.captured ? '' : b.reason))} |`,
       );
     }
   }

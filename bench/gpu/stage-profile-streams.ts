@@ -34,7 +34,8 @@ import { lowerToPlan } from '../../src/plan/lower';
 import type { Plan } from '../../src/plan/types';
 import type { Precision } from '../../src/runtime/backend';
 import { generateInput, syntheticWeights } from '../../src/weights/synthetic';
-import { type Args, errorText, log, mib, saveStage } from './suite-common';
+import { type Args, errorText, finishCases, log, mib, saveStage } from './suite-common';
+import { expOrDash, tableCell } from './markdown';
 
 /** The one output comparison of the GPU stages (bitwise, rel-L2, max |a - b|), re-exported for this stage's users. */
 export { difference, type Difference };
@@ -244,12 +245,10 @@ export async function stageProfileStreams(args: Args): Promise<void> {
     }
   }
   save();
-  log(`profile_streams: ${rows.filter((r) => r.pass).length}/${rows.length} cases pass in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (!rows.every((r) => r.pass)) process.exitCode = 1;
+  finishCases('profile_streams', rows, started);
 }
 
-const exp = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '-' : v.toExponential(2));
-const cell = (text: string | undefined): string => (text ?? '').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200);
+const cell = (text: string | undefined): string => tableCell(text, 200);
 
 /** results.md section: equality and images/s per streams count, then the profiles. */
 export function reportProfileStreams(stage: unknown): string[] {
@@ -270,7 +269,7 @@ export function reportProfileStreams(stage: unknown): string[] {
       continue;
     }
     for (const b of r.batches) {
-      const eq = b.vsOneStream.map((v) => (v.difference.identical ? 'bitwise' : exp(v.difference.relL2)) + (v.sameAlgorithms ? '' : '*')).join(' / ');
+      const eq = b.vsOneStream.map((v) => (v.difference.identical ? 'bitwise' : expOrDash(v.difference.relL2)) + (v.sameAlgorithms ? '' : '*')).join(' / ');
       const ips = b.timing.map((t) => t.imagesPerSecond.toFixed(1));
       md.push(`| ${r.model} | ${r.precision} | ${b.n} | ${eq} | ${ips.join(' | ')} | s${b.bestStreams} x${b.bestSpeedup.toFixed(3)} | ${cell([...b.problems, ...(r.error ? [r.error] : [])].join('; '))} |`);
     }

@@ -45,6 +45,12 @@ export function log(message: string): void {
   console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${message}`);
 }
 
+/** Logs "<stage>: k/n cases pass in t s" and marks the process failed unless every case passed. */
+export function finishCases(stage: string, rows: readonly { readonly pass: boolean }[], startedMs: number): void {
+  log(`${stage}: ${rows.filter((r) => r.pass).length}/${rows.length} cases pass in ${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+  if (!rows.every((r) => r.pass)) process.exitCode = 1;
+}
+
 export function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
