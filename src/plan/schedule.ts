@@ -192,21 +192,34 @@ export function hazardPredecessors(plan: PlanShape): number[][] {
   });
 }
 
+/** Adds step p and everything ordered before it (ancestors[p]) to `set`. */
+function addWithAncestors(set: Bits, p: number, ancestors: readonly Bits[]): void {
+  set.add(p);
+  set.addAll(ancestors[p]!);
+}
+
+/**
+ * The steps of `preds` that `covered` does not already order, ascending. Latest first: a later
+ * step's ancestors can only cover earlier ones. `covered` grows by each kept step and its ancestors.
+ */
+function keepUncovered(preds: readonly number[], covered: Bits, ancestors: readonly Bits[]): number[] {
+  const kept: number[] = [];
+  for (const p of [...preds].sort((x, y) => y - x)) {
+    if (covered.has(p)) continue;
+    kept.push(p);
+    addWithAncestors(covered, p, ancestors);
+  }
+  return kept.sort((x, y) => x - y);
+}
+
 /** The transitive reduction of a DAG given as predecessor lists (every predecessor index < its step). */
 export function transitiveReduction(preds: readonly (readonly number[])[]): number[][] {
   const ancestors: Bits[] = [];
   return preds.map((list, j): number[] => {
     const anc = new Bits(preds.length);
-    const direct: number[] = [];
-    // Latest first: a later predecessor's ancestors can only cover earlier ones.
-    for (const p of [...list].sort((x, y) => y - x)) {
-      if (anc.has(p)) continue;
-      direct.push(p);
-      anc.add(p);
-      anc.addAll(ancestors[p]!);
-    }
+    const direct = keepUncovered(list, anc, ancestors);
     ancestors[j] = anc;
-    return direct.sort((x, y) => x - y);
+    return direct;
   });
 }
 
@@ -227,10 +240,7 @@ export function assignStreams(reduced: readonly (readonly number[])[], streams: 
     // 2. A stream whose last step is already ordered before this one (through its predecessors), or an unused one.
     if (stream < 0) {
       const reach = new Bits(count);
-      for (const p of preds) {
-        reach.add(p);
-        reach.addAll(before[p]!);
-      }
+      for (const p of preds) addWithAncestors(reach, p, before);
       for (let s = 0; s < streams && stream < 0; s++) if (tail[s]! < 0 || reach.has(tail[s]!)) stream = s;
     }
     // 3. The stream whose last step is oldest.
@@ -240,20 +250,11 @@ export function assignStreams(reduced: readonly (readonly number[])[], streams: 
     }
     const mine = new Bits(count);
     const previous = tail[stream]!;
-    if (previous >= 0) {
-      mine.add(previous);
-      mine.addAll(before[previous]!);
-    }
-    const waits: number[] = [];
-    for (const p of [...preds].sort((x, y) => y - x)) {
-      if (mine.has(p)) continue;
-      waits.push(p);
-      mine.add(p);
-      mine.addAll(before[p]!);
-    }
+    if (previous >= 0) addWithAncestors(mine, previous, before);
+    const waits = keepUncovered(preds, mine, before);
     before[j] = mine;
     tail[stream] = j;
-    result.push({ stream, waits: waits.sort((x, y) => x - y) });
+    result.push({ stream, waits });
   }
   return result;
 }
