@@ -13,16 +13,18 @@
 
 namespace inception::cuda {
 
-// cudaMalloc'ed bytes. `what` names the allocation in the out-of-memory message.
-class DeviceBuffer {
+// Bytes from one CUDA allocator, freed on destruction. Memory says how (cudaMalloc / cudaMallocHost)
+// and what an allocation failure tells the user; `what` names the allocation in that message.
+template <typename Memory>
+class CudaBytes {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(size_t bytes, const std::string& what) { Allocate(bytes, what); }
-  ~DeviceBuffer() { Reset(); }
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+  CudaBytes() = default;
+  CudaBytes(size_t bytes, const std::string& what) { Allocate(bytes, what); }
+  ~CudaBytes() { Reset(); }
+  CudaBytes(const CudaBytes&) = delete;
+  CudaBytes& operator=(const CudaBytes&) = delete;
+  CudaBytes(CudaBytes&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  CudaBytes& operator=(CudaBytes&& o) noexcept {
     if (this != &o) {
       Reset();
       ptr_ = std::exchange(o.ptr_, nullptr);
@@ -33,22 +35,16 @@ class DeviceBuffer {
   void Allocate(size_t bytes, const std::string& what) {
     Reset();
     if (bytes == 0) return;
-    cudaError_t st = cudaMalloc(&ptr_, bytes);
+    cudaError_t st = Memory::Allocate(&ptr_, bytes);
     if (st != cudaSuccess) {
       ptr_ = nullptr;
       cudaGetLastError();
-      size_t free_bytes = 0, total_bytes = 0;
-      cudaMemGetInfo(&free_bytes, &total_bytes);
-      throw Error(kCodeNative, cudaGetErrorName(st),
-                  Concat("cannot allocate ", bytes, " bytes of GPU memory for ", what, " (", cudaGetErrorString(st),
-                         "; ", free_bytes, " of ", total_bytes,
-                         " bytes free): use a smaller maxBatch, precision 'fp16', or free GPU memory"),
-                  "cudaMalloc");
+      Memory::ThrowFailure(st, bytes, what);
     }
     bytes_ = bytes;
   }
   void Reset() noexcept {
-    if (ptr_) cudaFree(ptr_);
+    if (ptr_) Memory::Free(ptr_);
     ptr_ = nullptr;
     bytes_ = 0;
   }
@@ -60,39 +56,35 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+struct GpuMemory {
+  static cudaError_t Allocate(void** ptr, size_t bytes) { return cudaMalloc(ptr, bytes); }
+  static void Free(void* ptr) noexcept { cudaFree(ptr); }
+  [[noreturn]] static void ThrowFailure(cudaError_t st, size_t bytes, const std::string& what) {
+    size_t free_bytes = 0, total_bytes = 0;
+    cudaMemGetInfo(&free_bytes, &total_bytes);
+    throw Error(kCodeNative, cudaGetErrorName(st),
+                Concat("cannot allocate ", bytes, " bytes of GPU memory for ", what, " (", cudaGetErrorString(st),
+                       "; ", free_bytes, " of ", total_bytes,
+                       " bytes free): use a smaller maxBatch, precision 'fp16', or free GPU memory"),
+                "cudaMalloc");
+  }
+};
+
+struct PinnedHostMemory {
+  static cudaError_t Allocate(void** ptr, size_t bytes) { return cudaMallocHost(ptr, bytes); }
+  static void Free(void* ptr) noexcept { cudaFreeHost(ptr); }
+  [[noreturn]] static void ThrowFailure(cudaError_t st, size_t bytes, const std::string& what) {
+    throw Error(kCodeNative, cudaGetErrorName(st),
+                Concat("cannot allocate ", bytes, " bytes of pinned host memory for ", what, ": ",
+                       cudaGetErrorString(st)),
+                "cudaMallocHost");
+  }
+};
+
+// cudaMalloc'ed bytes.
+using DeviceBuffer = CudaBytes<GpuMemory>;
 // Page-locked host memory for staging uploads/downloads.
-class PinnedBuffer {
- public:
-  PinnedBuffer() = default;
-  ~PinnedBuffer() { Reset(); }
-  PinnedBuffer(const PinnedBuffer&) = delete;
-  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
-  void Allocate(size_t bytes, const std::string& what) {
-    Reset();
-    if (bytes == 0) return;
-    cudaError_t st = cudaMallocHost(&ptr_, bytes);
-    if (st != cudaSuccess) {
-      ptr_ = nullptr;
-      cudaGetLastError();
-      throw Error(kCodeNative, cudaGetErrorName(st),
-                  Concat("cannot allocate ", bytes, " bytes of pinned host memory for ", what, ": ",
-                         cudaGetErrorString(st)),
-                  "cudaMallocHost");
-    }
-    bytes_ = bytes;
-  }
-  void Reset() noexcept {
-    if (ptr_) cudaFreeHost(ptr_);
-    ptr_ = nullptr;
-    bytes_ = 0;
-  }
-  char* get() const { return static_cast<char*>(ptr_); }
-  size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  size_t bytes_ = 0;
-};
+using PinnedBuffer = CudaBytes<PinnedHostMemory>;
 
 class Stream {
  public:
