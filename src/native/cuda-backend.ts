@@ -215,7 +215,6 @@ export function cudaGraphsEnabled(option: boolean | undefined, envValue: string 
   return envValue === '0' ? false : (option ?? true);
 }
 
-/** Checks the compile options and turns them into what the native module takes. */
 /** Throws InvalidArgumentError unless `sizes` ascends strictly through integers in 1..maxBatch and ends at maxBatch. */
 export function checkBatchSizes(sizes: unknown, maxBatch: number): readonly number[] {
   const ok =
@@ -227,6 +226,7 @@ export function checkBatchSizes(sizes: unknown, maxBatch: number): readonly numb
   return sizes as readonly number[];
 }
 
+/** Checks the compile options and turns them into what the native module takes. */
 export function cudaNativeOptions(options: CompileOptions, deviceCount: number, maxBatch: number, env: NodeJS.ProcessEnv = process.env): NativeCudaCompileOptions {
   cudaLayoutPolicy(options.precision); // validates the precision
   const deviceIndex = options.deviceIndex ?? 0;
