@@ -155,7 +155,9 @@ async function runBatch(precision: Precision, programs: readonly CudaProgram[], 
 
 async function profileSummary(program: CudaProgram, plan: Plan, macs: ReturnType<typeof macsByNode>, n: number, streams: number): Promise<ProfileSummary> {
   const raw = await program.profile(generateInput(n, SIZE, SIZE), n, PROFILE_REPEATS);
-  const steps = profiledSteps(plan, raw, macs);
+  // The graph (and so `macs`) is built for MAX_BATCH images; this profile runs n of them.
+  const macsAtN = new Map([...macs].map(([name, m]) => [name, { ...m, macs: (m.macs * n) / MAX_BATCH }]));
+  const steps = profiledSteps(plan, raw, macsAtN);
   const totalMs = steps.reduce((a, s) => a + s.ms, 0);
   const totalMacs = steps.reduce((a, s) => a + s.macs, 0);
   return {

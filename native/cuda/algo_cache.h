@@ -8,7 +8,7 @@
 // have other keys ("find") than timed decisions, so they are simply not used for them. The key
 // names the GPU, the cuDNN version, the precision, the search mode and every shape/stride of the
 // convolution.
-// Five values (mode "timed" with the opt-in graph API, INCEPTION_CUDA_GRAPH_API=1; keys end in
+// Five values (mode "timed" with the graph API, on unless INCEPTION_CUDA_GRAPH_API=0; keys end in
 // "|graph-api"): a graph-API decision [engineId, -2, 0, 0, configIndex]: -2 (kGraphEngineMarker)
 // in the math-type slot marks it, so it can never be read as a legacy algorithm number; the
 // engine's global index and its position in the heuristics' list (mode A, then FALLBACK) re-find

@@ -552,7 +552,7 @@ std::string ConvStep::PathName() const {
 bool GraphApiRequested() {
   static const bool requested = [] {
     const char* v = std::getenv("INCEPTION_CUDA_GRAPH_API");
-    return v != nullptr && std::strcmp(v, "1") == 0;
+    return v == nullptr || std::strcmp(v, "0") != 0;
   }();
   return requested;
 }

@@ -6,11 +6,11 @@
 // strides, so a channel slice of a concat buffer is written directly (or the engines refuse it at
 // finalize, and the candidate is dropped).
 //
-// Opt-in (INCEPTION_CUDA_GRAPH_API=1, conv_step.h): conv_step's timed setup adds each finalized
+// On unless INCEPTION_CUDA_GRAPH_API=0 (conv_step.h): conv_step's timed setup adds each finalized
 // plan as one more candidate. Engines come from the heuristics (mode A, then FALLBACK), one
 // config per engine, filtered by their numerical notes (graph_conv_layout.h EngineRejection: fp32
 // never runs TF32), and kept when they finalize within the workspace limit.
-// Not verified on a GPU yet: see bench/gpu/README.md "Graph-API convolutions".
+// Validated on an H100 (cuDNN 9.19) on 2026-11-27: bench/results/gpu-check-2026-11-27-h100-graph-*.
 #pragma once
 
 #include <cstdint>
