@@ -31,6 +31,10 @@ WORK="${INCEPTION_GPU_WORK:-/tmp/inception-gpu}"
 BUDGET="${INCEPTION_GPU_BUDGET_S:-480}"
 PY="${INCEPTION_PYTHON:-/opt/torch/.venv/bin/python3}"
 [ -x "$PY" ] || PY="$(command -v python3 || echo python3)"
+# Each invocation reports only the stages it ran: a second run.sh in the same call (e.g. with
+# INCEPTION_CUDA_GRAPH_API=0 to compare) would otherwise merge the first one's stage results into
+# its report. The algorithm cache ($WORK/algos.json) and the unpacked node binary are kept.
+rm -rf "$WORK/results"
 mkdir -p "$OUT" "$WORK/results"
 exec > >(tee -a "$OUT/run.log") 2>&1
 START=$(date +%s)
