@@ -1,6 +1,7 @@
 #include "cuda/program.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -26,6 +27,27 @@ size_t SearchWorkspaceBytes(size_t largest_output_bytes, size_t free_bytes) {
 }
 
 size_t AlignUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+// How JavaScript prints a non-finite number, for an error text equal to the TS side's.
+const char* JsNonFiniteText(float value) {
+  if (std::isnan(value)) return "NaN";
+  return value > 0 ? "Infinity" : "-Infinity";
+}
+
+// Copies a run's `count` input floats into the pinned staging buffer, checking every value on the
+// way (the check the TS side leaves to this backend: Program.checksInputValues). A NaN or +-Inf
+// throws E_INVALID_INPUT with src/runtime/input.ts checkFiniteValues' exact text, before any GPU
+// work of the run is queued. The staging values from the bad one on are zeroed first: a later
+// run at a larger run size uploads the rows past its n, which must stay finite.
+void CopyFiniteInput(float* staging, const float* input, size_t count) {
+  const int64_t bad = ParallelCopyFloatsFindNonFinite(staging, input, count);
+  if (bad < 0) return;
+  const size_t at = static_cast<size_t>(bad);
+  const char* value = JsNonFiniteText(staging[at]);
+  std::memset(staging + at, 0, (count - at) * sizeof(float));
+  throw Error(kCodeInvalidInput, "",
+              Concat("Input value at index ", bad, " is ", value, "; every value must be finite (check the preprocessing)"));
+}
 
 // Grows `buffer` to `bytes` (never shrinks). When the larger allocation fails, the buffer gets
 // its previous size back before the error goes up, so batch sizes already set up (whose steps
@@ -630,7 +652,7 @@ void Program::Run(const float* input, int n, std::vector<float>* output) {
   if (fresh) SaveAlgoCache();
   cudaStream_t stream = streams_[0]->get();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  ParallelCopy(host_in_.get(), input, in_count * sizeof(float));
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, in_count);
   try {
     if (!RunGraph(run_n, batch)) EnqueueRun(run_n, batch);
   } catch (...) {

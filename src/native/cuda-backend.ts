@@ -189,6 +189,9 @@ export interface CudaProgram extends Program {
 }
 
 class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
+  /** Program::Run checks every value while copying the batch into pinned memory (native/cuda/program.cc). */
+  readonly checksInputValues = true;
+
   choices(): CudaConvChoice[] {
     return this.native.choices();
   }

@@ -60,6 +60,14 @@ export interface Program {
    * leaves it unchanged until the promise settles (Session.run copies its caller's input first).
    */
   run(input: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * True when run() itself rejects an input holding NaN or ±Infinity, with InvalidInputError and
+   * the text of checkFiniteValues (src/runtime/input.ts), before any work of that run starts; the
+   * next run is unaffected. Session.run then leaves the scan to the backend instead of doing it
+   * on the JS thread. The CUDA backend does (it scans while copying the batch into pinned memory,
+   * on its worker threads). Absent means false: the caller must scan.
+   */
+  readonly checksInputValues?: boolean;
   /** Bytes of the backend's scratch/workspace memory (max over steps). */
   readonly workspaceBytes: number;
   /** Bytes of prepared weights held by the backend (after any reorder/cast). */

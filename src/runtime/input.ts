@@ -47,7 +47,8 @@ export function checkFiniteValues(values: Float32Array): void {
 
 /**
  * Returns the batch size n of a valid input; throws InvalidInputError naming the problem otherwise.
- * `values: false` checks the type and shape only, for a caller that has checked every value already.
+ * `values: false` checks the type and shape only, for a caller that has checked every value already
+ * or whose backend checks them (Program.checksInputValues).
  */
 export function checkRunInput(input: unknown, shape: unknown, expect: InputExpectation, values = true): number {
   const wanted = `[N,3,${expect.height},${expect.width}] with 1 <= N <= maxBatch=${expect.maxBatch}`;

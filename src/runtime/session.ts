@@ -76,7 +76,8 @@ export type { Classification } from './scores';
 /**
  * session.run for a caller that owns `input`, has checked that every value is finite, and leaves
  * `input` unchanged until the promise settles (the dynamic batcher and its batch buffers): a
- * session made here skips run()'s private copy and its second scan of the values. The shape is
+ * session made here skips run()'s private copy and its second scan of the values on the JS thread
+ * (a backend that checks values itself, Program.checksInputValues, still does). The shape is
  * still checked. Any other Session implementation gets its ordinary run().
  */
 export function runOwnedInput(session: Session, input: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> {
@@ -180,6 +181,8 @@ class CompiledSession implements Session {
   private readonly inputCopies = new InputCopies();
   private disposal: Promise<void> | undefined;
   private labelsCache: readonly string[] | undefined;
+  /** Whether run() scans the values for NaN/Infinity on the JS thread: only when the program does not (Program.checksInputValues). */
+  private readonly scansValues: boolean;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -188,14 +191,16 @@ class CompiledSession implements Session {
     readonly memory: MemoryReport,
     readonly weightsSource: WeightsSource,
     private readonly logitsClasses: number | null,
-  ) {}
+  ) {
+    this.scansValues = program.checksInputValues !== true;
+  }
 
   run(input: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> {
     const callerStack = new Error().stack;
     let n: number;
     try {
       this.checkOpen();
-      n = checkRunInput(input, shape, this.options);
+      n = checkRunInput(input, shape, this.options, this.scansValues);
     } catch (error) {
       return Promise.reject(error);
     }
