@@ -165,7 +165,8 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "CudaProgram",
-                       {InstanceMethod<&ProgramWrap::JsRun>("run"), InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
+                       {InstanceMethod<&ProgramWrap::JsRun>("run"), InstanceMethod<&ProgramWrap::JsRunNow>("runNow"),
+                        InstanceMethod<&ProgramWrap::JsDispose>("dispose"),
                         InstanceMethod<&ProgramWrap::JsProfile>("profile"),
                         InstanceMethod<&ProgramWrap::JsChoices>("choices"),
                         InstanceMethod<&ProgramWrap::JsGraphs>("graphs"),
@@ -184,6 +185,10 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     BatchWorker(Napi::Env env, std::shared_ptr<Program> program, Napi::Float32Array input, int n)
         : Napi::AsyncWorker(env), program_(std::move(program)), input_(input.Data()), n_(n),
           deferred_(Napi::Promise::Deferred::New(env)), input_ref_(Napi::Persistent(input)) {}
+    // A run of the batch Program::Stage already copied: no JS array to read or keep (input_ null).
+    BatchWorker(Napi::Env env, std::shared_ptr<Program> program, int n)
+        : Napi::AsyncWorker(env), program_(std::move(program)), input_(nullptr), n_(n),
+          deferred_(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise Promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
@@ -217,7 +222,13 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   class RunWorker : public BatchWorker {
    public:
     using BatchWorker::BatchWorker;
-    void Compute() override { program_->Run(input_, n_, &output_); }
+    void Compute() override {
+      if (input_ != nullptr) {
+        program_->Run(input_, n_, &output_);
+      } else {
+        program_->RunStaged(n_, &output_);
+      }
+    }
     Napi::Value Result(Napi::Env env) override {
       Napi::Float32Array out = Napi::Float32Array::New(env, output_.size());
       std::copy(output_.begin(), output_.end(), out.Data());
@@ -289,6 +300,24 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
       Napi::Float32Array input = info[0].As<Napi::Float32Array>();
       CheckInputLength(input, n);
       return Start(new RunWorker(env, program_, input, n));
+    } catch (const Error& e) {
+      auto deferred = Napi::Promise::Deferred::New(env);
+      deferred.Reject(ToJsError(env, e).Value());
+      return deferred.Promise();
+    }
+  }
+  // runNow(input: Float32Array, n) -> Promise<Float32Array> | null: copies and checks the batch into
+  // pinned memory on this thread (Program::Stage, on ParallelCopy's threads), then runs it on a
+  // worker, so the caller may reuse `input` as soon as this returns. null, copying nothing, while
+  // another call holds the program (then use run(), which reads `input` on the worker).
+  Napi::Value JsRunNow(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    try {
+      const int n = BatchSize(info, 2, "runNow(input: Float32Array, n: number) expects a Float32Array and a batch size");
+      Napi::Float32Array input = info[0].As<Napi::Float32Array>();
+      CheckInputLength(input, n);
+      if (!program_->Stage(input.Data(), n)) return env.Null();
+      return Start(new RunWorker(env, program_, n));
     } catch (const Error& e) {
       auto deferred = Napi::Promise::Deferred::New(env);
       deferred.Reject(ToJsError(env, e).Value());

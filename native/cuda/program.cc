@@ -643,16 +643,44 @@ void Program::DropGraphs(const char* why) {
 
 void Program::Run(const float* input, int n, std::vector<float>* output) {
   std::lock_guard<std::mutex> lock(mutex_);
+  CheckRunBatch(n);
+  staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)));
+  RunStagedInput(n, output);
+}
+
+bool Program::Stage(const float* input, int n) {
+  std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  CheckRunBatch(n);
+  staged_n_ = 0;
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)));
+  staged_n_ = n;
+  return true;
+}
+
+void Program::RunStaged(int n, std::vector<float>* output) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  CheckRunBatch(n);
+  INCEPTION_CHECK(staged_n_ == n, kCodeNative, "RunStaged(", n, "): ",
+                  staged_n_ == 0 ? std::string("no batch is staged") : Concat("the staged batch has ", staged_n_, " images"),
+                  " (each Stage() pairs with the next RunStaged(), no other run or profile between)");
+  staged_n_ = 0;
+  RunStagedInput(n, output);
+}
+
+void Program::CheckRunBatch(int n) const {
   INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
                   " (the program's maxBatch)");
+}
+
+void Program::RunStagedInput(int n, std::vector<float>* output) {
   CUDA_CHECK(cudaSetDevice(options_.device));
   const int run_n = RunSize(n);
   const bool fresh = batches_.find(run_n) == batches_.end();
-  Batch& batch = SetupBatch(run_n);
+  Batch& batch = SetupBatch(run_n);  // setup never reads or writes host_in_
   if (fresh) SaveAlgoCache();
   cudaStream_t stream = streams_[0]->get();
-  const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, in_count);
   try {
     if (!RunGraph(run_n, batch)) EnqueueRun(run_n, batch);
   } catch (...) {
@@ -692,7 +720,8 @@ std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats
   Batch& batch = SetupBatch(n);
   if (fresh) SaveAlgoCache();
   const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  ParallelCopy(host_in_.get(), input, in_count * sizeof(float));
+  staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, in_count);
   cudaStream_t main = streams_[0]->get();
   const size_t steps = plan_.steps.size();
   // Entry e: 0 = input conversion, 1..steps = plan steps, steps + 1 = output conversion.

@@ -96,7 +96,15 @@ class Program {
 
   // input: plain NCHW fp32 [n,C,H,W]; output: plain fp32 [n, K*h*w] in NCHW order ([n,K] for a
   // network). Blocks until done.
+  // Checks every input value on the way into pinned staging memory (E_INVALID_INPUT on NaN/Inf).
   void Run(const float* input, int n, std::vector<float>* output);
+  // Run() in two halves, so a caller can let go of its input before the run: Stage() copies and
+  // checks n images into the pinned staging memory now, on the calling thread (ParallelCopy's
+  // threads), and returns false, copying nothing, while another call holds the program;
+  // RunStaged(n) then runs them. A Run() or Profile() between the two overwrites the staged batch,
+  // and RunStaged then fails instead of running other images.
+  bool Stage(const float* input, int n);
+  void RunStaged(int n, std::vector<float>* output);
   // Per-step GPU times of batch n: one eager warm-up run, then `repeats` timed runs; median per
   // step. Entries: the input conversion, every step in plan order, the output conversion.
   std::vector<StepProfile> Profile(const float* input, int n, int repeats);
@@ -152,6 +160,10 @@ class Program {
   // Zeroes the arena after a batch size's setup runs (check: throw on failure; else best effort).
   void ZeroArenaAfterSetup(bool check);
   void RunStep(size_t index, const PlanStep& step, int n, Batch& batch);
+  // E_INVALID_INPUT unless 1 <= n <= maxBatch.
+  void CheckRunBatch(int n) const;
+  // Runs the n images in host_in_ (under mutex_): sets up the run size, replays or enqueues, waits.
+  void RunStagedInput(int n, std::vector<float>* output);
   // The input copy + conversion (main stream), then the fork of the other streams.
   void EnqueueInput(int n);
   // Joins the other streams into the main stream, then the output conversion + copy.
@@ -200,6 +212,7 @@ class Program {
   std::map<int, GraphState> graphs_;
   int input_channels_ = 0, input_h_ = 0, input_w_ = 0, output_features_ = 0;
   mutable std::mutex mutex_;
+  int staged_n_ = 0;  // images Stage() left in host_in_ for RunStaged(); 0 when none
 };
 
 Precision ParsePrecision(const std::string& name);

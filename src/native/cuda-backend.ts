@@ -108,6 +108,11 @@ export interface CudaDeviceMemory {
 
 export interface NativeCudaProgram {
   run(input: Float32Array, n: number): Promise<Float32Array>;
+  /**
+   * Copies and checks the batch into pinned memory on the calling thread (Program::Stage), then
+   * runs it on a worker; null, copying nothing, while another call holds the program.
+   */
+  runNow(input: Float32Array, n: number): Promise<Float32Array> | null;
   profile(input: Float32Array, n: number, repeats: number): Promise<CudaStepProfile[]>;
   dispose(): void;
   choices(): CudaConvChoice[];
@@ -191,6 +196,14 @@ export interface CudaProgram extends Program {
 class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
   /** Program::Run checks every value while copying the batch into pinned memory (native/cuda/program.cc). */
   readonly checksInputValues = true;
+
+  /**
+   * Program::Stage copies and checks the batch into the pinned staging memory before this returns
+   * (up to 8 threads for 16 MiB and more), then a worker runs it: no private copy on the JS thread.
+   */
+  runCopyingNow(input: Float32Array, n: number): Promise<Float32Array> | undefined {
+    return this.startIfIdle('run', input, n, () => this.native.runNow(input, n));
+  }
 
   choices(): CudaConvChoice[] {
     return this.native.choices();

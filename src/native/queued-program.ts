@@ -21,6 +21,8 @@ export interface NativeProgramHandle {
 
 export abstract class QueuedProgram<N extends NativeProgramHandle> implements Program {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Calls queued or running. */
+  private pending = 0;
   private disposedHere = false;
   protected readonly inputElementsPerImage: number;
   protected readonly maxBatch: number;
@@ -87,14 +89,43 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
 
   /** Runs `call` after every earlier call of this program has settled; native errors come back typed (fromNativeError). */
   protected enqueue<T>(call: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(async () => {
-      try {
-        return await call();
-      } catch (error) {
-        throw fromNativeError(error);
-      }
-    });
-    this.tail = result.catch(() => undefined);
+    return this.track(
+      this.tail.then(async () => {
+        try {
+          return await call();
+        } catch (error) {
+          throw fromNativeError(error);
+        }
+      }),
+    );
+  }
+
+  /**
+   * For a call that must start on this turn of the event loop (it reads the caller's array now):
+   * `start()` is called synchronously when nothing of this program is queued or running, after the
+   * batch checks, and its promise becomes the queue's tail. undefined (start not called) when
+   * calls are pending or `start()` returns null (the native side is still busy).
+   */
+  protected startIfIdle<T>(method: string, input: Float32Array, n: number, start: () => Promise<T> | null): Promise<T> | undefined {
+    if (this.pending > 0) return undefined;
+    const problem = this.checkBatch(method, input, n);
+    if (problem !== undefined) return Promise.reject(problem);
+    let started: Promise<T> | null;
+    try {
+      started = start();
+    } catch (error) {
+      return Promise.reject(fromNativeError(error));
+    }
+    if (started === null) return undefined;
+    return this.track(started.catch((error: unknown) => Promise.reject(fromNativeError(error))));
+  }
+
+  private track<T>(result: Promise<T>): Promise<T> {
+    this.pending++;
+    const settled = (): void => {
+      this.pending--;
+    };
+    this.tail = result.then(settled, settled);
     return result;
   }
 }

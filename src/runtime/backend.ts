@@ -68,6 +68,14 @@ export interface Program {
    * on its worker threads). Absent means false: the caller must scan.
    */
   readonly checksInputValues?: boolean;
+  /**
+   * run(), except that `input` is copied (and, with checksInputValues, checked) into the backend's
+   * own staging memory before this returns, so the caller may change or reuse it at once and no
+   * private copy is needed. Returns undefined, having done nothing, while earlier calls on this
+   * program are pending (the staging memory may be in use): then run() a private copy. The copy
+   * runs on the JS thread (on several native threads for large batches). Optional.
+   */
+  runCopyingNow?(input: Float32Array, n: number): Promise<Float32Array> | undefined;
   /** Bytes of the backend's scratch/workspace memory (max over steps). */
   readonly workspaceBytes: number;
   /** Bytes of prepared weights held by the backend (after any reorder/cast). */

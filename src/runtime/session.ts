@@ -204,6 +204,20 @@ class CompiledSession implements Session {
     } catch (error) {
       return Promise.reject(error);
     }
+    // Nothing queued: a backend that can copies the batch into its own staging memory right now
+    // (Program.runCopyingNow), and the caller's array is free again when this returns.
+    if (this.queue.pending === 0 && this.program.runCopyingNow !== undefined) {
+      let started: Promise<Float32Array> | undefined;
+      try {
+        started = this.program.runCopyingNow(input, n);
+      } catch (error) {
+        return Promise.reject(toNativeError(error, callerStack, 'run'));
+      }
+      if (started !== undefined) {
+        const running = started;
+        return this.queue.push(() => this.checkedOutput(callNative('run', () => running, callerStack), n));
+      }
+    }
     // A private copy: the caller may reuse its array while the run waits in the queue. The copy's
     // memory is reused by the next run once this one has finished (see InputCopies).
     const batch = this.inputCopies.take(input, n * 3 * this.options.height * this.options.width);
@@ -268,8 +282,13 @@ class CompiledSession implements Session {
     if (this.disposal !== undefined) throw new DisposedError();
   }
 
-  private async runNow(batch: Float32Array, n: number, callerStack: string | undefined): Promise<Float32Array> {
-    const output = await callNative('run', () => this.program.run(batch, n), callerStack);
+  private runNow(batch: Float32Array, n: number, callerStack: string | undefined): Promise<Float32Array> {
+    return this.checkedOutput(callNative('run', () => this.program.run(batch, n), callerStack), n);
+  }
+
+  /** The output of a run of n images, after checking it is what the backend promised. */
+  private async checkedOutput(running: Promise<unknown>, n: number): Promise<Float32Array> {
+    const output = await running;
     const expected = n * this.info.outputShape[1];
     if (!(output instanceof Float32Array) || output.length !== expected) {
       throw new PlanError(`the ${this.info.device} backend returned ${describe(output)} for a batch of ${n}; expected ${expected} float32 values`);

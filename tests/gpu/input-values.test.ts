@@ -9,6 +9,8 @@
  *   when the bad value sat in the row a smaller batch later computes as padding (run size 6 for
  *   n = 5: the rejected run's staging values from the bad one on are zeroed, so the padding stays
  *   finite) and all returned values are finite.
+ * Also: an idle session.run copies its input before returning (Program.runCopyingNow, native
+ * Program::Stage), so the caller may overwrite its array at once.
  * Needs no fixtures (synthetic weights, generated input); skips without a CUDA device.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +72,23 @@ describe.skipIf(skip)(`CUDA input value check${reason}`, () => {
     const out = await session.run(two, [2, 3, SIZE, SIZE]);
     expect(out.length).toBe(2 * session.info.outputShape[1]);
     expect(out.every(Number.isFinite)).toBe(true);
+  });
+
+  it('an idle run copies its input before run() returns (Program::Stage): overwriting the array at once changes nothing, and the queued (private-copy) path gives the same rows', async () => {
+    // Same program, batch size and kernels in every run: bitwise equality, no tolerance.
+    const three = generateInput(3, SIZE, SIZE);
+    const reference = await session.run(three.slice(), [3, 3, SIZE, SIZE]);
+    const reused = three.slice();
+    const staged = session.run(reused, [3, 3, SIZE, SIZE]); // the queue is idle: staged now
+    reused.fill(Number.NaN); // would be rejected, or change the rows, if it were read later
+    expect(await staged).toEqual(reference);
+    // Two at once: the first is staged, the second waits with a private copy and runs through run().
+    const a = session.run(three, [3, 3, SIZE, SIZE]);
+    const second = three.slice();
+    const b = session.run(second, [3, 3, SIZE, SIZE]);
+    second.fill(Number.NaN);
+    expect(await a).toEqual(reference);
+    expect(await b).toEqual(reference);
   });
 
   it('the compiled program says it checks values, and its own run() rejects a NaN with InvalidInputError', async () => {
