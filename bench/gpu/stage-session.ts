@@ -1,7 +1,8 @@
 /**
  * Stage `session`: the PUBLIC API on the GPU. createSession with a synthetic checkpoint file on
  * 'cuda' / 'cuda:0', fp32 and fp16, each model at its default fixture case (plain profile):
- * a full batch, a batch of 1 < maxBatch and three concurrent runs all against the float64 fixture;
+ * a full batch, a batch of 1 < maxBatch and three concurrent runs all against the float64 fixture,
+ * and the full batch again with its array overwritten (NaN) right after run() returned, bitwise equal;
  * 'cuda:7' must be a DeviceError; dispose() must give the device memory back.
  *
  * Bounds: fp32 = the fixtures' tolerances.json (plain profile), fp16 rel-L2 <= 1e-2 (the same
@@ -11,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { compareWithReference, type CompareReport } from '../../src/check/fixture-compare';
-import { DeviceError, DisposedError } from '../../src/errors';
+import { DeviceError, DisposedError, InvalidInputError } from '../../src/errors';
 import { readNpy } from '../../src/io/npy';
 import type { ModelName } from '../../src/models/types';
 import { cudaBackendInfo, cudaMemoryInfo } from '../../src/native/cuda-backend';
@@ -53,6 +54,10 @@ export interface SessionRow {
   full?: Compared;
   single?: Compared;
   concurrent?: { pass: boolean; full: Compared; row0: Compared; row1: Compared; fullIdenticalToSequential: boolean };
+  /** An idle run copies its input before run() returns: NaN written into the array right after gives the same rows, bitwise. */
+  overwrittenAfterRunIdentical?: boolean;
+  /** A NaN in the second image rejects with InvalidInputError naming its index (checked natively, no JS scan). */
+  nanRejected?: string;
   error?: string;
 }
 
@@ -109,6 +114,18 @@ export async function checkModel(args: Args, model: ModelName, precision: Precis
       const cRow0 = summary(compareWithReference(first, refRow(0), [1, k], bound));
       const identical = all.length === full.length && all.every((v, i) => v === full[i]);
       row.concurrent = { pass: cFull.pass && cRow1.pass && cRow0.pass, full: cFull, row0: cRow0, row1: cRow1, fullIdenticalToSequential: identical };
+      const reused = input.slice();
+      const pending = session.run(reused, [n, 3, size, size]);
+      reused.fill(Number.NaN); // read after run() returned, it would be rejected or change the rows
+      const overwritten = await pending;
+      row.overwrittenAfterRunIdentical = overwritten.length === full.length && overwritten.every((v, i) => v === full[i]);
+      const bad = input.slice();
+      bad[per + 5] = Number.NaN;
+      const expectedText = `Input value at index ${per + 5} is NaN`;
+      row.nanRejected = await session.run(bad, [n, 3, size, size]).then(
+        () => 'resolved',
+        (error: unknown) => (error instanceof InvalidInputError && error.message.startsWith(expectedText) ? 'ok' : `wrong rejection: ${errorText(error)}`),
+      );
     } finally {
       await session.dispose();
     }
@@ -120,7 +137,7 @@ export async function checkModel(args: Args, model: ModelName, precision: Precis
       disposedRejects = error instanceof DisposedError;
     }
     if (!disposedRejects) throw new Error('run() after dispose() did not reject with DisposedError');
-    row.pass = row.full.pass && row.single.pass && row.concurrent.pass;
+    row.pass = row.full.pass && row.single.pass && row.concurrent.pass && row.overwrittenAfterRunIdentical === true && row.nanRejected === 'ok';
   } catch (error) {
     row.error = errorText(error);
   }
@@ -178,6 +195,7 @@ export async function stageSession(args: Args): Promise<void> {
         `${row.pass ? 'PASS' : 'FAIL'} session ${model} ${precision} ${row.device} ${row.case} create=${row.createMs ?? '-'}ms ` +
           `full relL2=${row.full?.relL2.toExponential(2) ?? '-'} n=1 relL2=${row.single?.relL2.toExponential(2) ?? '-'} ` +
           `concurrent=${row.concurrent?.pass ?? '-'} (identical to sequential: ${row.concurrent?.fullIdenticalToSequential ?? '-'}) ` +
+          `input overwritten after run(): identical ${row.overwrittenAfterRunIdentical ?? '-'} NaN rejected: ${row.nanRejected ?? '-'} ` +
           `memory=${JSON.stringify(row.memory ?? null)} free before/open/after=${row.freeBefore === undefined ? '-' : mib(row.freeBefore)}/${row.freeOpen === undefined ? '-' : mib(row.freeOpen)}/${row.freeAfter === undefined ? '-' : mib(row.freeAfter)} MiB` +
           `${row.error ? ` ERROR ${row.error}` : ''}`,
       );
@@ -185,7 +203,7 @@ export async function stageSession(args: Args): Promise<void> {
     }
   }
   checks.push({ name: "device 'cuda:0' accepted", pass: rows.some((r) => r.device === 'cuda:0' && r.error === undefined), detail: rows.filter((r) => r.device === 'cuda:0').map((r) => r.error ?? `${r.model} ok`).join('; ') });
-  checks.push({ name: 'every model x {fp32, fp16}: full batch, n=1, concurrent runs vs fixture', pass: rows.every((r) => r.pass), detail: `${rows.filter((r) => r.pass).length}/${rows.length} pass` });
+  checks.push({ name: 'every model x {fp32, fp16}: full batch, n=1, concurrent runs vs fixture; an input overwritten right after run() changes nothing', pass: rows.every((r) => r.pass), detail: `${rows.filter((r) => r.pass).length}/${rows.length} pass` });
 
   try {
     cycles = await memoryCycles(args, 3);
