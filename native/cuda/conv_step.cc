@@ -362,7 +362,7 @@ void SetupTimed(ConvStep& s, const ConvSetupContext& ctx) {
   const TensorView y_setup = SetupOutput(s, ctx);
   // Test switches restrict the candidates: such decisions are neither read from nor written to the cache.
   const bool use_cache = !ctx.force_split && !ctx.force_scratch;
-  // The graph-API candidates (opt-in) have their own cache keys: a decision made without them
+  // The graph-API candidates (on unless INCEPTION_CUDA_GRAPH_API=0) have their own cache keys: a decision made without them
   // must not stop them from being timed.
   const bool graph_api = ctx.graph_api && use_cache;
   const std::string key = CacheKey(s, ctx, s.y) + (graph_api ? "|graph-api" : "");

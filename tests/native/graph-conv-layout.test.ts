@@ -1,5 +1,5 @@
 /**
- * The GPU-free parts of the opt-in cuDNN graph-API convolution (native/cuda/graph_conv_layout.h),
+ * The GPU-free parts of the cuDNN graph-API convolution (on by default) (native/cuda/graph_conv_layout.h),
  * compiled here with the host C++ compiler
  * into a small driver:
  * - the filter's dims/strides address exactly the K,R,S,C (fp16) / K,C,R,S (fp32) order in which
