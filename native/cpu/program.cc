@@ -106,6 +106,7 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
   oihw_weights_.resize(plan_.steps.size());
   params_a_.resize(plan_.steps.size());
   params_b_.resize(plan_.steps.size());
+  winograd_1d_.resize(plan_.steps.size());
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
     if (s.op == OpKind::kConv2d || s.op == OpKind::kLinear || s.op == OpKind::kAffine) {
@@ -113,6 +114,18 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
       else params_a_[i].assign(plan_.weights + s.bias.offset, plan_.weights + s.bias.offset + s.bias.length);
       if (s.op == OpKind::kAffine) params_b_[i].assign(plan_.weights + s.bias.offset, plan_.weights + s.bias.offset + s.bias.length);
       weight_bytes_ += static_cast<int64_t>((params_a_[i].size() + params_b_[i].size()) * sizeof(float));
+    }
+    if (s.op == OpKind::kConv2d && UsesWinograd1d(s)) {
+      const PlanTensor& in = plan_.tensors[s.inputs[0]];
+      const PlanTensor& out = plan_.tensors[s.output];
+      const Winograd1dShape shape{in.c, out.c, out.h, out.w, s.kernel[0] == 1, s.relu};
+      try {
+        winograd_1d_[i] = std::make_unique<Winograd1dConv>(engine_, shape, plan_.weights + s.weight.offset, plan_.weights + s.bias.offset);
+      } catch (Error& e) {
+        e.WithStep(s.name).WithShapes(ShapesOf(s));
+        throw;
+      }
+      weight_bytes_ += winograd_1d_[i]->weight_bytes();
     }
     if (s.op == OpKind::kConv2d && MayUseWinograd(s)) {
       oihw_weights_[i].assign(plan_.weights + s.weight.offset, plan_.weights + s.weight.offset + s.weight.length);
@@ -134,6 +147,8 @@ void CpuProgram::Release() {
   oihw_weights_.clear();
   params_a_.clear();
   params_b_.clear();
+  winograd_1d_.clear();
+  winograd_1d_workspace_.reset();
   arena_.reset();
   scratch_.reset();
   staging_.reset();
@@ -253,6 +268,8 @@ std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
     try {
       switch (step.op) {
         case OpKind::kConv2d:
+          exec->steps.push_back(winograd_1d_[i] ? CreateWinograd1d(i, step, n) : CreateConv(i, step, n));
+          break;
         case OpKind::kLinear: exec->steps.push_back(CreateConv(i, step, n)); break;
         case OpKind::kMaxPool2d:
         case OpKind::kAvgPool2d:
@@ -390,6 +407,37 @@ void CpuProgram::BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, Vie
   bind(DNNL_ARG_SRC, in, src, true, false);
   // A residual sum post-op reads the destination, which the plan filled with the residual first.
   bind(DNNL_ARG_DST, out, dst, step.residual != kNoTensor, true);
+}
+
+bool CpuProgram::UsesWinograd1d(const PlanStep& step) const {
+  if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
+  const PlanTensor& in = plan_.tensors[step.inputs[0]];
+  const PlanTensor& out = plan_.tensors[step.output];
+  // Both sides must be nChw16c (the graph input buffer alone is plain NCHW) with the same map size.
+  if (LayoutOf(step.inputs[0]).block != Winograd1dConv::kBlock || LayoutOf(step.output).block != Winograd1dConv::kBlock) return false;
+  if (in.h != out.h || in.w != out.w) return false;
+  return Winograd1dConv::Supports(step.kernel, step.stride, step.pad, step.residual != kNoTensor, in.c, out.c,
+                                  in.channel_offset, out.channel_offset);
+}
+
+void CpuProgram::EnsureWinograd1dWorkspace(int64_t bytes) {
+  if (bytes <= winograd_1d_workspace_bytes_) return;
+  winograd_1d_workspace_.reset(AlignedAlloc(bytes, "Winograd 1-D workspace"));  // steps read the pointer at run time
+  winograd_1d_workspace_bytes_ = bytes;
+}
+
+// A 1x7 / 7x1 conv as winograd_1d.h's F(4,7): addresses its input and output slices directly
+// (dense or concat view, any batch), so it needs no per-image runs or staging.
+CpuProgram::StepExec CpuProgram::CreateWinograd1d(size_t index, const PlanStep& step, int32_t n) {
+  Winograd1dConv* conv = winograd_1d_[index].get();
+  const int64_t workspace = conv->Prepare(n);
+  EnsureWinograd1dWorkspace(workspace);
+  const BlockedSlice in{reinterpret_cast<float*>(ImagePointer(step.inputs[0])), ImageStride(step.inputs[0]) / static_cast<int64_t>(sizeof(float))};
+  const BlockedSlice out{reinterpret_cast<float*>(ImagePointer(step.output)), ImageStride(step.output) / static_cast<int64_t>(sizeof(float))};
+  StepExec exec;
+  exec.impl = Winograd1dConv::kImpl;
+  exec.loop = [this, conv, n, in, out] { conv->Run(n, in, out, winograd_1d_workspace_.get(), stream_); };
+  return exec;
 }
 
 bool CpuProgram::MayUseWinograd(const PlanStep& step) const {

@@ -14,6 +14,7 @@
 
 #include "core/plan.h"
 #include "cpu/layout.h"
+#include "cpu/winograd_1d.h"
 
 namespace inception::cpu {
 
@@ -54,7 +55,8 @@ class CpuProgram {
   int64_t OutputElements(int32_t n) const;
   int32_t threads() const { return threads_; }
   ConvAlgorithm conv_algorithm() const { return conv_algorithm_; }
-  int64_t workspace_bytes() const { return scratch_bytes_; }
+  // oneDNN's scratchpad plus the Winograd 1-D steps' transformed maps (staging copies not counted).
+  int64_t workspace_bytes() const { return scratch_bytes_ + winograd_1d_workspace_bytes_; }
   int64_t weight_bytes() const { return weight_bytes_; }
   int64_t arena_bytes() const { return arena_bytes_; }
   std::vector<StepImplementation> Implementations();
@@ -86,6 +88,10 @@ class CpuProgram {
   // Whether step may run as Winograd (then its OIHW weights are kept: oneDNN cannot reorder out of
   // a Winograd weight format, and another batch size may need another format).
   bool MayUseWinograd(const PlanStep& step) const;
+  // Whether step runs as the 1-D Winograd F(4,7) of winograd_1d.h (1x7 / 7x1 convs under 'auto' on AVX-512).
+  bool UsesWinograd1d(const PlanStep& step) const;
+  StepExec CreateWinograd1d(size_t index, const PlanStep& step, int32_t n);
+  void EnsureWinograd1dWorkspace(int64_t bytes);
   void EnsureScratch(int64_t bytes);
   void EnsureStaging(int64_t bytes);
   const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
@@ -116,6 +122,10 @@ class CpuProgram {
   std::vector<std::vector<dnnl::memory>> weights_;
   std::vector<std::vector<float>> oihw_weights_;  // only for steps that MayUseWinograd
   std::vector<std::vector<float>> params_a_, params_b_;
+  std::vector<std::unique_ptr<Winograd1dConv>> winograd_1d_;  // per step; null unless UsesWinograd1d
+  // Transformed inputs and products of the Winograd 1-D steps, shared (steps run one at a time).
+  std::unique_ptr<uint8_t, FreeDeleter> winograd_1d_workspace_;
+  int64_t winograd_1d_workspace_bytes_ = 0;
   int64_t weight_bytes_ = 0;
 
   std::map<int32_t, std::unique_ptr<BatchExec>> execs_;

@@ -1,0 +1,178 @@
+/**
+ * convolution: 'auto' on AVX-512: 1x7 and 7x1 stride-1 'same' convolutions (Inception-v4's and
+ * Inception-ResNet's factorised 7x7s) run as the CPU module's 1-D Winograd F(4,7)
+ * (native/cpu/winograd_1d.*, impl 'wino1d_f4x7:avx512_core'), checked against the float64
+ * reference: both orientations, channel counts that are multiples of 16 (the ones it takes) and
+ * not (those stay oneDNN direct), maps of 17, 8 and 5 (the last tile of each line partial: 17 =
+ * 4*4+1, 5 = 4+1), batch 1 and 3, with and without ReLU, reading and writing concat views, and
+ * batch sizes other than the plan's.
+ *
+ * Tolerance WINO1D_TOL 5e-5 (relative L2 of the whole output): F(4,7) transforms each tile of 10
+ * inputs with integer coefficients up to 273 and the weights with coefficients down to 1/80640,
+ * so the fp32 sums in the transformed domain cancel large terms; measured here on AVX-512:
+ * 2.2e-6 to 5.2e-6 (printed per case; direct convolution: ~1.7e-7). The bound leaves a ~10x margin
+ * and still rejects a wrong result: a missing tap, a wrong transform point, an edge tile that
+ * reads past the padding, or a lost bias or ReLU each give 1e-2 or more.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Pair } from '../../src/graph/ir';
+import { loadCpuModule } from '../../src/native/cpu-backend';
+import type { Plan } from '../../src/plan/types';
+import { refConcat, refConv2d, refTensor, type RefTensor } from '../helpers/reference';
+import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
+import { blockedInput, firstImages, PlanKit, randomValues, relativeL2 } from './plan-kit';
+
+const WINO1D_TOL = 5e-5;
+const IMPL = 'wino1d_f4x7:avx512_core';
+
+/** The 1-D Winograd steps need AVX-512 (16-channel blocks); elsewhere these convs run direct. */
+const hasAvx512 = cpuBackend !== null && loadCpuModule().info().isa.startsWith('avx512_core');
+
+type Orientation = '1x7' | '7x1';
+const KERNEL: Record<Orientation, Pair> = { '1x7': [1, 7], '7x1': [7, 1] };
+const PAD: Record<Orientation, Pair> = { '1x7': [0, 3], '7x1': [3, 0] };
+
+interface Conv {
+  weight: Float32Array;
+  bias: Float32Array;
+  cout: number;
+  orientation: Orientation;
+  relu: boolean;
+}
+
+function conv(cin: number, cout: number, orientation: Orientation, relu: boolean, seed: number): Conv {
+  const fanIn = cin * 7;
+  return {
+    weight: randomValues(cout * fanIn, seed).map((v) => v / Math.sqrt(fanIn)),
+    bias: randomValues(cout, seed + 1).map((v) => v * 0.1),
+    cout,
+    orientation,
+    relu,
+  };
+}
+
+function addConv(kit: PlanKit, name: string, input: number, output: number, c: Conv): void {
+  kit.add({
+    op: 'conv2d', name, input, output, residual: -1, weight: kit.weight(c.weight), bias: kit.weight(c.bias),
+    kernel: KERNEL[c.orientation], stride: [1, 1], pad: PAD[c.orientation], relu: c.relu,
+  });
+}
+
+function reference(x: RefTensor, c: Conv): RefTensor {
+  return refConv2d(x, c.weight, c.bias, c.cout, KERNEL[c.orientation], [1, 1], PAD[c.orientation], c.relu);
+}
+
+interface Built {
+  plan: Plan;
+  reference: (x: RefTensor) => RefTensor;
+  /** Steps expected to run as the 1-D Winograd on AVX-512. */
+  winograd: string[];
+  /** Steps expected to stay oneDNN direct. */
+  direct: string[];
+}
+
+/** One conv cin -> cout on a size x size map, dense in and out. */
+function densePlan(batch: number, cin: number, cout: number, size: number, orientation: Orientation, relu: boolean, seed: number): Built {
+  const kit = new PlanKit(batch, channelBlock());
+  const { input, x } = blockedInput(kit, cin, size, size);
+  const y = kit.map(cout, size, size);
+  const c = conv(cin, cout, orientation, relu, seed);
+  addConv(kit, 'conv', x, y, c);
+  const multiple = cin % 16 === 0 && cout % 16 === 0;
+  return { plan: kit.build(input, y), reference: (t) => reference(t, c), winograd: multiple ? ['conv'] : [], direct: multiple ? [] : ['conv'] };
+}
+
+/**
+ * Concat views as in an Inception block: a = 1x7(x) and b = 7x1(x) write slices of one concat
+ * buffer, and c = 1x7(b) reads the slice b (a view input) into a third slice.
+ */
+function viewPlan(batch: number, cin: number, size: number): Built {
+  const kit = new PlanKit(batch, channelBlock());
+  const { input, x } = blockedInput(kit, cin, size, size);
+  const cat = kit.map(32 + 48 + 32, size, size);
+  const va = kit.view(cat, 0, 32);
+  const vb = kit.view(cat, 32, 48);
+  const vc = kit.view(cat, 80, 32);
+  const a = conv(cin, 32, '1x7', true, 61);
+  const b = conv(cin, 48, '7x1', false, 63);
+  const c = conv(48, 32, '1x7', true, 65);
+  addConv(kit, 'a_1x7', x, va, a);
+  addConv(kit, 'b_7x1', x, vb, b);
+  addConv(kit, 'c_1x7_of_b', vb, vc, c);
+  return {
+    plan: kit.build(input, cat),
+    reference: (t) => {
+      const rb = reference(t, b);
+      return refConcat([reference(t, a), rb, reference(rb, c)]);
+    },
+    winograd: ['a_1x7', 'b_7x1', 'c_1x7_of_b'],
+    direct: [],
+  };
+}
+
+const CASES: [string, (batch: number) => Built, number][] = [
+  ['1x7 192->224 on 17x17, relu (Inception-v4 block B)', (b) => densePlan(b, 192, 224, 17, '1x7', true, 1), 1],
+  ['7x1 224->256 on 17x17, relu, batch 3', (b) => densePlan(b, 224, 256, 17, '7x1', true, 3), 3],
+  ['1x7 32->48 on 8x8, no relu, batch 3', (b) => densePlan(b, 32, 48, 8, '1x7', false, 5), 3],
+  ['7x1 48->32 on 8x8, relu', (b) => densePlan(b, 48, 32, 8, '7x1', true, 7), 1],
+  ['1x7 16->32 on 5x5 (one full and one 1-wide tile), batch 3', (b) => densePlan(b, 16, 32, 5, '1x7', true, 9), 3],
+  ['7x1 64->16 on 5x5, no relu', (b) => densePlan(b, 64, 16, 5, '7x1', false, 11), 1],
+  ['1x7 24->40 on 17x17 (not multiples of 16: oneDNN direct)', (b) => densePlan(b, 24, 40, 17, '1x7', true, 13), 3],
+  ['7x1 40->24 on 8x8 (not multiples of 16: oneDNN direct)', (b) => densePlan(b, 40, 24, 8, '7x1', false, 15), 1],
+  ['concat views in and out on 17x17, batch 1', (b) => viewPlan(b, 64, 17), 1],
+  ['concat views in and out on 17x17, batch 3', (b) => viewPlan(b, 64, 17), 3],
+  ['concat views in and out on 5x5, batch 3', (b) => viewPlan(b, 32, 5), 3],
+];
+
+describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convolution 'auto', 1x7 / 7x1 as 1-D Winograd F(4,7)"), () => {
+  it.each(CASES)('%s: matches the float64 reference', async (name, build, batch) => {
+    const built = build(batch);
+    const program = await compileCpu(built.plan, 2, 'auto');
+    try {
+      const { error } = await runAgainstReference(program, built.plan, batch, 7, built.reference);
+      const impls = program.implementations().filter((s) => s.batch === batch);
+      const implOf = (step: string): string => impls.find((s) => s.step === step)?.impl ?? '?';
+      console.log(`wino1d ${name}: relL2 ${error.toExponential(2)} impls ${[...built.winograd, ...built.direct].map(implOf).join(', ')}`);
+      expect(error).toBeLessThan(WINO1D_TOL);
+      for (const step of built.winograd) expect(implOf(step)).toBe(hasAvx512 ? IMPL : expect.not.stringContaining('wino1d'));
+      for (const step of built.direct) expect(implOf(step)).not.toContain('wino1d');
+    } finally {
+      program.dispose();
+    }
+  });
+
+  it('batch sizes other than the plan batch (their own matmuls, one workspace) run and match', async () => {
+    const built = viewPlan(4, 32, 17);
+    const program = await compileCpu(built.plan, 2, 'auto');
+    try {
+      const t = built.plan.tensors[built.plan.input]!;
+      const input = randomValues(4 * t.c * t.h * t.w, 9);
+      const expected = built.reference(refTensor([4, t.c, t.h, t.w], input));
+      for (const n of [2, 1, 4, 3]) {
+        const output = await program.run(input.subarray(0, n * t.c * t.h * t.w), n);
+        const error = relativeL2(output, firstImages(expected, n));
+        console.log(`wino1d batch ${n} of a batch-4 plan: relL2 ${error.toExponential(2)}`);
+        expect(error).toBeLessThan(WINO1D_TOL);
+      }
+    } finally {
+      program.dispose();
+    }
+  });
+
+  it("'direct' keeps oneDNN direct for 1x7 / 7x1 and matches 'auto' within the bound", async () => {
+    const built = viewPlan(3, 32, 17);
+    const direct = await compileCpu(built.plan, 2, 'direct');
+    const auto = await compileCpu(built.plan, 2, 'auto');
+    try {
+      expect(direct.implementations().some((s) => /wino/.test(s.impl))).toBe(false);
+      const t = built.plan.tensors[built.plan.input]!;
+      const input = randomValues(3 * t.c * t.h * t.w, 13);
+      const a = await direct.run(input, 3);
+      const b = await auto.run(input, 3);
+      expect(relativeL2(b, a)).toBeLessThan(WINO1D_TOL);
+    } finally {
+      direct.dispose();
+      auto.dispose();
+    }
+  });
+});
