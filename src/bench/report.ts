@@ -10,7 +10,7 @@ export function resultBaseName(date: Date): string {
 
 /** Results written before the option existed have no `convolution`: those ran direct everywhere. */
 function convolutionText(convolution: ConvolutionAlgorithm | undefined): string {
-  if (convolution === 'auto') return "'auto', Winograd where oneDNN has a kernel";
+  if (convolution === 'auto') return "'auto', Winograd for 3x3 where oneDNN has a kernel and F(4,7) for 1x7/7x1";
   return "'direct'";
 }
 
@@ -28,7 +28,7 @@ export function markdownReport(result: CpuBenchResult): string {
     `| CPU | ${m.cpuModel} |`,
     `| ISA (oneDNN) | ${m.isa} |`,
     `| logical cores | ${m.logicalCores} |`,
-    `| threads | ours ${result.settings.threads} (3x3 convolutions: ${convolutionText(result.settings.convolution)}), onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
+    `| threads | ours ${result.settings.threads} (convolutions: ${convolutionText(result.settings.convolution)}), onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
     `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
     `| commit | ${m.commit} |`,
     `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,

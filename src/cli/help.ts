@@ -8,7 +8,8 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --max-batch N       largest batch per run (default 8); bigger inputs are split
       --threads N         cpu threads (default: all cores)
       --convolution A     cpu: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
-                          has a kernel, direct elsewhere) | direct (direct everywhere)
+                          has a kernel and F(4,7) for 1x7/7x1 on AVX-512, direct elsewhere)
+                          | direct (direct everywhere)
       --streams N         cuda: run each block's branches on up to N streams (1..4; default 4 up to --max-batch 16, else 1)
       --no-benchmark      cuda: take cuDNN's heuristic algorithms instead of timing them
   -v, --verbose           print stacks on errors
@@ -138,7 +139,7 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
       --warmup N          untimed runs per engine and batch first (default 2)
       --threads N         threads for ours and onnxruntime's intra-op pool (default: all cores)
       --convolution A     ours: auto (default; Winograd for 3x3 stride-1 convs where oneDNN
-                          has a kernel) | direct
+                          has a kernel, and 1x7/7x1 on AVX-512) | direct
       --input-size S      square input size for every model (default each model's own)
       --settle-ms MS      idle time before every run, untimed (default 50): lets the other
                           engine's spinning threads go idle so they do not slow this run
@@ -165,7 +166,7 @@ Synthetic weights; the numbers do not depend on weight values.
       --streams N         cuda: branch streams 1..4 (default 1)
       --threads N         threads (default: all cores)
       --convolution A     auto (default; Winograd for 3x3 stride-1 convs where oneDNN has a
-                          kernel) | direct
+                          kernel, and 1x7/7x1 on AVX-512) | direct
       --input-size S      square input size (default the model's)
       --top N             how many of the slowest steps to list (default 25)
       --json FILE         also write the full report as JSON

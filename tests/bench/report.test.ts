@@ -56,10 +56,10 @@ describe('benchmark statistics and reports', () => {
     expect(md).toContain('| CPU | Test <CPU> & co |');
     expect(md).toContain('| inception_v4 | 299 | 8 | 80.00 | 100.0 / 120.0 | 40.00 | 200.0 / 210.0 | 2.00 | 1.90 |');
     expect(md).toContain('0.50 at start, 0.60 at end');
-    expect(md).toContain("| threads | ours 2 (3x3 convolutions: 'auto', Winograd where oneDNN has a kernel), ");
+    expect(md).toContain("| threads | ours 2 (convolutions: 'auto', Winograd for 3x3 where oneDNN has a kernel and F(4,7) for 1x7/7x1), ");
     // Results written before the option existed ran direct everywhere and say so.
     const old = { ...result, settings: { ...result.settings, convolution: undefined } } as unknown as CpuBenchResult;
-    expect(markdownReport(old)).toContain("| threads | ours 2 (3x3 convolutions: 'direct'), ");
+    expect(markdownReport(old)).toContain("| threads | ours 2 (convolutions: 'direct'), ");
   });
 
   it('the SVG escapes text and draws one bar per engine, the longest filling the width', () => {
