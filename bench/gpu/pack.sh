@@ -69,6 +69,12 @@ node -e '
   for (const [name, dir] of seen) console.log(name + " " + dir);
 ' | while read -r name dir; do mkdir -p "$DEV/js/node_modules/$(dirname "$name")"; cp -r "$dir" "$DEV/js/node_modules/$name"; echo "packed $name"; done
 cp bench/gpu/run.sh bench/gpu/timm_compare.py bench/gpu/torch_bench.py "$DEV/bench/gpu/"
+# The algorithm decisions a previous GPU call brought back ($OUT/algos.json, committed as
+# bench/gpu/algos.json): run.sh seeds its cache with them, so setup re-trials each cached decision
+# instead of searching (the graph API made first setups ~5x slower). Keys name the GPU, the cuDNN
+# version and every shape, so a different card or cuDNN simply misses and searches.
+rm -f "$DEV/algos.json"
+if [ -f bench/gpu/algos.json ]; then cp bench/gpu/algos.json "$DEV/algos.json"; echo "packed bench/gpu/algos.json"; fi
 cp native/cuda/check_decls.cc native/cuda/cudnn_api.h "$DEV/native/cuda/"
 cat > "$DEV/meta.json" <<JSON
 {"commit": "$(git rev-parse HEAD)", "dirtyFiles": $(git status --porcelain | wc -l), "packedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "node": "$(node --version)", "nvcc": "$(/usr/local/cuda/bin/nvcc --version 2>/dev/null | tail -1 | sed 's/"/ /g')"}

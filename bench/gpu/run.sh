@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check, ON THE GPU MACHINE (no network, no Node: it unpacks the node binary that
 # pack.sh put in .device/). Every stage logs, runs under its own timeout inside one overall
-# budget, and the next stage runs even when one fails. Writes at most 4 files into $OUT:
-# results.json, results.md, run.log and (when the bench/torch_bench stages ran) results.svg.
+# budget, and the next stage runs even when one fails. Writes at most 5 files into $OUT:
+# results.json, results.md, run.log, (when the bench/torch_bench stages ran) results.svg, and
+# algos.json (the algorithm cache, to commit as bench/gpu/algos.json for the next call).
 #
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
 #   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench report
@@ -41,6 +42,11 @@ START=$(date +%s)
 NODE="$WORK/node"
 export INCEPTION_CUDA_PREBUILD="$DEV/build/Release/inception_cuda.node"
 export INCEPTION_CUDNN_ALGO_CACHE="$WORK/algos.json"
+# Seed the algorithm cache with what an earlier call brought back (pack.sh: bench/gpu/algos.json),
+# unless INCEPTION_GPU_FRESH_ALGOS=1 (then every decision is searched and timed again).
+if [ "${INCEPTION_GPU_FRESH_ALGOS:-0}" != 1 ] && [ -f "$DEV/algos.json" ] && [ ! -f "$WORK/algos.json" ]; then
+  cp "$DEV/algos.json" "$WORK/algos.json"
+fi
 SUITE="$DEV/js/bench/gpu/device-suite.js"
 
 declare -a SUMMARY=()
@@ -167,6 +173,9 @@ for s in "${STAGES[@]}"; do
     *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-12s %-8s %5s' "$s" unknown -)") ;;
   esac
 done
+
+# The decisions made in this call come back as a fifth file, to commit as bench/gpu/algos.json.
+[ -f "$WORK/algos.json" ] && cp "$WORK/algos.json" "$OUT/algos.json"
 
 echo
 echo "=== summary ($(elapsed)s total)"
