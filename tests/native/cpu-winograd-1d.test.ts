@@ -117,6 +117,8 @@ const CASES: [string, (batch: number) => Built, number][] = [
   ['7x1 48->32 on 8x8, relu', (b) => densePlan(b, 48, 32, 8, '7x1', true, 7), 1],
   ['1x7 16->32 on 5x5 (one full and one 1-wide tile), batch 3', (b) => densePlan(b, 16, 32, 5, '1x7', true, 9), 3],
   ['7x1 64->16 on 5x5, no relu', (b) => densePlan(b, 64, 16, 5, '7x1', false, 11), 1],
+  ['1x7 32->16 on 3x3 (one partial tile, most taps in the padding), batch 3', (b) => densePlan(b, 32, 16, 3, '1x7', true, 17), 3],
+  ['7x1 16->32 on 1x1 (only the centre tap sees data)', (b) => densePlan(b, 16, 32, 1, '7x1', false, 19), 1],
   ['1x7 24->40 on 17x17 (not multiples of 16: oneDNN direct)', (b) => densePlan(b, 24, 40, 17, '1x7', true, 13), 3],
   ['7x1 40->24 on 8x8 (not multiples of 16: oneDNN direct)', (b) => densePlan(b, 40, 24, 8, '7x1', false, 15), 1],
   ['concat views in and out on 17x17, batch 1', (b) => viewPlan(b, 64, 17), 1],
