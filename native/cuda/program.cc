@@ -644,8 +644,7 @@ void Program::DropGraphs(const char* why) {
 void Program::Run(const float* input, int n, std::vector<float>* output) {
   std::lock_guard<std::mutex> lock(mutex_);
   CheckRunBatch(n);
-  staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
-  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)));
+  CopyInput(input, n);
   RunStagedInput(n, output);
 }
 
@@ -653,10 +652,14 @@ bool Program::Stage(const float* input, int n) {
   std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
   if (!lock.owns_lock()) return false;
   CheckRunBatch(n);
-  staged_n_ = 0;
-  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)));
+  CopyInput(input, n);
   staged_n_ = n;
   return true;
+}
+
+void Program::CopyInput(const float* input, int n) {
+  staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)));
 }
 
 void Program::RunStaged(int n, std::vector<float>* output) {
@@ -712,16 +715,14 @@ size_t Program::workspace_bytes() const {
 
 std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats) {
   std::lock_guard<std::mutex> lock(mutex_);
-  INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
-                  " (the program's maxBatch)");
+  CheckRunBatch(n);
   INCEPTION_CHECK(repeats >= 1 && repeats <= 10000, kCodeInvalidArgument, "Expected an integer between 1 and 10000 for repeats but received ", repeats);
   CUDA_CHECK(cudaSetDevice(options_.device));
   const bool fresh = batches_.find(n) == batches_.end();
   Batch& batch = SetupBatch(n);
   if (fresh) SaveAlgoCache();
-  const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
-  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, in_count);
+  const size_t in_count = static_cast<size_t>(InputElements(n));
+  CopyInput(input, n);
   cudaStream_t main = streams_[0]->get();
   const size_t steps = plan_.steps.size();
   // Entry e: 0 = input conversion, 1..steps = plan steps, steps + 1 = output conversion.

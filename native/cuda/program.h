@@ -99,7 +99,7 @@ class Program {
   // Checks every input value on the way into pinned staging memory (E_INVALID_INPUT on NaN/Inf).
   void Run(const float* input, int n, std::vector<float>* output);
   // Run() in two halves, so a caller can let go of its input before the run: Stage() copies and
-  // checks n images into the pinned staging memory now, on the calling thread (ParallelCopy's
+  // checks n images into the pinned staging memory now, on the calling thread (ForEachCopyChunk's
   // threads), and returns false, copying nothing, while another call holds the program;
   // RunStaged(n) then runs them. A Run() or Profile() between the two overwrites the staged batch,
   // and RunStaged then fails instead of running other images.
@@ -162,6 +162,8 @@ class Program {
   void RunStep(size_t index, const PlanStep& step, int n, Batch& batch);
   // E_INVALID_INPUT unless 1 <= n <= maxBatch.
   void CheckRunBatch(int n) const;
+  // Copies and checks n input images into host_in_ (under mutex_); a staged batch is gone after it.
+  void CopyInput(const float* input, int n);
   // Runs the n images in host_in_ (under mutex_): sets up the run size, replays or enqueues, waits.
   void RunStagedInput(int n, std::vector<float>* output);
   // The input copy + conversion (main stream), then the fork of the other streams.
