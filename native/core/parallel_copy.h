@@ -63,13 +63,6 @@ unsigned ForEachCopyChunk(size_t bytes, unsigned max_threads, const Work& work) 
   return threads;
 }
 
-// memcpy(dst, src, bytes) on ParallelCopyThreads(bytes, max_threads) threads (see ForEachCopyChunk).
-inline void ParallelCopy(void* dst, const void* src, size_t bytes, unsigned max_threads = 0) {
-  char* d = static_cast<char*>(dst);
-  const char* s = static_cast<const char*>(src);
-  ForEachCopyChunk(bytes, max_threads, [d, s](unsigned, size_t begin, size_t end) { std::memcpy(d + begin, s + begin, end - begin); });
-}
-
 // Bit 31 of the result is set exactly when `bits` is a NaN or +-Inf (exponent bits all ones): the
 // lowest exponent bit added to the exponent carries into the sign bit only from 0xFF. OR-ing the
 // carries of many values is a branch-free, vectorisable test of all of them at once.
@@ -122,7 +115,7 @@ inline uint32_t CopyFloatsOrCarries(float* dst, const float* src, size_t n) {
   return carries;
 }
 
-// ParallelCopy of `count` floats (every one is copied, whatever it holds) that also returns the
+// A copy of `count` floats on ForEachCopyChunk's threads (every one is copied, whatever it holds) that also returns the
 // index of the first NaN, +Inf or -Inf in src, or -1 when all are finite. Each thread copies its
 // chunk kCheckedCopyBlockBytes at a time, testing the values as it copies them
 // (CopyFloatsOrCarries), and looks for the exact index only in the first block whose test fails,

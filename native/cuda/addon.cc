@@ -307,7 +307,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     }
   }
   // runNow(input: Float32Array, n) -> Promise<Float32Array> | null: copies and checks the batch into
-  // pinned memory on this thread (Program::Stage, on ParallelCopy's threads), then runs it on a
+  // pinned memory on this thread (Program::Stage, on ForEachCopyChunk's threads), then runs it on a
   // worker, so the caller may reuse `input` as soon as this returns. null, copying nothing, while
   // another call holds the program (then use run(), which reads `input` on the worker).
   Napi::Value JsRunNow(const Napi::CallbackInfo& info) {

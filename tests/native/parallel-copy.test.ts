@@ -1,6 +1,6 @@
 /**
- * ParallelCopy and ParallelCopyFloatsFindNonFinite (native/core/parallel_copy.h), built with the
- * host C++ compiler (no GPU): the copy must be byte-exact for every size and thread count,
+ * ForEachCopyChunk and ParallelCopyFloatsFindNonFinite (native/core/parallel_copy.h), built with the
+ * host C++ compiler (no GPU): the chunks must cover a copy byte-exactly for every size and thread count,
  * including sizes that do not divide evenly, and the checked copy must report exactly the smallest
  * index of a NaN/+Inf/-Inf (it feeds the "Input value at index i" error), wherever it lies relative
  * to the threads' chunks and the 64 KiB scan blocks. All comparisons are exact: indices and bytes.
@@ -21,7 +21,9 @@ int main(int argc, char** argv) {
   const unsigned max_threads = static_cast<unsigned>(std::atoi(argv[2]));
   std::vector<unsigned char> src(bytes + 64), dst(bytes + 64, 0xAB);
   for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>((i * 131 + 7) % 251);
-  ParallelCopy(dst.data() + 1, src.data() + 3, bytes, max_threads);  // unaligned on purpose
+  unsigned char* d = dst.data() + 1;  // unaligned on purpose
+  const unsigned char* s = src.data() + 3;
+  ForEachCopyChunk(bytes, max_threads, [d, s](unsigned, size_t begin, size_t end) { std::memcpy(d + begin, s + begin, end - begin); });
   size_t bad = 0;
   for (size_t i = 0; i < bytes; ++i) bad += dst[i + 1] != src[i + 3];
   bool guards = dst[0] == 0xAB;
@@ -31,7 +33,7 @@ int main(int argc, char** argv) {
 }
 `;
 
-describe.skipIf(hostCxx === undefined)(`ParallelCopy (host compiler)${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
+describe.skipIf(hostCxx === undefined)(`ForEachCopyChunk, copying with memcpy (host compiler)${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
   let driver: HostDriver;
   beforeAll(() => {
     driver = buildHostDriver('parallel-copy', DRIVER);
