@@ -74,7 +74,8 @@ export interface Program {
    * own staging memory before this returns, so the caller may change or reuse it at once and no
    * private copy is needed. Returns undefined, having done nothing, while earlier calls on this
    * program are pending (the staging memory may be in use): then run() a private copy. The copy
-   * runs on the JS thread (on several native threads for large batches). Optional.
+   * runs on the JS thread (on several native threads for large batches). Never throws: a bad batch
+   * or a native failure is the returned promise's rejection. Optional.
    */
   runCopyingNow?(input: Float32Array, n: number): Promise<Float32Array> | undefined;
   /** Bytes of the backend's scratch/workspace memory (max over steps). */

@@ -206,17 +206,10 @@ class CompiledSession implements Session {
     }
     // Nothing queued: a backend that can copies the batch into its own staging memory right now
     // (Program.runCopyingNow), and the caller's array is free again when this returns.
-    if (this.queue.pending === 0 && this.program.runCopyingNow !== undefined) {
-      let started: Promise<Float32Array> | undefined;
-      try {
-        started = this.program.runCopyingNow(input, n);
-      } catch (error) {
-        return Promise.reject(toNativeError(error, callerStack, 'run'));
-      }
-      if (started !== undefined) {
-        const running = started;
-        return this.queue.push(() => this.checkedOutput(callNative('run', () => running, callerStack), n));
-      }
+    // (It never throws: a failure, e.g. a NaN, comes back as its rejection.)
+    const started = this.queue.pending === 0 ? this.program.runCopyingNow?.(input, n) : undefined;
+    if (started !== undefined) {
+      return this.queue.push(() => this.checkedOutput(callNative('run', () => started, callerStack), n));
     }
     // A private copy: the caller may reuse its array while the run waits in the queue. The copy's
     // memory is reused by the next run once this one has finished (see InputCopies).
