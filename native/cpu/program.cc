@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "cpu/alignment.h"
 #include "cpu/check.h"
 #include "cpu/loops.h"
 
@@ -21,9 +22,6 @@ using dnnl::memory;
 using dnnl::prop_kind;
 
 namespace {
-constexpr int64_t kAlignment = 64;
-int64_t RoundUp(int64_t value, int64_t to) { return (value + to - 1) / to * to; }
-
 uint8_t* AlignedAlloc(int64_t bytes, const char* what) {
   void* p = std::aligned_alloc(kAlignment, static_cast<size_t>(RoundUp(bytes, kAlignment)));
   if (p == nullptr) {
@@ -311,10 +309,15 @@ std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
   return exec;
 }
 
+bool CpuProgram::Grow(std::unique_ptr<uint8_t, FreeDeleter>* buffer, int64_t* size, int64_t bytes, const char* what) {
+  if (bytes <= *size) return false;
+  buffer->reset(AlignedAlloc(bytes, what));
+  *size = bytes;
+  return true;
+}
+
 void CpuProgram::EnsureScratch(int64_t bytes) {
-  if (bytes <= scratch_bytes_) return;
-  scratch_.reset(AlignedAlloc(bytes, "oneDNN scratchpad"));
-  scratch_bytes_ = bytes;
+  if (!Grow(&scratch_, &scratch_bytes_, bytes, "oneDNN scratchpad")) return;
   for (auto& [batch, exec] : execs_) {
     for (StepExec& s : exec->steps) {
       if (s.scratch_bytes > 0) s.args[DNNL_ARG_SCRATCHPAD].set_data_handle(scratch_.get());
@@ -323,9 +326,7 @@ void CpuProgram::EnsureScratch(int64_t bytes) {
 }
 
 void CpuProgram::EnsureStaging(int64_t bytes) {
-  if (bytes <= staging_bytes_) return;
-  staging_.reset(AlignedAlloc(bytes, "staging buffer for channel views"));  // args point into it at run time
-  staging_bytes_ = bytes;
+  Grow(&staging_, &staging_bytes_, bytes, "staging buffer for channel views");  // args point into it at run time
 }
 
 CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, int32_t n) {
@@ -420,18 +421,12 @@ bool CpuProgram::UsesWinograd1d(const PlanStep& step) const {
                                   in.channel_offset, out.channel_offset);
 }
 
-void CpuProgram::EnsureWinograd1dWorkspace(int64_t bytes) {
-  if (bytes <= winograd_1d_workspace_bytes_) return;
-  winograd_1d_workspace_.reset(AlignedAlloc(bytes, "Winograd 1-D workspace"));  // steps read the pointer at run time
-  winograd_1d_workspace_bytes_ = bytes;
-}
-
 // A 1x7 / 7x1 conv as winograd_1d.h's F(4,7): addresses its input and output slices directly
 // (dense or concat view, any batch), so it needs no per-image runs or staging.
 CpuProgram::StepExec CpuProgram::CreateWinograd1d(size_t index, const PlanStep& step, int32_t n) {
   Winograd1dConv* conv = winograd_1d_[index].get();
-  const int64_t workspace = conv->Prepare(n);
-  EnsureWinograd1dWorkspace(workspace);
+  // Steps read the workspace pointer at run time, so growing it for this batch size is safe.
+  Grow(&winograd_1d_workspace_, &winograd_1d_workspace_bytes_, conv->Prepare(n), "Winograd 1-D workspace");
   const BlockedSlice in{reinterpret_cast<float*>(ImagePointer(step.inputs[0])), ImageStride(step.inputs[0]) / static_cast<int64_t>(sizeof(float))};
   const BlockedSlice out{reinterpret_cast<float*>(ImagePointer(step.output)), ImageStride(step.output) / static_cast<int64_t>(sizeof(float))};
   StepExec exec;

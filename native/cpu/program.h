@@ -91,7 +91,6 @@ class CpuProgram {
   // Whether step runs as the 1-D Winograd F(4,7) of winograd_1d.h (1x7 / 7x1 convs under 'auto' on AVX-512).
   bool UsesWinograd1d(const PlanStep& step) const;
   StepExec CreateWinograd1d(size_t index, const PlanStep& step, int32_t n);
-  void EnsureWinograd1dWorkspace(int64_t bytes);
   void EnsureScratch(int64_t bytes);
   void EnsureStaging(int64_t bytes);
   const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
@@ -110,6 +109,8 @@ class CpuProgram {
   struct FreeDeleter {
     void operator()(void* p) const;
   };
+  // Reallocates *buffer (64-byte aligned, contents not kept) when bytes > *size; true when it did.
+  static bool Grow(std::unique_ptr<uint8_t, FreeDeleter>* buffer, int64_t* size, int64_t bytes, const char* what);
   std::unique_ptr<uint8_t, FreeDeleter> arena_;
   int64_t arena_bytes_ = 0;
   std::unique_ptr<uint8_t, FreeDeleter> scratch_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "cpu/alignment.h"
 #include "cpu/check.h"
 
 namespace inception::cpu {
@@ -17,8 +18,6 @@ constexpr int kOutputs = 4;                      // outputs per tile
 constexpr int kInputs = kOutputs + kTaps - 1;    // 10 inputs per tile
 constexpr int kPoints = 10;                      // transform points (multiplications per tile)
 constexpr int kHalo = 3;                         // 'same' padding along the tap axis
-constexpr int64_t kAlignment = 64;
-int64_t RoundUp(int64_t value, int64_t to) { return (value + to - 1) / to * to; }
 
 // F(4,7) Toom-Cook transforms (generated exactly from the points 0, +-1, +-2, +-1/2, +-3/2, inf,
 // scaled to keep BT and AT integral). Y = AT [ (G w) .* (BT d) ].
@@ -46,10 +45,25 @@ constexpr double kG[kPoints][kTaps] = {
 
 // The geometry of one step at batch n, in floats.
 struct Geometry {
-  int32_t n, lines, extent, tiles_per_line, cin_blocks, cout_blocks;
+  int32_t lines, extent, tiles_per_line, cin_blocks, cout_blocks;
   int64_t pos_stride, line_stride, plane;  // within one 16-channel plane [H][W][16]
-  int64_t tiles;
+  int64_t tiles;                           // over the whole batch
 };
+
+Geometry GeometryOf(const Winograd1dShape& shape, int32_t n) {
+  constexpr int32_t block = Winograd1dConv::kBlock;
+  Geometry g{};
+  g.extent = shape.along_w ? shape.w : shape.h;
+  g.lines = shape.along_w ? shape.h : shape.w;
+  g.tiles_per_line = (g.extent + kOutputs - 1) / kOutputs;
+  g.cin_blocks = shape.cin / block;
+  g.cout_blocks = shape.cout / block;
+  g.plane = int64_t{shape.h} * shape.w * block;
+  g.pos_stride = shape.along_w ? block : int64_t{shape.w} * block;
+  g.line_stride = shape.along_w ? int64_t{shape.w} * block : block;
+  g.tiles = int64_t{n} * g.lines * g.tiles_per_line;
+  return g;
+}
 
 // One line of one image: all its tiles and channel blocks into U[point][tile][cin].
 __attribute__((target("avx512f,fma"))) void InputTransformLine(const Geometry& g, const float* line_base, float* u,
@@ -140,12 +154,6 @@ Winograd1dConv::Winograd1dConv(const dnnl::engine& engine, const Winograd1dShape
   }
 }
 
-int64_t Winograd1dConv::Tiles(int32_t n) const {
-  const int32_t extent = shape_.along_w ? shape_.w : shape_.h;
-  const int32_t lines = shape_.along_w ? shape_.h : shape_.w;
-  return int64_t{n} * lines * ((extent + kOutputs - 1) / kOutputs);
-}
-
 std::string Winograd1dConv::Describe(int32_t n) const {
   return Concat("[", n, ",", shape_.cin, ",", shape_.h, ",", shape_.w, "] -> [", n, ",", shape_.cout, ",", shape_.h, ",",
                 shape_.w, "] kernel ", shape_.along_w ? "1x7" : "7x1");
@@ -171,18 +179,19 @@ int64_t Winograd1dConv::Prepare(int32_t n) {
   auto found = matmuls_.find(n);
   if (found != matmuls_.end()) return found->second.workspace_bytes;
   Matmul mm;
-  mm.tiles = Tiles(n);
+  const int64_t tiles = GeometryOf(shape_, n).tiles;
   const auto f32 = memory::data_type::f32;
-  const memory::desc src({kPoints, mm.tiles, shape_.cin}, f32, memory::format_tag::abc);
+  const memory::desc src({kPoints, tiles, shape_.cin}, f32, memory::format_tag::abc);
   const memory::desc weights({kPoints, shape_.cin, shape_.cout}, f32, memory::format_tag::any);
-  const memory::desc dst({kPoints, mm.tiles, shape_.cout}, f32, memory::format_tag::abc);
+  const memory::desc dst({kPoints, tiles, shape_.cout}, f32, memory::format_tag::abc);
   auto pd = DnnlCall("matmul::primitive_desc(winograd 1-D points)",
                      [&] { return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst), engine_); });
   mm.primitive = DnnlCall("matmul(winograd 1-D points)", [&] { return dnnl::matmul(pd); });
   mm.weights = WeightsIn(pd.weights_desc());
   mm.src = DnnlCall("memory(winograd 1-D src)", [&] { return memory(src, engine_, DNNL_MEMORY_NONE); });
   mm.dst = DnnlCall("memory(winograd 1-D dst)", [&] { return memory(dst, engine_, DNNL_MEMORY_NONE); });
-  mm.workspace_bytes = RoundUp(static_cast<int64_t>(src.get_size()), kAlignment) + RoundUp(static_cast<int64_t>(dst.get_size()), kAlignment);
+  mm.dst_offset = RoundUp(static_cast<int64_t>(src.get_size()), kAlignment);
+  mm.workspace_bytes = mm.dst_offset + RoundUp(static_cast<int64_t>(dst.get_size()), kAlignment);
   const int64_t bytes = mm.workspace_bytes;
   matmuls_.emplace(n, std::move(mm));
   return bytes;
@@ -194,20 +203,10 @@ void Winograd1dConv::Run(int32_t n, const BlockedSlice& in, const BlockedSlice& 
   INCEPTION_CHECK(found != matmuls_.end(), kCodeInvalidArgument, "Winograd 1-D conv ", Describe(n),
                   ": batch ", n, " was not prepared");
   Matmul& mm = found->second;
-  Geometry g{};
-  g.n = n;
-  g.extent = shape_.along_w ? shape_.w : shape_.h;
-  g.lines = shape_.along_w ? shape_.h : shape_.w;
-  g.tiles_per_line = (g.extent + kOutputs - 1) / kOutputs;
-  g.cin_blocks = shape_.cin / kBlock;
-  g.cout_blocks = shape_.cout / kBlock;
-  g.plane = int64_t{shape_.h} * shape_.w * kBlock;
-  g.pos_stride = shape_.along_w ? kBlock : int64_t{shape_.w} * kBlock;
-  g.line_stride = shape_.along_w ? int64_t{shape_.w} * kBlock : kBlock;
-  g.tiles = mm.tiles;
+  const Geometry g = GeometryOf(shape_, n);
 
   float* u = reinterpret_cast<float*>(workspace);
-  float* m = reinterpret_cast<float*>(workspace + RoundUp(int64_t{kPoints} * g.tiles * shape_.cin * 4, kAlignment));
+  float* m = reinterpret_cast<float*>(workspace + mm.dst_offset);
   const int64_t u_point_stride = g.tiles * shape_.cin;
   const int64_t m_point_stride = g.tiles * shape_.cout;
   const int32_t cin = shape_.cin, cout = shape_.cout;

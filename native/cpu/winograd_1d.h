@@ -64,10 +64,9 @@ class Winograd1dConv {
   struct Matmul {
     dnnl::matmul primitive;
     dnnl::memory src, weights, dst;
-    int64_t tiles = 0;
+    int64_t dst_offset = 0;  // of the products in the workspace (the transformed inputs start at 0)
     int64_t workspace_bytes = 0;
   };
-  int64_t Tiles(int32_t n) const;
   dnnl::memory WeightsIn(const dnnl::memory::desc& desc);
 
   dnnl::engine engine_;
