@@ -8,6 +8,7 @@
 #include "cpu/layout.h"
 #include "cpu/peak.h"
 #include "cpu/program_wrap.h"
+#include "cpu/thread_team.h"
 #include "js/convert.h"
 
 namespace inception::cpu {
@@ -26,6 +27,7 @@ Napi::Value JsInfo(const Napi::CallbackInfo& info) {
   result.Set("isa", isa.name);
   result.Set("channelBlock", isa.channel_block);
   result.Set("threads", omp_get_num_procs());
+  result.Set("threadPinning", Pinning());
   return result;
 }
 

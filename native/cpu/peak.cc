@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "cpu/check.h"
 #include "cpu/compute_thread.h"
+#include "cpu/thread_team.h"
 #include "js/convert.h"
 
 namespace inception::cpu {
@@ -60,7 +61,7 @@ ConvTiming MeasureConv(const dnnl::engine& engine, dnnl::stream& stream, int32_t
 }  // namespace
 
 PeakResult MeasurePeak(int64_t size, int32_t threads, int32_t repeats) {
-  omp_set_num_threads(threads);
+  UseThreads(threads);
   using dnnl::memory;
   dnnl::engine engine = DnnlCall("dnnl::engine(cpu, 0)", [] { return dnnl::engine(dnnl::engine::kind::cpu, 0); });
   dnnl::stream stream = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine); });

@@ -1,7 +1,5 @@
 #include "cpu/program.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -14,6 +12,7 @@
 #include "cpu/alignment.h"
 #include "cpu/check.h"
 #include "cpu/loops.h"
+#include "cpu/thread_team.h"
 
 namespace inception::cpu {
 
@@ -75,7 +74,7 @@ struct CpuProgram::BatchExec {
 
 CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm)
     : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm) {
-  omp_set_num_threads(threads_);
+  UseThreads(threads_);
   engine_ = DnnlCall("dnnl::engine(cpu, 0)", [] { return dnnl::engine(dnnl::engine::kind::cpu, 0); });
   stream_ = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine_); });
 
@@ -603,7 +602,7 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
   if (released_) throw Error(kCodeDisposed, "", "this program has been disposed", "Program.run");
   INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
                   " (the plan's maximum batch)");
-  omp_set_num_threads(threads_);
+  UseThreads(threads_);
   BatchExec& exec = ExecFor(n);
   using Clock = std::chrono::steady_clock;
   Clock::time_point mark = Clock::now();

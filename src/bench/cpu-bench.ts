@@ -4,6 +4,7 @@
  * machine's load hits every engine alike, after a warm-up of each engine.
  */
 import { getModel } from '../models/registry';
+import { loadCpuModule } from '../native/cpu-backend';
 import type { ModelName } from '../models/types';
 import type { ConvolutionAlgorithm } from '../runtime/backend';
 import { generateInput } from '../weights/synthetic';
@@ -56,7 +57,8 @@ export interface BenchRow {
 export interface CpuBenchResult {
   readonly kind: 'cpu-benchmark';
   readonly machine: MachineInfo;
-  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; interleaved: true; ortOptions: Record<string, unknown> };
+  /** threadPinning: how our oneDNN team was placed, read after the runs (NativeCpuInfo.threadPinning); absent in older results. */
+  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; interleaved: true; ortOptions: Record<string, unknown>; threadPinning?: string };
   readonly rows: readonly BenchRow[];
   /** 1-minute load average when the run finished (compare with machine.loadAverage1m at the start). */
   readonly loadAverage1mAtEnd: number;
@@ -138,7 +140,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   return {
     kind: 'cpu-benchmark',
     machine,
-    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS } },
+    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS }, threadPinning: loadCpuModule().info().threadPinning },
     rows,
     loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] ?? NaN,
   };

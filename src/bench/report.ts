@@ -28,7 +28,7 @@ export function markdownReport(result: CpuBenchResult): string {
     `| CPU | ${m.cpuModel} |`,
     `| ISA (oneDNN) | ${m.isa} |`,
     `| logical cores | ${m.logicalCores} |`,
-    `| threads | ours ${result.settings.threads} (convolutions: ${convolutionText(result.settings.convolution)}), onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
+    `| threads | ours ${result.settings.threads} (${result.settings.threadPinning ?? 'pinning not recorded'}; convolutions: ${convolutionText(result.settings.convolution)}), onnxruntime intraOp ${result.settings.threads}, interOp 1, sequential, graph optimisation 'all' |`,
     `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
     `| commit | ${m.commit} |`,
     `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,

@@ -69,6 +69,11 @@ export interface NativeCpuInfo {
   readonly isa: string;
   readonly channelBlock: number;
   readonly threads: number;
+  /**
+   * How the oneDNN thread team is placed (native/cpu/thread_team.h): e.g. '2 threads pinned to
+   * CPUs 0,1', 'off: INCEPTION_CPU_PIN_THREADS=0', or 'not set up yet' before the first run.
+   */
+  readonly threadPinning: string;
 }
 
 interface NativeCompileOptions {

@@ -10,7 +10,7 @@ import { isReferenceImpl } from '../../src/bench/profile';
 const result: CpuBenchResult = {
   kind: 'cpu-benchmark',
   machine: { date: '2026-01-02T03:04:05.000Z', cpuModel: 'Test <CPU> & co', isa: 'avx2', logicalCores: 2, loadAverage1m: 0.5, commit: 'abc', versions: { node: '20' } },
-  settings: { iterations: 3, warmup: 1, threads: 2, convolution: 'auto', settleMs: 50, interleaved: true, ortOptions: {} },
+  settings: { iterations: 3, warmup: 1, threads: 2, convolution: 'auto', settleMs: 50, interleaved: true, ortOptions: {}, threadPinning: '2 threads pinned to CPUs 0,1' },
   rows: [
     {
       model: 'inception_v4',
@@ -56,10 +56,10 @@ describe('benchmark statistics and reports', () => {
     expect(md).toContain('| CPU | Test <CPU> & co |');
     expect(md).toContain('| inception_v4 | 299 | 8 | 80.00 | 100.0 / 120.0 | 40.00 | 200.0 / 210.0 | 2.00 | 1.90 |');
     expect(md).toContain('0.50 at start, 0.60 at end');
-    expect(md).toContain("| threads | ours 2 (convolutions: 'auto', Winograd for 3x3 where oneDNN has a kernel and F(4,7) for 1x7/7x1), ");
-    // Results written before the option existed ran direct everywhere and say so.
-    const old = { ...result, settings: { ...result.settings, convolution: undefined } } as unknown as CpuBenchResult;
-    expect(markdownReport(old)).toContain("| threads | ours 2 (convolutions: 'direct'), ");
+    expect(md).toContain("| threads | ours 2 (2 threads pinned to CPUs 0,1; convolutions: 'auto', Winograd for 3x3 where oneDNN has a kernel and F(4,7) for 1x7/7x1), ");
+    // Results written before these settings existed ran direct everywhere, pinning unrecorded, and say so.
+    const old = { ...result, settings: { ...result.settings, convolution: undefined, threadPinning: undefined } } as unknown as CpuBenchResult;
+    expect(markdownReport(old)).toContain("| threads | ours 2 (pinning not recorded; convolutions: 'direct'), ");
   });
 
   it('the SVG escapes text and draws one bar per engine, the longest filling the width', () => {
