@@ -72,8 +72,8 @@ struct CpuProgram::BatchExec {
   std::vector<StepExec> steps;
 };
 
-CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm)
-    : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm) {
+CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark)
+    : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm), benchmark_(benchmark) {
   UseThreads(threads_);
   engine_ = DnnlCall("dnnl::engine(cpu, 0)", [] { return dnnl::engine(dnnl::engine::kind::cpu, 0); });
   stream_ = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine_); });
@@ -350,10 +350,16 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   };
   dnnl::convolution_forward::primitive_desc pd;
   if (MayUseWinograd(step)) {
-    try {
-      pd = dnnl::convolution_forward::primitive_desc(describe(algorithm::convolution_winograd), attr, engine_);
-    } catch (const dnnl::error&) {
-      pd = {};  // no Winograd kernel for this shape, ISA or post-op list: direct, below
+    const std::string key = Concat(in.c, ">", out.c, " ", in.h, "x", in.w, ">", out.h, "x", out.w, " pad ", step.pad[0], ",",
+                                   step.pad[1], " n ", src.dims()[0], step.relu ? " relu" : "",
+                                   step.residual != kNoTensor ? " sum" : "");
+    const int32_t winograd_impl = ChooseConvKernel(describe(algorithm::convolution_winograd), attr, key);
+    if (winograd_impl >= 0) {
+      pd = DnnlCall("convolution_forward::primitive_desc(winograd)", [&] {
+        dnnl::convolution_forward::primitive_desc chosen(describe(algorithm::convolution_winograd), attr, engine_);
+        for (int32_t i = 0; i < winograd_impl; ++i) chosen.next_impl();
+        return chosen;
+      });
     }
   }
   if (!pd) {
@@ -371,6 +377,124 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   exec.args[DNNL_ARG_WEIGHTS] = WeightsFor(index, step, pd.weights_desc());
   exec.args[DNNL_ARG_BIAS] = memory(pd.bias_desc(), engine_, params_a_[index].data());
   return exec;
+}
+
+namespace {
+constexpr double kSwitchFactor = 0.85;
+bool IsReferenceImpl(const std::string& impl) { return impl.rfind("ref", 0) == 0 || impl.find("ref:") != std::string::npos; }
+}  // namespace
+
+// 'auto' for a 3x3 stride-1 conv: Winograd where oneDNN has a kernel, direct elsewhere. At small
+// batches (and for steps run image by image) oneDNN 2.6 lists two fp32 Winograd kernels on AVX-512
+// (F(2x2,3x3) "wino_2x3", F(4x4,3x3) "wino_4x3"), and its first choice is often not the fastest.
+// Measured alone at batch 1, 2 threads: wino_4x3 0.22 vs wino_2x3 0.29 ms on IR-v1's 32->32
+// 79x79, while on 32->32 17x17 wino_2x3 0.018 beats wino_4x3 0.025 ms. With benchmark on, every
+// listed Winograd kernel (reference kernels excluded) is timed on zeroed scratch memory (TimeConv),
+// and one replaces oneDNN's first kernel only when it is at least 1/kSwitchFactor - 1 = 18% faster:
+// timed alone, candidates within ~10% of each other ranked the wrong way round in the network as
+// often as not (wino_4x3 chosen for IR-v2's 48->64 35x35 at batch 1: 0.165 -> 0.177 ms in the
+// network; both networks ~1% slower overall), while the 18-27% wins held there (IR-v1's stem 2a and
+// 2b: 0.37 -> 0.31 and 0.66 -> 0.49 ms). Without benchmark, oneDNN's first Winograd kernel (direct
+// when it has none).
+//
+// Decisions are kept for the life of the process, by conv shape, batch (1 for steps run image by
+// image), post-ops and thread count: identical convs (a network's repeated blocks, and every later
+// session with the same shapes) are timed once and run the same kernel, so two sessions of one
+// process give bitwise the same results. Another process may decide otherwise on a near tie
+// (results then differ at the ~1e-6 level); benchmark: false is the same in every process. Only
+// the compute thread (compute_thread.h) creates programs and batch sizes, so no lock is needed.
+namespace {
+std::map<std::string, int32_t>& ConvChoices() {
+  static std::map<std::string, int32_t> choices;
+  return choices;
+}
+}  // namespace
+
+int32_t CpuProgram::ChooseConvKernel(const dnnl::convolution_forward::desc& winograd, const dnnl::primitive_attr& attr,
+                                     const std::string& key) {
+  dnnl::convolution_forward::primitive_desc pd;
+  try {
+    pd = dnnl::convolution_forward::primitive_desc(winograd, attr, engine_);
+  } catch (const dnnl::error&) {
+    return -1;  // no Winograd kernel for this shape, ISA or post-op list: direct
+  }
+  if (!benchmark_) return 0;
+  const std::string keyed = Concat(key, " threads ", threads_);
+  auto found = ConvChoices().find(keyed);
+  if (found != ConvChoices().end()) return found->second;
+
+  // The list names some kernels twice (other configurations of the same kernel): only each name's
+  // first entry is a candidate, and a list of one name (at larger batches, e.g. 8) is not timed.
+  std::vector<int32_t> candidates;
+  std::vector<std::string> names;
+  int32_t index = 0;
+  do {
+    const std::string name = pd.impl_info_str();
+    if (!IsReferenceImpl(name) && std::find(names.begin(), names.end(), name) == names.end()) {
+      candidates.push_back(index);
+      names.push_back(name);
+    }
+    ++index;
+  } while (pd.next_impl());
+  int32_t choice = 0;
+  if (candidates.size() > 1 && candidates.front() == 0) {
+    pd = DnnlCall("convolution_forward::primitive_desc(winograd)",
+                  [&] { return dnnl::convolution_forward::primitive_desc(winograd, attr, engine_); });
+    double best = 0;  // the time to beat: kSwitchFactor x oneDNN's first kernel's
+    index = 0;
+    do {
+      if (std::find(candidates.begin(), candidates.end(), index) != candidates.end()) {
+        const double ms = DnnlCall("convolution_forward(winograd candidate)", [&] { return TimeConv(pd); });
+        if (index == 0) {
+          best = ms * kSwitchFactor;
+        } else if (ms < best) {
+          best = ms;
+          choice = index;
+        }
+      }
+      ++index;
+    } while (pd.next_impl());
+  }
+  ConvChoices().emplace(keyed, choice);
+  return choice;
+}
+
+// Milliseconds of one run of pd's primitive: the best of 3 after a warm-up, on zeroed memory of its
+// own (the arena is not touched). In a run the weights come from DRAM (every network's weights are
+// several times the L3 cache), and Winograd weights are 1.8x (F(2,3)) or 4x (F(4,3)) the direct
+// ones, so each timed run reads a copy of the weights that the runs since have evicted: with hot
+// weights wino_4x3 won IR-v1's 256->256 8x8 at batch 1 (0.10 vs 0.16 ms) but lost in the network
+// (0.36 vs 0.25 ms). Copies: enough for kEvictBytes between two uses of one, at most kMaxCopies.
+double CpuProgram::TimeConv(const dnnl::convolution_forward::primitive_desc& pd) {
+  constexpr int64_t kEvictBytes = int64_t{64} << 20;
+  constexpr int64_t kMaxCopies = 8;
+  constexpr int kTimedRuns = 3;
+  dnnl::convolution_forward conv(pd);
+  auto zeroed = [&](const memory::desc& desc) {
+    memory m(desc, engine_);
+    std::memset(m.get_data_handle(), 0, desc.get_size());
+    return m;
+  };
+  std::unordered_map<int, memory> args;
+  for (const auto& [arg, desc] : {std::pair{DNNL_ARG_SRC, pd.src_desc()}, std::pair{DNNL_ARG_BIAS, pd.bias_desc()},
+                                  std::pair{DNNL_ARG_DST, pd.dst_desc()}, std::pair{DNNL_ARG_SCRATCHPAD, pd.scratchpad_desc()}}) {
+    if (desc.get_size() > 0) args[arg] = zeroed(desc);
+  }
+  const int64_t weight_bytes = std::max<int64_t>(static_cast<int64_t>(pd.weights_desc().get_size()), 1);
+  const int64_t copies = std::clamp<int64_t>((kEvictBytes + weight_bytes - 1) / weight_bytes + 1, 2, kMaxCopies);
+  std::vector<memory> weights;
+  for (int64_t i = 0; i < copies; ++i) weights.push_back(zeroed(pd.weights_desc()));
+  using Clock = std::chrono::steady_clock;
+  double best = 0;
+  for (int run = 0; run <= kTimedRuns; ++run) {  // run 0: the warm-up
+    args[DNNL_ARG_WEIGHTS] = weights[static_cast<size_t>(run % copies)];
+    const Clock::time_point start = Clock::now();
+    conv.execute(stream_, args);
+    stream_.wait();
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (run == 1 || (run > 1 && ms < best)) best = ms;
+  }
+  return best;
 }
 
 void CpuProgram::BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, ViewMode mode, const memory::desc& src,

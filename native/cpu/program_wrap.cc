@@ -49,15 +49,17 @@ class PromiseWorker : public Napi::AsyncWorker {
 class CompileWorker : public PromiseWorker {
  public:
   // weights: the Float32Array plan.weights points into, kept alive while Execute reads it.
-  CompileWorker(Napi::Env env, Plan plan, Napi::ObjectReference weights, int32_t threads, ConvAlgorithm conv_algorithm)
+  CompileWorker(Napi::Env env, Plan plan, Napi::ObjectReference weights, int32_t threads, ConvAlgorithm conv_algorithm,
+                bool benchmark)
       : PromiseWorker(env, "inception_cpu.compile"),
         plan_(std::move(plan)),
         threads_(threads),
         conv_algorithm_(conv_algorithm),
+        benchmark_(benchmark),
         weights_(std::move(weights)) {}
   void Execute() override {
     Guard([&] {
-      ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_, conv_algorithm_); });
+      ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_, conv_algorithm_, benchmark_); });
     });
   }
   void OnOK() override {
@@ -76,6 +78,7 @@ class CompileWorker : public PromiseWorker {
   Plan plan_;
   int32_t threads_;
   ConvAlgorithm conv_algorithm_;
+  bool benchmark_;
   Napi::ObjectReference weights_;
   std::shared_ptr<CpuProgram> program_;
 };
@@ -297,7 +300,7 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
   try {
     if (info.Length() < 1 || !info[0].IsObject()) {
       throw Error(kCodeInvalidArgument, "",
-                  "Expected compile(plan: Plan, options?: { threads?: number, convolution?: 'auto' | 'direct' })");
+                  "Expected compile(plan: Plan, options?: { threads?: number, convolution?: 'auto' | 'direct', benchmark?: boolean })");
     }
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const int32_t threads = OptionalInt32(options, "threads", omp_get_num_procs(), 1, 1024);
@@ -311,9 +314,15 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
         throw Error(kCodeInvalidArgument, "", "Expected 'auto' or 'direct' for convolution");
       }
     }
+    bool benchmark = true;
+    const Napi::Value benchmark_value = options.Get("benchmark");
+    if (!benchmark_value.IsUndefined()) {
+      if (!benchmark_value.IsBoolean()) throw Error(kCodeInvalidArgument, "", "Expected a boolean for benchmark");
+      benchmark = benchmark_value.As<Napi::Boolean>().Value();
+    }
     Napi::ObjectReference weights;
     Plan plan = PlanFromJs(info[0].As<Napi::Object>(), &weights);
-    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads, conv_algorithm);
+    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads, conv_algorithm, benchmark);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -11,7 +11,8 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
                           has a kernel and F(4,7) for 1x7/7x1 on AVX-512, direct elsewhere)
                           | direct (direct everywhere)
       --streams N         cuda: run each block's branches on up to N streams (1..4; default 4 up to --max-batch 16, else 1)
-      --no-benchmark      cuda: take cuDNN's heuristic algorithms instead of timing them
+      --no-benchmark      take the library's first choice instead of timing candidates (cuda:
+                          cuDNN's heuristic algorithms; cpu: oneDNN's first Winograd kernel)
   -v, --verbose           print stacks on errors
   -h, --help              this help`;
 

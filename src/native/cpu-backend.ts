@@ -79,6 +79,8 @@ export interface NativeCpuInfo {
 interface NativeCompileOptions {
   threads?: number;
   convolution?: ConvolutionAlgorithm;
+  /** Default true: time oneDNN's kernels for each 3x3 stride-1 conv under 'auto' (program.cc ChooseConvKernel). */
+  benchmark?: boolean;
 }
 
 export interface NativeCpuModule extends NativeModuleBase {
@@ -139,9 +141,11 @@ function checkOptions(options: CompileOptions): NativeCompileOptions {
   if (options.convolution !== undefined && !CONVOLUTION_ALGORITHMS.includes(options.convolution)) {
     throw invalidParam('convolution', "'auto' or 'direct'", options.convolution);
   }
+  if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
   return {
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     ...(options.convolution === undefined ? {} : { convolution: options.convolution }),
+    ...(options.benchmark === undefined ? {} : { benchmark: options.benchmark }),
   };
 }
 

@@ -26,7 +26,11 @@ export interface CompileOptions {
   readonly threads?: number;
   /** CPU only: see SessionOptions.convolution (default 'auto'). */
   readonly convolution?: ConvolutionAlgorithm;
-  /** CUDA only: time algorithms at creation (true) or use heuristics (false). */
+  /**
+   * Time candidate kernels at creation (true) or take the library's first choice (false). CUDA:
+   * cuDNN's algorithms for every convolution. CPU (default true): oneDNN's Winograd kernels and its
+   * direct kernel for each 3x3 stride-1 convolution under convolution 'auto'.
+   */
   readonly benchmark?: boolean;
   /**
    * CUDA only: after two eager warm-up runs of a batch size, capture its whole run as a CUDA graph

@@ -46,10 +46,15 @@ export interface SessionOptions {
    */
   readonly streams?: number;
   /**
-   * CUDA only: true (default) times cuDNN's algorithms for every convolution when a batch size is
-   * first set up (as torch.backends.cudnn.benchmark does) and keeps the winners in the on-disk
-   * algorithm cache, so later sessions on the same GPU, cuDNN and shapes skip the timing; false
-   * takes cuDNN's heuristic choice (quicker setup, sometimes slower kernels).
+   * true (default): time candidate kernels when the session is set up; false: take the library's
+   * own first choice (quicker setup, sometimes slower kernels).
+   * CUDA: cuDNN's algorithms for every convolution, timed when a batch size is first set up (as
+   * torch.backends.cudnn.benchmark does), the winners kept in the on-disk algorithm cache so later
+   * sessions on the same GPU, cuDNN and shapes skip the timing.
+   * CPU (convolution 'auto'): for each 3x3 stride-1 convolution for which oneDNN lists several
+   * Winograd kernels (small batches, or steps run image by image), each is timed and one replaces
+   * oneDNN's first choice when at least 18% faster (native/cpu/program.cc ChooseConvKernel); the
+   * decisions hold for the whole process, so its sessions agree bitwise.
    */
   readonly benchmark?: boolean;
 }
@@ -74,8 +79,8 @@ export interface ResolvedOptions {
   readonly convolution: ConvolutionAlgorithm;
   readonly head: Head;
   readonly streams: number;
-  /** undefined on the CPU. */
-  readonly benchmark: boolean | undefined;
+  /** Time candidate kernels at setup (SessionOptions.benchmark). */
+  readonly benchmark: boolean;
 }
 
 export const DEFAULT_MAX_BATCH = 8;
@@ -197,11 +202,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const streams = sessionStreams(options.streams, device.kind, process.env.INCEPTION_CUDA_STREAMS, maxBatch);
 
-  if (options.benchmark !== undefined) {
-    if (typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
-    if (device.kind !== 'cuda') throw new InvalidArgumentError("benchmark applies to device 'cuda' only (cuDNN algorithm timing); remove it for 'cpu'");
-  }
-  const benchmark = device.kind === 'cuda' ? (options.benchmark ?? true) : undefined;
+  if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
+  const benchmark = options.benchmark ?? true;
 
   return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams, benchmark };
 }

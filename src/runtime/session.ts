@@ -130,7 +130,7 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
   const batchSizes = device.kind === 'cuda' ? Object.freeze(runBatchSizes(options.maxBatch)) : null;
   const program = await callNative('compiling the plan', () =>
-    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, ...(batchSizes === null ? { convolution: options.convolution } : { benchmark: options.benchmark, batchSizes }) }),
+    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, benchmark: options.benchmark, ...(batchSizes === null ? { convolution: options.convolution } : { batchSizes }) }),
   );
 
   const info: SessionInfo = Object.freeze({

@@ -64,11 +64,9 @@ describe('CLI usage and errors', () => {
     expect(v.stderr).toMatch(/UnknownModelError: Unknown model 'resnet50'.*\n\s+at /);
     const precision = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp16', 'a.jpg');
     expect(precision.stderr).toBe("error: precision 'fp16' needs device 'cuda'; the CPU backend runs 'fp32' only\n");
-    // The CUDA-only session flags reach createSession, which names the device they need.
+    // The CUDA-only session flag reaches createSession, which names the device it needs.
     const streams = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--streams', '2', 'a.jpg');
     expect(streams.stderr).toBe("error: streams applies to device 'cuda' only (the CPU backend runs the steps in order); remove it for 'cpu'\n");
-    const benchmark = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--no-benchmark', 'a.jpg');
-    expect(benchmark.stderr).toBe("error: benchmark applies to device 'cuda' only (cuDNN algorithm timing); remove it for 'cpu'\n");
     const convolution = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--convolution', 'fft', 'a.jpg');
     expect(convolution.stderr).toBe("error: Expected 'auto' or 'direct' for convolution but received 'fft' of type string\n");
     const device = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'gpu', 'a.jpg');

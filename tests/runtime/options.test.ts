@@ -14,10 +14,11 @@ describe('resolveOptions', () => {
     expect([v1.height, v1.width, v1.maxBatch, v1.threads, v1.convolution, v1.head]).toEqual([170, 180, 2, 1, 'direct', 'embedding']);
     expect(v1.weights).toEqual({ kind: 'synthetic', profile: 'plain' });
     expect(resolveOptions({ model: 'inception_v4', weights: '/x/y.safetensors', device: 'cuda:1', precision: 'fp16' }).device).toEqual({ kind: 'cuda', index: 1 });
-    // cuDNN algorithm timing: on by default for cuda (like cudnn.benchmark in the PyTorch comparison), absent on the CPU.
+    // Kernel timing: on by default (cuda: like cudnn.benchmark in the PyTorch comparison; cpu: oneDNN's Winograd kernels).
     expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', device: 'cuda' }).benchmark).toBe(true);
     expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', device: 'cuda', benchmark: false }).benchmark).toBe(false);
-    expect(r.benchmark).toBeUndefined();
+    expect(r.benchmark).toBe(true);
+    expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', benchmark: false }).benchmark).toBe(false);
   });
 
   const cases: [string, unknown, new (...args: never[]) => Error, string][] = [
@@ -42,7 +43,6 @@ describe('resolveOptions', () => {
     ['threads 0', { model: 'inception_v4', weights: 'synthetic', threads: 0 }, InvalidArgumentError, 'Expected an integer in [1, 1024] for threads but received 0 of type number'],
     ['threads on cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', threads: 2 }, InvalidArgumentError, "threads applies to device 'cpu' only; remove it for 'cuda'"],
     ['benchmark not a boolean', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', benchmark: 'yes' }, InvalidArgumentError, "Expected a boolean for benchmark but received 'yes' of type string"],
-    ['benchmark on cpu', { model: 'inception_v4', weights: 'synthetic', benchmark: true }, InvalidArgumentError, "benchmark applies to device 'cuda' only (cuDNN algorithm timing); remove it for 'cpu'"],
     ['convolution unknown', { model: 'inception_v4', weights: 'synthetic', convolution: 'winograd' }, InvalidArgumentError, "Expected 'auto' or 'direct' for convolution but received 'winograd' of type string"],
     ['convolution on cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda', convolution: 'direct' }, InvalidArgumentError, "convolution applies to device 'cpu' only (cuDNN chooses its own algorithms); remove it for 'cuda'"],
     ['head on v4', { model: 'inception_v4', weights: 'synthetic', head: 'logits' }, InvalidArgumentError, 'head applies to inception_resnet_v1 only; inception_v4 always outputs logits'],

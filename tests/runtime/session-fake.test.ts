@@ -45,7 +45,7 @@ describe('Session.run validation (fake backend)', () => {
     expect(session.memory.workspaceBytes).toBe(123);
     expect(session.memory.arenaBytes).toBeGreaterThanOrEqual(session.memory.lowerBoundBytes);
     expect(session.memory.naiveBytes).toBeGreaterThan(session.memory.arenaBytes);
-    expect(controls.compiled).toEqual({ precision: 'fp32', deviceIndex: undefined, threads: 2, convolution: 'auto' });
+    expect(controls.compiled).toEqual({ precision: 'fp32', deviceIndex: undefined, threads: 2, convolution: 'auto', benchmark: true });
   });
 
   const bad: [string, () => [unknown, unknown], string][] = [
@@ -205,6 +205,16 @@ describe('Session lifecycle (fake backend)', () => {
     expect(controls.compiled?.batchSizes).toEqual([1, 2, 3, 4, 6, 8]);
     expect(controls.compiled?.benchmark).toBe(true);
     await cuda.dispose();
+  });
+
+  it('a cpu session passes benchmark (default true) and convolution to compile, and no batch sizes', async () => {
+    const { backend, controls } = fakeBackend();
+    const timed = await createSessionWithBackend({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 2, inputSize: 80 }, backend);
+    expect([controls.compiled?.benchmark, controls.compiled?.convolution, controls.compiled?.batchSizes]).toEqual([true, 'auto', undefined]);
+    await timed.dispose();
+    const untimed = await createSessionWithBackend({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 2, inputSize: 80, benchmark: false, convolution: 'direct' }, backend);
+    expect([controls.compiled?.benchmark, controls.compiled?.convolution]).toEqual([false, 'direct']);
+    await untimed.dispose();
   });
 
   it('consecutive and overlapping runs each see their own input although run() reuses its copies', async () => {
