@@ -3,6 +3,7 @@
  * interleaved (ours, ort, ours, ort, ... one iteration of each in turn) so that a change in the
  * machine's load hits every engine alike, after a warm-up of each engine.
  */
+import { InvalidArgumentError } from '../errors';
 import { getModel } from '../models/registry';
 import { loadCpuModule } from '../native/cpu-backend';
 import type { ModelName } from '../models/types';
@@ -29,6 +30,12 @@ export interface CpuBenchOptions {
    * 17-20 ms after a 50 ms pause; onnxruntime 23-24 vs 17 ms after ours). Default 50.
    */
   readonly settleMs?: number;
+  /**
+   * Runs per engine turn (default 1). 1: each timed run follows the idle time, so it measures an
+   * engine woken from idle, as a lightly loaded service sees it. N > 1: after the idle time one
+   * untimed run, then N - 1 timed runs back to back: the sustained rate of an engine kept busy.
+   */
+  readonly runsPerTurn?: number;
   /** Input size per model (default: the model's own). */
   readonly inputSize?: number;
   /**
@@ -57,8 +64,11 @@ export interface BenchRow {
 export interface CpuBenchResult {
   readonly kind: 'cpu-benchmark';
   readonly machine: MachineInfo;
-  /** threadPinning: how our oneDNN team was placed, read after the runs (NativeCpuInfo.threadPinning); absent in older results. */
-  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; interleaved: true; ortOptions: Record<string, unknown>; threadPinning?: string };
+  /**
+   * threadPinning: how our oneDNN team was placed, read after the runs (NativeCpuInfo.threadPinning);
+   * runsPerTurn: CpuBenchOptions.runsPerTurn. Both absent in older results (runsPerTurn then 1).
+   */
+  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; runsPerTurn?: number; interleaved: true; ortOptions: Record<string, unknown>; threadPinning?: string };
   readonly rows: readonly BenchRow[];
   /** 1-minute load average when the run finished (compare with machine.loadAverage1m at the start). */
   readonly loadAverage1mAtEnd: number;
@@ -70,8 +80,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export const DEFAULT_SETTLE_MS = 50;
 
-async function timed(engine: BenchEngine, input: Float32Array, n: number, settleMs: number): Promise<number> {
-  if (settleMs > 0) await sleep(settleMs);
+async function timed(engine: BenchEngine, input: Float32Array, n: number): Promise<number> {
   const start = process.hrtime.bigint();
   await engine.run(input, n);
   return Number(process.hrtime.bigint() - start) / 1e6;
@@ -80,6 +89,8 @@ async function timed(engine: BenchEngine, input: Float32Array, n: number, settle
 export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenchResult> {
   const progress = options.progress ?? (() => undefined);
   const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+  const runsPerTurn = options.runsPerTurn ?? 1;
+  if (!Number.isInteger(runsPerTurn) || runsPerTurn < 1) throw new InvalidArgumentError(`Expected a positive integer for runsPerTurn but received ${runsPerTurn}`);
   const ort = loadOnnxRuntime();
   const machine = machineInfo();
   if (machine.loadAverage1m > 0.25 * machine.logicalCores) {
@@ -110,8 +121,12 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
           const order = i % 2 === 0 ? engines.map((_, e) => e) : engines.map((_, e) => engines.length - 1 - e);
           for (const e of order) {
             progress(`${model} batch ${batch}: ${phase} ${engines[e]!.name}`, true);
-            const ms = await timed(engines[e]!, input, batch, settleMs);
-            if (i >= options.warmup) samples[e]!.push(ms);
+            if (settleMs > 0) await sleep(settleMs);
+            if (runsPerTurn > 1) await engines[e]!.run(input, batch);
+            for (let r = runsPerTurn > 1 ? 1 : 0; r < runsPerTurn; r++) {
+              const ms = await timed(engines[e]!, input, batch);
+              if (i >= options.warmup) samples[e]!.push(ms);
+            }
           }
         }
         const results: EngineResult[] = engines.map((engine, e) => {
@@ -140,7 +155,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   return {
     kind: 'cpu-benchmark',
     machine,
-    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS }, threadPinning: loadCpuModule().info().threadPinning },
+    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, runsPerTurn, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS }, threadPinning: loadCpuModule().info().threadPinning },
     rows,
     loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] ?? NaN,
   };

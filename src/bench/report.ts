@@ -14,6 +14,15 @@ function convolutionText(convolution: ConvolutionAlgorithm | undefined): string 
   return "'direct'";
 }
 
+/** How each engine's turn ran (results before runsPerTurn existed ran one run per turn). */
+function turnText(result: CpuBenchResult): string {
+  const { warmup, iterations, settleMs } = result.settings;
+  const runs = result.settings.runsPerTurn ?? 1;
+  const turns = `${warmup} warm-up + ${iterations} timed turns per engine, interleaved (the order reversed every other iteration)`;
+  if (runs === 1) return `${turns}, ${settleMs} ms idle before each run (so no engine's spinning threads slow the next)`;
+  return `${turns}; each turn: ${settleMs} ms idle, 1 untimed run, then ${runs - 1} timed runs back to back (the sustained rate of a busy engine)`;
+}
+
 const f = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
 export function markdownReport(result: CpuBenchResult): string {
@@ -32,7 +41,7 @@ export function markdownReport(result: CpuBenchResult): string {
     `| load average (1 min) | ${f(m.loadAverage1m, 2)} at start, ${f(result.loadAverage1mAtEnd, 2)} at end |`,
     `| commit | ${m.commit} |`,
     `| versions | ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
-    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${result.settings.warmup} warm-up + ${result.settings.iterations} timed runs per engine, interleaved (the order reversed every other iteration), ${result.settings.settleMs} ms idle before each run (so no engine's spinning threads slow the next); images/s at the median latency; paired: the median over iterations of onnxruntime's time / ours in the same iteration |`,
+    `| method | synthetic 'plain' weights; onnxruntime runs our ONNX export of the same weights; ${turnText(result)}; images/s at the median latency; paired: the median over iterations of onnxruntime's time / ours in the same iteration |`,
     '',
     `| model | input | batch | ${engines.map((e) => `${e} img/s | ${e} p50 / p90 ms`).join(' | ')} | ours / ort-folded | paired |`,
     `|---|---|---|${engines.map(() => '---:|---:').join('|')}|---:|---:|`,

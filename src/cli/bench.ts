@@ -45,6 +45,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
       convolution: { type: 'string' },
       'input-size': { type: 'string' },
       'settle-ms': { type: 'string' },
+      'runs-per-turn': { type: 'string' },
       'folded-only': { type: 'boolean' },
       out: { type: 'string' },
       ...COMMON_OPTIONS,
@@ -62,6 +63,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
   const threads = optionalInteger(parsed, 'threads', 'bench') ?? os.availableParallelism();
   const inputSize = optionalInteger(parsed, 'input-size', 'bench');
   const out = str(parsed, 'out') ?? BENCH_DEFAULTS.out;
+  const runsPerTurn = optionalInteger(parsed, 'runs-per-turn', 'bench');
   const settleText = str(parsed, 'settle-ms');
   if (settleText !== undefined && !/^[0-9]+$/.test(settleText)) throw new UsageError(`--settle-ms expects a non-negative integer, got '${settleText}'`, 'bench');
 
@@ -74,6 +76,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
     convolution: parseConvolution(str(parsed, 'convolution'), 'bench'),
     unfolded: parsed.values['folded-only'] !== true,
     ...(settleText === undefined ? {} : { settleMs: Number(settleText) }),
+    ...(runsPerTurn === undefined ? {} : { runsPerTurn }),
     ...(inputSize === undefined ? {} : { inputSize }),
     progress: progressPrinter(io, process.stderr.isTTY === true),
   });

@@ -142,8 +142,11 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
       --convolution A     ours: auto (default; Winograd for 3x3 stride-1 convs where oneDNN
                           has a kernel, and 1x7/7x1 on AVX-512) | direct
       --input-size S      square input size for every model (default each model's own)
-      --settle-ms MS      idle time before every run, untimed (default 50): lets the other
+      --settle-ms MS      idle time before every turn, untimed (default 50): lets the other
                           engine's spinning threads go idle so they do not slow this run
+      --runs-per-turn N   runs per engine turn (default 1: every timed run follows the idle
+                          time, an engine woken from idle). N > 1: one untimed run, then N-1
+                          timed runs back to back, the sustained rate of a busy engine
       --folded-only       skip onnxruntime on the unfolded graph
       --out DIR           where results go (default bench/results)
   -h, --help              this help

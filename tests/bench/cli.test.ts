@@ -46,6 +46,7 @@ describe('bench, profile and export-onnx command lines', () => {
       [['bench', '--threads', '0'], "--threads expects a positive integer, got '0'"],
       [['bench', '--bogus'], "Unknown option '--bogus'"],
       [['bench', '--settle-ms', 'soon'], "--settle-ms expects a non-negative integer, got 'soon'"],
+      [['bench', '--runs-per-turn', '0'], "--runs-per-turn expects a positive integer, got '0'"],
       [['bench', '--convolution', 'winograd'], "--convolution expects 'auto' or 'direct', got 'winograd'"],
       [['bench', '--profile'], 'missing required option --model'],
       [['profile', '--model', 'inception_v4', '--convolution', 'fft'], "--convolution expects 'auto' or 'direct', got 'fft'"],
@@ -114,6 +115,17 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     const png = await sharp(join(out, files[2]!)).png().toBuffer();
     const meta = await sharp(png).metadata();
     expect(meta.width).toBe(900);
+  });
+
+  it('bench --runs-per-turn 3 times two back-to-back runs per turn and says so', async () => {
+    const out = join(dir, 'turns');
+    const r = await cli('bench', '--models', 'inception_resnet_v1', '--batches', '1', '--iterations', '2', '--warmup', '0', '--input-size', '80', '--folded-only', '--settle-ms', '5', '--runs-per-turn', '3', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, readdirSync(out).find((f) => f.endsWith('.json'))!), 'utf8')) as CpuBenchResult;
+    expect(result.settings.runsPerTurn).toBe(3);
+    // 2 turns x (3 runs - 1 untimed) per engine.
+    expect(result.rows[0]!.engines.map((e) => e.iterations)).toEqual([4, 4]);
+    expect(r.stdout).toContain('0 warm-up + 2 timed turns per engine, interleaved (the order reversed every other iteration); each turn: 5 ms idle, 1 untimed run, then 2 timed runs back to back');
   });
 
   it('profile lists every step with its implementation, the peak, and the whole-network rate', async () => {
