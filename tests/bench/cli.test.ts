@@ -134,7 +134,9 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/measured fp32 peak: \d+\.\d GFLOP\/s/);
     expect(r.stdout).toMatch(/whole network: .* GFLOP\/s, \d+\.\d% of peak/);
+    expect(r.stdout).toMatch(/whole runs: \d+\.\d\d ms, \d+\.\d\d images\/s \(median of 1 runs back to back/);
     const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.runMs).toBeGreaterThan(0);
     // input reorder + one entry per plan step + output reorder; every conv has MACs and a rate.
     expect(report.steps[0].op).toBe('reorder');
     expect(report.steps[report.steps.length - 1].op).toBe('reorder');
