@@ -6,6 +6,7 @@
  */
 import type { Backend, BackendInfo, CompileOptions, Program } from '../../src/runtime/backend';
 import type { LayoutPolicy, Plan } from '../../src/plan/types';
+import { checkFiniteValues } from '../../src/runtime/input';
 
 export interface FakeControls {
   /** Milliseconds each run takes (a timer, so runs genuinely overlap if not serialised). */
@@ -68,4 +69,18 @@ export function fakeBackend(kind: 'cpu' | 'cuda' = 'cpu', devices: BackendInfo['
     },
   };
   return { backend, controls };
+}
+
+/**
+ * What a native run rejects with when its input holds a NaN or infinite value (native/cuda
+ * program.cc CopyFiniteInput throws the JS text of checkFiniteValues with code E_INVALID_INPUT),
+ * for fake native handles; null when every value is finite.
+ */
+export function nativeNonFiniteError(values: Float32Array): Error | null {
+  try {
+    checkFiniteValues(values);
+    return null;
+  } catch (error) {
+    return Object.assign(new Error((error as Error).message), { code: 'E_INVALID_INPUT' });
+  }
 }

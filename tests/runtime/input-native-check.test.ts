@@ -13,10 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors';
 import { type NativeProgramHandle, QueuedProgram } from '../../src/native/queued-program';
 import type { Backend, Program } from '../../src/runtime/backend';
-import { firstNonFinite } from '../../src/runtime/input';
 import { createSessionWithBackend, runOwnedInput, type Session } from '../../src/runtime/session';
 import type { Plan } from '../../src/plan/types';
-import { fakeBackend } from './fake-backend';
+import { fakeBackend, nativeNonFiniteError } from './fake-backend';
 
 const SIZE = 80;
 const IMAGE = 3 * SIZE * SIZE;
@@ -38,12 +37,8 @@ function checkingHandle(plan: Plan, seen: Seen): NativeProgramHandle {
     dispose: () => undefined,
     run(input: Float32Array, n: number): Promise<Float32Array> {
       seen.runs.push(input);
-      const index = firstNonFinite(input);
-      if (index >= 0) {
-        const message = `Input value at index ${index} is ${input[index]}; every value must be finite (check the preprocessing)`;
-        return Promise.reject(Object.assign(new Error(message), { code: 'E_INVALID_INPUT' }));
-      }
-      return Promise.resolve(new Float32Array(n * k));
+      const error = nativeNonFiniteError(input);
+      return error === null ? Promise.resolve(new Float32Array(n * k)) : Promise.reject(error);
     },
   };
 }

@@ -13,10 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors';
 import { type NativeProgramHandle, QueuedProgram } from '../../src/native/queued-program';
 import type { Backend, Program } from '../../src/runtime/backend';
-import { firstNonFinite } from '../../src/runtime/input';
 import { createSessionWithBackend, type Session } from '../../src/runtime/session';
 import type { Plan } from '../../src/plan/types';
-import { fakeBackend } from './fake-backend';
+import { fakeBackend, nativeNonFiniteError } from './fake-backend';
 
 const SIZE = 80;
 const IMAGE = 3 * SIZE * SIZE;
@@ -49,12 +48,9 @@ function stagingHandle(plan: Plan, native: Native): StagingHandle {
   const later = (values: Float32Array, n: number): Promise<Float32Array> =>
     new Promise((resolve, reject) => {
       native.inFlight.push(() => {
-        const index = firstNonFinite(values);
-        if (index >= 0) {
-          reject(Object.assign(new Error(`Input value at index ${index} is ${values[index]}; every value must be finite (check the preprocessing)`), { code: 'E_INVALID_INPUT' }));
-        } else {
-          resolve(rowsOf(values, n));
-        }
+        const error = nativeNonFiniteError(values);
+        if (error === null) resolve(rowsOf(values, n));
+        else reject(error);
       });
     });
   return {
