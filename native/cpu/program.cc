@@ -353,14 +353,7 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
     const std::string key = Concat(in.c, ">", out.c, " ", in.h, "x", in.w, ">", out.h, "x", out.w, " pad ", step.pad[0], ",",
                                    step.pad[1], " n ", src.dims()[0], step.relu ? " relu" : "",
                                    step.residual != kNoTensor ? " sum" : "");
-    const int32_t winograd_impl = ChooseConvKernel(describe(algorithm::convolution_winograd), attr, key);
-    if (winograd_impl >= 0) {
-      pd = DnnlCall("convolution_forward::primitive_desc(winograd)", [&] {
-        dnnl::convolution_forward::primitive_desc chosen(describe(algorithm::convolution_winograd), attr, engine_);
-        for (int32_t i = 0; i < winograd_impl; ++i) chosen.next_impl();
-        return chosen;
-      });
-    }
+    pd = WinogradKernel(describe(algorithm::convolution_winograd), attr, key);
   }
   if (!pd) {
     pd = DnnlCall("convolution_forward::primitive_desc",
@@ -404,24 +397,34 @@ bool IsReferenceImpl(const std::string& impl) { return impl.rfind("ref", 0) == 0
 // (results then differ at the ~1e-6 level); benchmark: false is the same in every process. Only
 // the compute thread (compute_thread.h) creates programs and batch sizes, so no lock is needed.
 namespace {
-std::map<std::string, int32_t>& ConvChoices() {
+std::map<std::string, int32_t>& ConvChoices() {  // key -> index in oneDNN's Winograd list
   static std::map<std::string, int32_t> choices;
   return choices;
 }
 }  // namespace
 
-int32_t CpuProgram::ChooseConvKernel(const dnnl::convolution_forward::desc& winograd, const dnnl::primitive_attr& attr,
-                                     const std::string& key) {
-  dnnl::convolution_forward::primitive_desc pd;
+dnnl::convolution_forward::primitive_desc CpuProgram::WinogradKernel(const dnnl::convolution_forward::desc& winograd,
+                                                                     const dnnl::primitive_attr& attr,
+                                                                     const std::string& key) {
+  using PrimitiveDesc = dnnl::convolution_forward::primitive_desc;
+  PrimitiveDesc pd;
   try {
-    pd = dnnl::convolution_forward::primitive_desc(winograd, attr, engine_);
+    pd = PrimitiveDesc(winograd, attr, engine_);
   } catch (const dnnl::error&) {
-    return -1;  // no Winograd kernel for this shape, ISA or post-op list: direct
+    return {};  // no Winograd kernel for this shape, ISA or post-op list: direct
   }
-  if (!benchmark_) return 0;
+  if (!benchmark_) return pd;
+  // pd at oneDNN's list entry `index` (listing or timing moves a primitive_desc along its list).
+  auto entry = [&](int32_t index) {
+    return DnnlCall("convolution_forward::primitive_desc(winograd)", [&] {
+      PrimitiveDesc at(winograd, attr, engine_);
+      for (int32_t i = 0; i < index; ++i) at.next_impl();
+      return at;
+    });
+  };
   const std::string keyed = Concat(key, " threads ", threads_);
   auto found = ConvChoices().find(keyed);
-  if (found != ConvChoices().end()) return found->second;
+  if (found != ConvChoices().end()) return found->second == 0 ? pd : entry(found->second);
 
   // The list names some kernels twice (other configurations of the same kernel): only each name's
   // first entry is a candidate, and a list of one name (at larger batches, e.g. 8) is not timed.
@@ -438,8 +441,7 @@ int32_t CpuProgram::ChooseConvKernel(const dnnl::convolution_forward::desc& wino
   } while (pd.next_impl());
   int32_t choice = 0;
   if (candidates.size() > 1 && candidates.front() == 0) {
-    pd = DnnlCall("convolution_forward::primitive_desc(winograd)",
-                  [&] { return dnnl::convolution_forward::primitive_desc(winograd, attr, engine_); });
+    pd = entry(0);
     double best = 0;  // the time to beat: kSwitchFactor x oneDNN's first kernel's
     index = 0;
     do {
@@ -456,7 +458,7 @@ int32_t CpuProgram::ChooseConvKernel(const dnnl::convolution_forward::desc& wino
     } while (pd.next_impl());
   }
   ConvChoices().emplace(keyed, choice);
-  return choice;
+  return entry(choice);
 }
 
 // Milliseconds of one run of pd's primitive: the best of 3 after a warm-up, on zeroed memory of its

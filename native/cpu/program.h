@@ -34,7 +34,7 @@ class CpuProgram {
   // Reads plan.weights (must stay valid during the call), creates the batch-max primitives,
   // reorders the weights, allocates the arena. Throws inception::Error.
   // benchmark: under kAuto, time oneDNN's Winograd kernels for each 3x3 stride-1 conv that has
-  // several (ChooseConvKernel in program.cc) instead of taking oneDNN's first one.
+  // several (WinogradKernel in program.cc) instead of taking oneDNN's first one.
   CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark);
   ~CpuProgram();
   CpuProgram(const CpuProgram&) = delete;
@@ -72,10 +72,10 @@ class CpuProgram {
   void Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms);
   std::unique_ptr<BatchExec> CreateExec(int32_t n);
   StepExec CreateConv(size_t index, const PlanStep& step, int32_t n);
-  // Which kernel a conv that MayUseWinograd runs (see program.cc): the index of a Winograd kernel in
-  // oneDNN's list for `winograd`, or -1 for direct (oneDNN has no Winograd kernel for it).
-  int32_t ChooseConvKernel(const dnnl::convolution_forward::desc& winograd, const dnnl::primitive_attr& attr,
-                           const std::string& key);
+  // The Winograd kernel a conv that MayUseWinograd runs (see program.cc): oneDNN's first, or with
+  // benchmark the timed choice; empty when oneDNN has none for it (the conv runs direct).
+  dnnl::convolution_forward::primitive_desc WinogradKernel(const dnnl::convolution_forward::desc& winograd,
+                                                           const dnnl::primitive_attr& attr, const std::string& key);
   double TimeConv(const dnnl::convolution_forward::primitive_desc& pd);
   StepExec CreatePool(const PlanStep& step, int32_t n);
   StepExec CreateLoop(size_t index, const PlanStep& step, int32_t n);

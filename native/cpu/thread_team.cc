@@ -51,8 +51,8 @@ bool PinningDisabled() {
   return value != nullptr && std::strcmp(value, "0") == 0;
 }
 
-// Applies one affinity to every thread of a team of `threads`: thread i gets cpu_of(i)'s mask.
-// Returns "" or the first failure as "pthread_setaffinity_np(thread i, CPU c): <reason>".
+// Sets the affinity of every thread of a team of `threads`: thread i gets mask_of(i).
+// Returns "" or the first failure as "pthread_setaffinity_np(team thread i): <reason>".
 template <typename MaskOf>
 std::string ApplyToTeam(int32_t threads, MaskOf mask_of) {
   std::vector<int> failures(static_cast<size_t>(threads), 0);

@@ -12,6 +12,7 @@ import { lowerToPlan } from '../plan/lower';
 import type { ConvolutionAlgorithm } from '../runtime/backend';
 import { generateInput, syntheticWeights } from '../weights/synthetic';
 import { machineInfo, type MachineInfo } from './machine';
+import { latencyStats } from './stats';
 
 export interface ProfileOptions {
   readonly model: ModelName;
@@ -119,7 +120,7 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
   } finally {
     program.dispose();
   }
-  const runMs = [...runs].sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)]!;
+  const runMs = latencyStats(runs).p50Ms;
   const peak = await measureCpuPeak({ threads: options.threads, ...(options.peakSize === undefined ? {} : { size: options.peakSize }) });
   const peakGflops = Math.max(peak.gflops, peak.conv1x1Gflops, peak.conv3x3Gflops);
   const nodes = macsByNode(optimised.graph);

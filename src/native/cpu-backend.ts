@@ -79,7 +79,7 @@ export interface NativeCpuInfo {
 interface NativeCompileOptions {
   threads?: number;
   convolution?: ConvolutionAlgorithm;
-  /** Default true: time oneDNN's kernels for each 3x3 stride-1 conv under 'auto' (program.cc ChooseConvKernel). */
+  /** Default true: time oneDNN's kernels for each 3x3 stride-1 conv under 'auto' (program.cc WinogradKernel). */
   benchmark?: boolean;
 }
 

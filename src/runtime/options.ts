@@ -53,7 +53,7 @@ export interface SessionOptions {
    * sessions on the same GPU, cuDNN and shapes skip the timing.
    * CPU (convolution 'auto'): for each 3x3 stride-1 convolution for which oneDNN lists several
    * Winograd kernels (small batches, or steps run image by image), each is timed and one replaces
-   * oneDNN's first choice when at least 18% faster (native/cpu/program.cc ChooseConvKernel); the
+   * oneDNN's first choice when at least 18% faster (native/cpu/program.cc WinogradKernel); the
    * decisions hold for the whole process, so its sessions agree bitwise.
    */
   readonly benchmark?: boolean;

@@ -1,7 +1,7 @@
 /**
  * benchmark (default true) under convolution 'auto': for a 3x3 stride-1 conv for which oneDNN lists
  * several Winograd kernels (at small batches), each is timed and a faster one may replace oneDNN's first
- * (native/cpu/program.cc ChooseConvKernel). Checked here: whichever kernel runs, the output is
+ * (native/cpu/program.cc WinogradKernel). Checked here: whichever kernel runs, the output is
  * right (against the float64 reference, WINO_TOL as in cpu-winograd.test.ts: Winograd transforms
  * add a few fp32 roundings, measured ~1e-6, and any wrong tap or bias gives 1e-2 or more); the
  * decision is the process's, so a second program of the same shape runs the same kernel and gives
