@@ -20,18 +20,6 @@ using dnnl::algorithm;
 using dnnl::memory;
 using dnnl::prop_kind;
 
-namespace {
-uint8_t* AlignedAlloc(int64_t bytes, const char* what) {
-  void* p = std::aligned_alloc(kAlignment, static_cast<size_t>(RoundUp(bytes, kAlignment)));
-  if (p == nullptr) {
-    throw Error(kCodeNative, "ENOMEM", Concat("could not allocate ", bytes, " bytes for the ", what), "aligned_alloc");
-  }
-  return static_cast<uint8_t*>(p);
-}
-}  // namespace
-
-void CpuProgram::FreeDeleter::operator()(void* p) const { std::free(p); }
-
 struct CpuProgram::StepExec {
   std::string name, impl, shapes;
   bool is_primitive = false;
@@ -104,6 +92,7 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
   params_a_.resize(plan_.steps.size());
   params_b_.resize(plan_.steps.size());
   winograd_1d_.resize(plan_.steps.size());
+  small_map_.resize(plan_.steps.size());
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
     if (s.op == OpKind::kConv2d || s.op == OpKind::kLinear || s.op == OpKind::kAffine) {
@@ -123,6 +112,16 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
         throw;
       }
       weight_bytes_ += winograd_1d_[i]->weight_bytes();
+    }
+    if (MayUseSmallMap(s)) {
+      try {
+        small_map_[i] = std::make_unique<SmallMapConv>(SmallMapShapeOf(s), plan_.weights + s.weight.offset,
+                                                       plan_.weights + s.bias.offset);
+      } catch (Error& e) {
+        e.WithStep(s.name).WithShapes(ShapesOf(s));
+        throw;
+      }
+      weight_bytes_ += small_map_[i]->weight_bytes();
     }
     if (s.op == OpKind::kConv2d && MayUseWinograd(s)) {
       oihw_weights_[i].assign(plan_.weights + s.weight.offset, plan_.weights + s.weight.offset + s.weight.length);
@@ -145,7 +144,8 @@ void CpuProgram::Release() {
   params_a_.clear();
   params_b_.clear();
   winograd_1d_.clear();
-  winograd_1d_workspace_.reset();
+  small_map_.clear();
+  kernel_workspace_.reset();
   arena_.reset();
   scratch_.reset();
   staging_.reset();
@@ -265,9 +265,11 @@ std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
     try {
       switch (step.op) {
         case OpKind::kConv2d:
-          exec->steps.push_back(winograd_1d_[i] ? CreateWinograd1d(i, step, n) : CreateConv(i, step, n));
+        case OpKind::kLinear:
+          if (winograd_1d_[i]) exec->steps.push_back(CreateWinograd1d(i, step, n));
+          else if (small_map_[i] && SmallMapConv::Fits(SmallMapShapeOf(step), n)) exec->steps.push_back(CreateSmallMap(i, step, n));
+          else exec->steps.push_back(CreateConv(i, step, n));
           break;
-        case OpKind::kLinear: exec->steps.push_back(CreateConv(i, step, n)); break;
         case OpKind::kMaxPool2d:
         case OpKind::kAvgPool2d:
         case OpKind::kGlobalAvgPool: exec->steps.push_back(CreatePool(step, n)); break;
@@ -308,7 +310,7 @@ std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
   return exec;
 }
 
-bool CpuProgram::Grow(std::unique_ptr<uint8_t, FreeDeleter>* buffer, int64_t* size, int64_t bytes, const char* what) {
+bool CpuProgram::Grow(AlignedPtr<uint8_t>* buffer, int64_t* size, int64_t bytes, const char* what) {
   if (bytes <= *size) return false;
   buffer->reset(AlignedAlloc(bytes, what));
   *size = bytes;
@@ -550,13 +552,58 @@ bool CpuProgram::UsesWinograd1d(const PlanStep& step) const {
 // (dense or concat view, any batch), so it needs no per-image runs or staging.
 CpuProgram::StepExec CpuProgram::CreateWinograd1d(size_t index, const PlanStep& step, int32_t n) {
   Winograd1dConv* conv = winograd_1d_[index].get();
-  // Steps read the workspace pointer at run time, so growing it for this batch size is safe.
-  Grow(&winograd_1d_workspace_, &winograd_1d_workspace_bytes_, conv->Prepare(n), "Winograd 1-D workspace");
+  EnsureKernelWorkspace(conv->Prepare(n));
   const BlockedSlice in{reinterpret_cast<float*>(ImagePointer(step.inputs[0])), ImageStride(step.inputs[0]) / static_cast<int64_t>(sizeof(float))};
   const BlockedSlice out{reinterpret_cast<float*>(ImagePointer(step.output)), ImageStride(step.output) / static_cast<int64_t>(sizeof(float))};
   StepExec exec;
   exec.impl = Winograd1dConv::kImpl;
-  exec.loop = [this, conv, n, in, out] { conv->Run(n, in, out, winograd_1d_workspace_.get(), stream_); };
+  exec.loop = [this, conv, n, in, out] { conv->Run(n, in, out, kernel_workspace_.get(), stream_); };
+  return exec;
+}
+
+void CpuProgram::EnsureKernelWorkspace(int64_t bytes) {
+  // Steps read the workspace pointer at run time, so growing it for a new batch size is safe.
+  Grow(&kernel_workspace_, &kernel_workspace_bytes_, bytes, "workspace of the CPU module's own kernels");
+}
+
+bool CpuProgram::MayUseSmallMap(const PlanStep& step) const {
+  if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_) return false;
+  if (step.op != OpKind::kConv2d && step.op != OpKind::kLinear) return false;
+  if (LayoutOf(step.inputs[0]).block != SmallMapConv::kBlock || LayoutOf(step.output).block != SmallMapConv::kBlock) return false;
+  return SmallMapConv::Supports(SmallMapShapeOf(step), plan_.tensors[step.inputs[0]].channel_offset,
+                                plan_.tensors[step.output].channel_offset);
+}
+
+SmallMapShape CpuProgram::SmallMapShapeOf(const PlanStep& step) const {
+  const PlanTensor& in = plan_.tensors[step.inputs[0]];
+  const PlanTensor& out = plan_.tensors[step.output];
+  SmallMapShape shape;
+  shape.cin = in.c;
+  shape.cout = out.c;
+  shape.in_h = in.h;
+  shape.in_w = in.w;
+  shape.out_h = out.h;
+  shape.out_w = out.w;
+  for (int i = 0; i < 2; ++i) {
+    shape.kernel[i] = step.kernel[i];
+    shape.stride[i] = step.stride[i];
+    shape.pad[i] = step.pad[i];
+  }
+  shape.relu = step.relu;
+  shape.residual = step.residual != kNoTensor;
+  return shape;
+}
+
+// A conv or linear step whose output at batch n is a few pixels, as small_map_conv.h's weight
+// stream: addresses its input and output slices directly (dense or concat view), no staging.
+CpuProgram::StepExec CpuProgram::CreateSmallMap(size_t index, const PlanStep& step, int32_t n) {
+  const SmallMapConv* conv = small_map_[index].get();
+  EnsureKernelWorkspace(conv->WorkspaceBytes());
+  const BlockedSlice in{reinterpret_cast<float*>(ImagePointer(step.inputs[0])), ImageStride(step.inputs[0]) / static_cast<int64_t>(sizeof(float))};
+  const BlockedSlice out{reinterpret_cast<float*>(ImagePointer(step.output)), ImageStride(step.output) / static_cast<int64_t>(sizeof(float))};
+  StepExec exec;
+  exec.impl = SmallMapConv::kImpl;
+  exec.loop = [this, conv, n, in, out] { conv->Run(n, in, out, reinterpret_cast<float*>(kernel_workspace_.get())); };
   return exec;
 }
 

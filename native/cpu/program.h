@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "core/plan.h"
+#include "cpu/alignment.h"
 #include "cpu/layout.h"
+#include "cpu/small_map_conv.h"
 #include "cpu/winograd_1d.h"
 
 namespace inception::cpu {
@@ -57,8 +59,8 @@ class CpuProgram {
   int64_t OutputElements(int32_t n) const;
   int32_t threads() const { return threads_; }
   ConvAlgorithm conv_algorithm() const { return conv_algorithm_; }
-  // oneDNN's scratchpad plus the Winograd 1-D steps' transformed maps (staging copies not counted).
-  int64_t workspace_bytes() const { return scratch_bytes_ + winograd_1d_workspace_bytes_; }
+  // oneDNN's scratchpad plus our kernels' workspace (staging copies not counted).
+  int64_t workspace_bytes() const { return scratch_bytes_ + kernel_workspace_bytes_; }
   int64_t weight_bytes() const { return weight_bytes_; }
   int64_t arena_bytes() const { return arena_bytes_; }
   std::vector<StepImplementation> Implementations();
@@ -98,6 +100,13 @@ class CpuProgram {
   // Whether step runs as the 1-D Winograd F(4,7) of winograd_1d.h (1x7 / 7x1 convs under 'auto' on AVX-512).
   bool UsesWinograd1d(const PlanStep& step) const;
   StepExec CreateWinograd1d(size_t index, const PlanStep& step, int32_t n);
+  // Whether a conv or linear step may run as small_map_conv.h's kernel (under 'auto' on AVX-512,
+  // at the batch sizes whose output fits it), and its geometry there.
+  bool MayUseSmallMap(const PlanStep& step) const;
+  SmallMapShape SmallMapShapeOf(const PlanStep& step) const;
+  StepExec CreateSmallMap(size_t index, const PlanStep& step, int32_t n);
+  // Points our kernels' shared workspace at bytes or more (steps read it at run time).
+  void EnsureKernelWorkspace(int64_t bytes);
   void EnsureScratch(int64_t bytes);
   void EnsureStaging(int64_t bytes);
   const BufferLayout& LayoutOf(int32_t tensor) const { return layouts_[plan_.tensors[tensor].buffer]; }
@@ -114,17 +123,14 @@ class CpuProgram {
   dnnl::stream stream_;
   std::vector<BufferLayout> layouts_;
 
-  struct FreeDeleter {
-    void operator()(void* p) const;
-  };
   // Reallocates *buffer (64-byte aligned, contents not kept) when bytes > *size; true when it did.
-  static bool Grow(std::unique_ptr<uint8_t, FreeDeleter>* buffer, int64_t* size, int64_t bytes, const char* what);
-  std::unique_ptr<uint8_t, FreeDeleter> arena_;
+  static bool Grow(AlignedPtr<uint8_t>* buffer, int64_t* size, int64_t bytes, const char* what);
+  AlignedPtr<uint8_t> arena_;
   int64_t arena_bytes_ = 0;
-  std::unique_ptr<uint8_t, FreeDeleter> scratch_;
+  AlignedPtr<uint8_t> scratch_;
   int64_t scratch_bytes_ = 0;
   // Dense copies of channel views for staged steps (ViewMode::kStaged), shared by all steps.
-  std::unique_ptr<uint8_t, FreeDeleter> staging_;
+  AlignedPtr<uint8_t> staging_;
   int64_t staging_bytes_ = 0;
 
   // Per step: prepared conv weights in each format a primitive asked for; biases and affine params.
@@ -132,9 +138,11 @@ class CpuProgram {
   std::vector<std::vector<float>> oihw_weights_;  // only for steps that MayUseWinograd
   std::vector<std::vector<float>> params_a_, params_b_;
   std::vector<std::unique_ptr<Winograd1dConv>> winograd_1d_;  // per step; null unless UsesWinograd1d
-  // Transformed inputs and products of the Winograd 1-D steps, shared (steps run one at a time).
-  std::unique_ptr<uint8_t, FreeDeleter> winograd_1d_workspace_;
-  int64_t winograd_1d_workspace_bytes_ = 0;
+  std::vector<std::unique_ptr<SmallMapConv>> small_map_;       // per step; null unless MayUseSmallMap
+  // Our kernels' workspace (the Winograd 1-D transformed maps and products, the small-map kernel's
+  // gathered windows), shared: steps run one at a time.
+  AlignedPtr<uint8_t> kernel_workspace_;
+  int64_t kernel_workspace_bytes_ = 0;
   int64_t weight_bytes_ = 0;
 
   std::map<int32_t, std::unique_ptr<BatchExec>> execs_;

@@ -23,18 +23,14 @@
 #include <string>
 #include <vector>
 
+#include "cpu/blocked_slice.h"
+
 namespace inception::cpu {
 
 struct Winograd1dShape {
   int32_t cin = 0, cout = 0, h = 0, w = 0;
   bool along_w = true;  // true: kernel 1x7 (taps along W); false: 7x1 (taps along H)
   bool relu = false;
-};
-
-// A 16-channel-blocked channel slice: image i starts at first + i * image_stride (floats).
-struct BlockedSlice {
-  float* first = nullptr;
-  int64_t image_stride = 0;
 };
 
 class Winograd1dConv {

@@ -10,7 +10,7 @@ export function resultBaseName(date: Date): string {
 
 /** Results written before the option existed have no `convolution`: those ran direct everywhere. */
 function convolutionText(convolution: ConvolutionAlgorithm | undefined): string {
-  if (convolution === 'auto') return "'auto', Winograd for 3x3 where oneDNN has a kernel and F(4,7) for 1x7/7x1";
+  if (convolution === 'auto') return "'auto', Winograd for 3x3 where oneDNN has a kernel, F(4,7) for 1x7/7x1 and a weight stream on maps of at most 12 pixels";
   return "'direct'";
 }
 

@@ -8,8 +8,9 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --max-batch N       largest batch per run (default 8); bigger inputs are split
       --threads N         cpu threads (default: all cores)
       --convolution A     cpu: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
-                          has a kernel and F(4,7) for 1x7/7x1 on AVX-512, direct elsewhere)
-                          | direct (direct everywhere)
+                          has a kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream
+                          for convs on maps of at most 12 output pixels; direct elsewhere)
+                          | direct (oneDNN direct everywhere)
       --streams N         cuda: run each block's branches on up to N streams (1..4; default 4 up to --max-batch 16, else 1)
       --no-benchmark      take the library's first choice instead of timing candidates (cuda:
                           cuDNN's heuristic algorithms; cpu: oneDNN's first Winograd kernel)

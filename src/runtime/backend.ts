@@ -10,10 +10,11 @@ import type { LayoutPolicy, Plan } from '../plan/types';
 export type DeviceKind = 'cpu' | 'cuda';
 export type Precision = 'fp32' | 'tf32' | 'fp16';
 /**
- * How the CPU backend computes 3x3 stride-1 and 1x7/7x1 convolutions. 'auto': Winograd (oneDNN's
- * F(4x4,3x3) or F(2x2,3x3) kernels for 3x3 wherever oneDNN has one for the shape; on AVX-512, our
- * 1-D F(4,7) for 1x7/7x1, native/cpu/winograd_1d.h: fewer multiplications, slightly different
- * rounding), direct elsewhere. 'direct': direct convolution everywhere.
+ * How the CPU backend computes convolutions. 'auto': Winograd (oneDNN's F(4x4,3x3) or F(2x2,3x3)
+ * kernels for 3x3 stride-1 wherever oneDNN has one for the shape; on AVX-512, our 1-D F(4,7) for
+ * 1x7/7x1, native/cpu/winograd_1d.h: fewer multiplications, slightly different rounding), on
+ * AVX-512 our weight stream for convs with more than one tap and at most 12 output pixels over the
+ * batch (native/cpu/small_map_conv.h), oneDNN direct elsewhere. 'direct': oneDNN direct everywhere.
  */
 export type ConvolutionAlgorithm = 'auto' | 'direct';
 export const CONVOLUTION_ALGORITHMS: readonly ConvolutionAlgorithm[] = ['auto', 'direct'];

@@ -34,7 +34,9 @@ export interface SessionOptions {
    * CPU only: 'auto' (default) runs 3x3 stride-1 convolutions as Winograd where oneDNN has a
    * kernel for them (about 2x fewer multiplications there; relative L2 vs direct ~1e-6 on plain
    * weights), and on AVX-512 the 1x7/7x1 convolutions as our 1-D Winograd F(4,7) (2.8x fewer;
-   * ~5e-6 per layer); 'direct' uses direct convolution everywhere.
+   * ~5e-6 per layer) and convolutions with more than one tap whose output over the batch is at
+   * most 12 pixels (IR-v1's 3x3 maps at batch 1) as our weight-streaming kernel (same arithmetic,
+   * another summation order); 'direct' uses oneDNN's direct convolution everywhere.
    */
   readonly convolution?: ConvolutionAlgorithm;
   /** inception_resnet_v1 only: 'embedding' (default) or 'logits' (needs a checkpoint with logits.*). */

@@ -57,7 +57,7 @@ describe('benchmark statistics and reports', () => {
     expect(md).toContain('| inception_v4 | 299 | 8 | 80.00 | 100.0 / 120.0 | 40.00 | 200.0 / 210.0 | 2.00 | 1.90 |');
     expect(md).toContain('0.50 at start, 0.60 at end');
     expect(md).toContain('1 warm-up + 3 timed turns per engine, interleaved (the order reversed every other iteration), 50 ms idle before each run');
-    expect(md).toContain("| threads | ours 2 (2 threads pinned to CPUs 0,1; convolutions: 'auto', Winograd for 3x3 where oneDNN has a kernel and F(4,7) for 1x7/7x1), ");
+    expect(md).toContain("| threads | ours 2 (2 threads pinned to CPUs 0,1; convolutions: 'auto', Winograd for 3x3 where oneDNN has a kernel, F(4,7) for 1x7/7x1 and a weight stream on maps of at most 12 pixels), ");
     // Results written before these settings existed ran direct everywhere, pinning unrecorded, and say so.
     const old = { ...result, settings: { ...result.settings, convolution: undefined, threadPinning: undefined } } as unknown as CpuBenchResult;
     expect(markdownReport(old)).toContain("| threads | ours 2 (pinning not recorded; convolutions: 'direct'), ");

@@ -1,0 +1,198 @@
+/**
+ * convolution: 'auto' on AVX-512: convs with more than one tap whose output over the batch is at
+ * most 12 pixels run as the CPU module's weight-streaming kernel (native/cpu/small_map_conv.*, impl
+ * 'small_map:avx512_core'), checked against the float64 reference: IR-v1's stride-2 3x3 on 8x8 and
+ * its 1x3 / 3x1 on 3x3 maps, padding that covers most taps, a residual sum, concat views in and
+ * out, channel counts it does not take (oneDNN direct), 1x1 convs (oneDNN), and one plan whose
+ * batch sizes fall on both sides of the 12-pixel limit.
+ *
+ * Tolerance SMALL_MAP_TOL 1e-6 (relative L2 of the whole output): plain fp32 sums of up to
+ * taps * Cin = 2304 products in order, so the error is the float rounding of a direct convolution;
+ * measured here 1.5e-7 to 2.5e-7 (printed per case). A lost tap, a window read from the wrong
+ * pixel, a dropped bias, ReLU or residual, or a panel written to the wrong channels each give 1e-2
+ * or more.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Pair } from '../../src/graph/ir';
+import { loadCpuModule } from '../../src/native/cpu-backend';
+import type { Plan } from '../../src/plan/types';
+import { refConcat, refConv2d, refTensor, type RefTensor } from '../helpers/reference';
+import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
+import { blockedInput, firstImages, PlanKit, randomValues, relativeL2 } from './plan-kit';
+
+const SMALL_MAP_TOL = 1e-6;
+const IMPL = 'small_map:avx512_core';
+
+/** The kernel needs AVX-512 (16-channel blocks); elsewhere these convs run on oneDNN. */
+const hasAvx512 = cpuBackend !== null && loadCpuModule().info().isa.startsWith('avx512_core');
+
+interface Conv {
+  weight: Float32Array;
+  bias: Float32Array;
+  cout: number;
+  kernel: Pair;
+  stride: Pair;
+  pad: Pair;
+  relu: boolean;
+}
+
+function conv(cin: number, cout: number, kernel: Pair, stride: Pair, pad: Pair, relu: boolean, seed: number): Conv {
+  const fanIn = cin * kernel[0] * kernel[1];
+  return {
+    weight: randomValues(cout * fanIn, seed).map((v) => v / Math.sqrt(fanIn)),
+    bias: randomValues(cout, seed + 1).map((v) => v * 0.1),
+    cout,
+    kernel,
+    stride,
+    pad,
+    relu,
+  };
+}
+
+function addConv(kit: PlanKit, name: string, input: number, output: number, c: Conv, residual = -1): void {
+  kit.add({
+    op: 'conv2d', name, input, output, residual, weight: kit.weight(c.weight), bias: kit.weight(c.bias),
+    kernel: c.kernel, stride: c.stride, pad: c.pad, relu: c.relu,
+  });
+}
+
+function reference(x: RefTensor, c: Conv, residual?: RefTensor): RefTensor {
+  return refConv2d(x, c.weight, c.bias, c.cout, c.kernel, c.stride, c.pad, c.relu, residual === undefined ? undefined : { tensor: residual, scale: 1 });
+}
+
+function outputSize(size: number, c: Conv, axis: 0 | 1): number {
+  return Math.floor((size + 2 * c.pad[axis] - c.kernel[axis]) / c.stride[axis]) + 1;
+}
+
+interface Built {
+  plan: Plan;
+  reference: (x: RefTensor) => RefTensor;
+  /** Steps expected on the small-map kernel on AVX-512, at the batch the case runs. */
+  small: string[];
+  /** Steps expected on oneDNN. */
+  onednn: string[];
+}
+
+/** One conv cin -> cout on a size x size map, dense in and out. */
+function densePlan(batch: number, cin: number, size: number, c: Conv, small: boolean): Built {
+  const kit = new PlanKit(batch, channelBlock());
+  const { input, x } = blockedInput(kit, cin, size, size);
+  const y = kit.map(c.cout, outputSize(size, c, 0), outputSize(size, c, 1));
+  addConv(kit, 'conv', x, y, c);
+  return { plan: kit.build(input, y), reference: (t) => reference(t, c), small: small ? ['conv'] : [], onednn: small ? [] : ['conv'] };
+}
+
+/** r = conv1x1(x) (oneDNN); r += conv3x3(x) in place (the residual sum), then relu. */
+function residualPlan(batch: number, c: number, size: number): Built {
+  const kit = new PlanKit(batch, channelBlock());
+  const { input, x } = blockedInput(kit, c, size, size);
+  const r = kit.map(c, size, size);
+  const shortcut = conv(c, c, [1, 1], [1, 1], [0, 0], false, 21);
+  const block = conv(c, c, [3, 3], [1, 1], [1, 1], true, 23);
+  addConv(kit, 'shortcut', x, r, shortcut);
+  addConv(kit, 'block', x, r, block, r);
+  return {
+    plan: kit.build(input, r),
+    reference: (t) => reference(t, block, reference(t, shortcut)),
+    small: ['block'],
+    onednn: ['shortcut'],
+  };
+}
+
+/**
+ * Concat views as in IR-v1's Block8: a = 1x3(x) and b = 3x1(x) write slices of one concat buffer
+ * (b at channel 32), and c = 3x1(b) reads the slice b (a view input) into a third slice.
+ */
+function viewPlan(batch: number, cin: number, size: number): Built {
+  const kit = new PlanKit(batch, channelBlock());
+  const { input, x } = blockedInput(kit, cin, size, size);
+  const cat = kit.map(32 + 48 + 32, size, size);
+  const va = kit.view(cat, 0, 32);
+  const vb = kit.view(cat, 32, 48);
+  const vc = kit.view(cat, 80, 32);
+  const a = conv(cin, 32, [1, 3], [1, 1], [0, 1], true, 61);
+  const b = conv(cin, 48, [3, 1], [1, 1], [1, 0], false, 63);
+  const c = conv(48, 32, [3, 1], [1, 1], [1, 0], true, 65);
+  addConv(kit, 'a_1x3', x, va, a);
+  addConv(kit, 'b_3x1', x, vb, b);
+  addConv(kit, 'c_3x1_of_b', vb, vc, c);
+  return {
+    plan: kit.build(input, cat),
+    reference: (t) => {
+      const rb = reference(t, b);
+      return refConcat([reference(t, a), rb, reference(rb, c)]);
+    },
+    small: ['a_1x3', 'b_3x1', 'c_3x1_of_b'],
+    onednn: [],
+  };
+}
+
+const S1: Pair = [1, 1];
+const S2: Pair = [2, 2];
+const CASES: [string, (batch: number) => Built, number][] = [
+  ['3x3 stride 2 256->384, 8x8 -> 3x3, relu (IR-v1 Reduction-B)', (b) => densePlan(b, 256, 8, conv(256, 384, [3, 3], S2, [0, 0], true, 1), true), 1],
+  ['1x3 192->192 on 3x3, relu (IR-v1 Block8)', (b) => densePlan(b, 192, 3, conv(192, 192, [1, 3], S1, [0, 1], true, 3), true), 1],
+  ['3x1 192->192 on 3x3, no relu', (b) => densePlan(b, 192, 3, conv(192, 192, [3, 1], S1, [1, 0], false, 5), true), 1],
+  ['3x3 pad 1 on 2x2 (most taps in the padding), batch 3 (12 pixels)', (b) => densePlan(b, 32, 2, conv(32, 48, [3, 3], S1, [1, 1], true, 7), true), 3],
+  ['3x3 stride 2 on 3x3 -> 1x1, batch 5 (cout 16: one half panel)', (b) => densePlan(b, 64, 3, conv(64, 16, [3, 3], S2, [0, 0], false, 9), true), 5],
+  ['1x1 on 3x3 (one tap: oneDNN)', (b) => densePlan(b, 64, 3, conv(64, 96, [1, 1], S1, [0, 0], true, 11), false), 1],
+  ['3x3 24->40 on 3x3 (not multiples of 16: oneDNN)', (b) => densePlan(b, 24, 3, conv(24, 40, [3, 3], S1, [1, 1], true, 13), false), 1],
+  ['3x3 on 4x4 (16 pixels: oneDNN)', (b) => densePlan(b, 32, 4, conv(32, 32, [3, 3], S1, [1, 1], true, 15), false), 1],
+  ['residual: sum into the shortcut, then relu, on 3x3', (b) => residualPlan(b, 32, 3), 1],
+  ['concat views in and out on 3x3, batch 1', (b) => viewPlan(b, 64, 3), 1],
+];
+
+describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convolution 'auto', small maps as a weight stream"), () => {
+  it.each(CASES)('%s: matches the float64 reference', async (name, build, batch) => {
+    const built = build(batch);
+    const program = await compileCpu(built.plan, 2, 'auto');
+    try {
+      const { error } = await runAgainstReference(program, built.plan, batch, 7, built.reference);
+      const impls = program.implementations().filter((s) => s.batch === batch);
+      const implOf = (step: string): string => impls.find((s) => s.step === step)?.impl ?? '?';
+      console.log(`small-map ${name}: relL2 ${error.toExponential(2)} impls ${[...built.small, ...built.onednn].map(implOf).join(', ')}`);
+      expect(error).toBeLessThan(SMALL_MAP_TOL);
+      for (const step of built.small) expect(implOf(step)).toBe(hasAvx512 ? IMPL : expect.not.stringContaining('small_map'));
+      for (const step of built.onednn) expect(implOf(step)).not.toContain('small_map');
+    } finally {
+      program.dispose();
+    }
+  });
+
+  it('one plan, batch sizes on both sides of the limit: 9 pixels per image runs here at batch 1, on oneDNN at 2 and 3', async () => {
+    const built = viewPlan(3, 32, 3);
+    const program = await compileCpu(built.plan, 2, 'auto');
+    try {
+      const t = built.plan.tensors[built.plan.input]!;
+      const input = randomValues(3 * t.c * t.h * t.w, 9);
+      const expected = built.reference(refTensor([3, t.c, t.h, t.w], input));
+      for (const n of [2, 1, 3, 1]) {
+        const output = await program.run(input.subarray(0, n * t.c * t.h * t.w), n);
+        const error = relativeL2(output, firstImages(expected, n));
+        const impl = program.implementations().find((s) => s.batch === n && s.step === 'a_1x3')?.impl ?? '?';
+        console.log(`small-map batch ${n} of a batch-3 plan: relL2 ${error.toExponential(2)} (${impl})`);
+        expect(error).toBeLessThan(SMALL_MAP_TOL);
+        if (hasAvx512) expect(impl === IMPL).toBe(n === 1);
+      }
+    } finally {
+      program.dispose();
+    }
+  });
+
+  it("'direct' keeps oneDNN and matches 'auto' within the bound", async () => {
+    const built = viewPlan(1, 32, 3);
+    const direct = await compileCpu(built.plan, 2, 'direct');
+    const auto = await compileCpu(built.plan, 2, 'auto');
+    try {
+      expect(direct.implementations().some((s) => s.impl.includes('small_map'))).toBe(false);
+      const t = built.plan.tensors[built.plan.input]!;
+      const input = randomValues(t.c * t.h * t.w, 13);
+      const a = await direct.run(input, 1);
+      const b = await auto.run(input, 1);
+      expect(relativeL2(b, a)).toBeLessThan(SMALL_MAP_TOL);
+    } finally {
+      direct.dispose();
+      auto.dispose();
+    }
+  });
+});
