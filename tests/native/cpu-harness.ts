@@ -1,9 +1,10 @@
 /** Shared setup for tests/native: the CPU backend when built, else a visible skip reason. */
+import { expect } from 'vitest';
 import type { Backend, ConvolutionAlgorithm } from '../../src/runtime/backend';
 import { loadCpuBackend, loadCpuModule, type CpuProgram } from '../../src/native/cpu-backend';
 import type { Plan } from '../../src/plan/types';
 import { refTensor, type RefTensor } from '../helpers/reference';
-import { randomValues, relativeL2 } from './plan-kit';
+import { firstImages, randomValues, relativeL2 } from './plan-kit';
 
 function tryLoad(): { backend: Backend | null; reason: string } {
   try {
@@ -45,4 +46,75 @@ export async function runAgainstReference(
   const output = await program.run(input, n);
   const expected = reference(refTensor([n, t.c, t.h, t.w], input)).data;
   return { error: relativeL2(output, expected), output, expected };
+}
+
+/** A plan for a test of one of our own CPU kernels: its float64 reference, and where the kernel should run. */
+export interface KernelCase {
+  plan: Plan;
+  reference: (x: RefTensor) => RefTensor;
+  /** Steps expected on the kernel where the CPU has it. */
+  ours: string[];
+  /** Steps expected elsewhere (oneDNN). */
+  others: string[];
+}
+
+export interface KernelUnderTest {
+  /** Its implementation name, as Program.implementations() reports it. */
+  impl: string;
+  /** Whether this CPU runs it (elsewhere its steps must not claim it). */
+  available: boolean;
+  /** Relative L2 bound of a case's whole output against the float64 reference. */
+  tolerance: number;
+}
+
+/**
+ * Runs `built` on `batch` images of seeded random input under convolution 'auto', prints the error
+ * and implementations under `label`, and checks the error bound and which steps ran the kernel.
+ */
+export async function expectKernelCase(kernel: KernelUnderTest, label: string, built: KernelCase, batch: number): Promise<void> {
+  const program = await compileCpu(built.plan, 2, 'auto');
+  try {
+    const { error } = await runAgainstReference(program, built.plan, batch, 7, built.reference);
+    const impls = program.implementations().filter((s) => s.batch === batch);
+    const implOf = (step: string): string => impls.find((s) => s.step === step)?.impl ?? '?';
+    console.log(`${label}: relL2 ${error.toExponential(2)} impls ${[...built.ours, ...built.others].map(implOf).join(', ')}`);
+    expect(error, `${label}: relative L2`).toBeLessThan(kernel.tolerance);
+    for (const step of built.ours) expect(implOf(step), `${label}: step ${step}`).toBe(kernel.available ? kernel.impl : expect.not.stringContaining(kernel.impl));
+    for (const step of built.others) expect(implOf(step), `${label}: step ${step}`).not.toBe(kernel.impl);
+  } finally {
+    program.dispose();
+  }
+}
+
+/**
+ * Runs a batch-`planBatch` plan at each of `batches` (other batch sizes than the plan's, in an
+ * order that revisits one) against the float64 reference on the first n images; returns each
+ * batch size's implementation of `step`, for the caller's own checks.
+ */
+export async function expectBatchSizes(
+  kernel: KernelUnderTest,
+  label: string,
+  built: KernelCase,
+  planBatch: number,
+  batches: readonly number[],
+  step: string,
+): Promise<Map<number, string>> {
+  const program = await compileCpu(built.plan, 2, 'auto');
+  const implByBatch = new Map<number, string>();
+  try {
+    const t = built.plan.tensors[built.plan.input]!;
+    const input = randomValues(planBatch * t.c * t.h * t.w, 9);
+    const expected = built.reference(refTensor([planBatch, t.c, t.h, t.w], input));
+    for (const n of batches) {
+      const output = await program.run(input.subarray(0, n * t.c * t.h * t.w), n);
+      const error = relativeL2(output, firstImages(expected, n));
+      const impl = program.implementations().find((s) => s.batch === n && s.step === step)?.impl ?? '?';
+      console.log(`${label} batch ${n} of a batch-${planBatch} plan: relL2 ${error.toExponential(2)} (${step}: ${impl})`);
+      expect(error, `${label} batch ${n}: relative L2`).toBeLessThan(kernel.tolerance);
+      implByBatch.set(n, impl);
+    }
+  } finally {
+    program.dispose();
+  }
+  return implByBatch;
 }

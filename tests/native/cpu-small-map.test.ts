@@ -16,16 +16,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../src/graph/ir';
 import { loadCpuModule } from '../../src/native/cpu-backend';
-import type { Plan } from '../../src/plan/types';
-import { refConcat, refConv2d, refTensor, type RefTensor } from '../helpers/reference';
-import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
-import { blockedInput, firstImages, PlanKit, randomValues, relativeL2 } from './plan-kit';
+import { refConcat, refConv2d, type RefTensor } from '../helpers/reference';
+import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectBatchSizes, expectKernelCase, type KernelCase } from './cpu-harness';
+import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
 
 const SMALL_MAP_TOL = 1e-6;
 const IMPL = 'small_map:avx512_core';
 
 /** The kernel needs AVX-512 (16-channel blocks); elsewhere these convs run on oneDNN. */
 const hasAvx512 = cpuBackend !== null && loadCpuModule().info().isa.startsWith('avx512_core');
+const KERNEL = { impl: IMPL, available: hasAvx512, tolerance: SMALL_MAP_TOL };
 
 interface Conv {
   weight: Float32Array;
@@ -65,26 +65,17 @@ function outputSize(size: number, c: Conv, axis: 0 | 1): number {
   return Math.floor((size + 2 * c.pad[axis] - c.kernel[axis]) / c.stride[axis]) + 1;
 }
 
-interface Built {
-  plan: Plan;
-  reference: (x: RefTensor) => RefTensor;
-  /** Steps expected on the small-map kernel on AVX-512, at the batch the case runs. */
-  small: string[];
-  /** Steps expected on oneDNN. */
-  onednn: string[];
-}
-
 /** One conv cin -> cout on a size x size map, dense in and out. */
-function densePlan(batch: number, cin: number, size: number, c: Conv, small: boolean): Built {
+function densePlan(batch: number, cin: number, size: number, c: Conv, small: boolean): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, cin, size, size);
   const y = kit.map(c.cout, outputSize(size, c, 0), outputSize(size, c, 1));
   addConv(kit, 'conv', x, y, c);
-  return { plan: kit.build(input, y), reference: (t) => reference(t, c), small: small ? ['conv'] : [], onednn: small ? [] : ['conv'] };
+  return { plan: kit.build(input, y), reference: (t) => reference(t, c), ours: small ? ['conv'] : [], others: small ? [] : ['conv'] };
 }
 
 /** r = conv1x1(x) (oneDNN); r += conv3x3(x) in place (the residual sum), then relu. */
-function residualPlan(batch: number, c: number, size: number): Built {
+function residualPlan(batch: number, c: number, size: number): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, c, size, size);
   const r = kit.map(c, size, size);
@@ -95,8 +86,8 @@ function residualPlan(batch: number, c: number, size: number): Built {
   return {
     plan: kit.build(input, r),
     reference: (t) => reference(t, block, reference(t, shortcut)),
-    small: ['block'],
-    onednn: ['shortcut'],
+    ours: ['block'],
+    others: ['shortcut'],
   };
 }
 
@@ -104,7 +95,7 @@ function residualPlan(batch: number, c: number, size: number): Built {
  * Concat views as in IR-v1's Block8: a = 1x3(x) and b = 3x1(x) write slices of one concat buffer
  * (b at channel 32), and c = 3x1(b) reads the slice b (a view input) into a third slice.
  */
-function viewPlan(batch: number, cin: number, size: number): Built {
+function viewPlan(batch: number, cin: number, size: number): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, cin, size, size);
   const cat = kit.map(32 + 48 + 32, size, size);
@@ -123,14 +114,14 @@ function viewPlan(batch: number, cin: number, size: number): Built {
       const rb = reference(t, b);
       return refConcat([reference(t, a), rb, reference(rb, c)]);
     },
-    small: ['a_1x3', 'b_3x1', 'c_3x1_of_b'],
-    onednn: [],
+    ours: ['a_1x3', 'b_3x1', 'c_3x1_of_b'],
+    others: [],
   };
 }
 
 const S1: Pair = [1, 1];
 const S2: Pair = [2, 2];
-const CASES: [string, (batch: number) => Built, number][] = [
+const CASES: [string, (batch: number) => KernelCase, number][] = [
   ['3x3 stride 2 256->384, 8x8 -> 3x3, relu (IR-v1 Reduction-B)', (b) => densePlan(b, 256, 8, conv(256, 384, [3, 3], S2, [0, 0], true, 1), true), 1],
   ['1x3 192->192 on 3x3, relu (IR-v1 Block8)', (b) => densePlan(b, 192, 3, conv(192, 192, [1, 3], S1, [0, 1], true, 3), true), 1],
   ['3x1 192->192 on 3x3, no relu', (b) => densePlan(b, 192, 3, conv(192, 192, [3, 1], S1, [1, 0], false, 5), true), 1],
@@ -145,39 +136,12 @@ const CASES: [string, (batch: number) => Built, number][] = [
 
 describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convolution 'auto', small maps as a weight stream"), () => {
   it.each(CASES)('%s: matches the float64 reference', async (name, build, batch) => {
-    const built = build(batch);
-    const program = await compileCpu(built.plan, 2, 'auto');
-    try {
-      const { error } = await runAgainstReference(program, built.plan, batch, 7, built.reference);
-      const impls = program.implementations().filter((s) => s.batch === batch);
-      const implOf = (step: string): string => impls.find((s) => s.step === step)?.impl ?? '?';
-      console.log(`small-map ${name}: relL2 ${error.toExponential(2)} impls ${[...built.small, ...built.onednn].map(implOf).join(', ')}`);
-      expect(error).toBeLessThan(SMALL_MAP_TOL);
-      for (const step of built.small) expect(implOf(step)).toBe(hasAvx512 ? IMPL : expect.not.stringContaining('small_map'));
-      for (const step of built.onednn) expect(implOf(step)).not.toContain('small_map');
-    } finally {
-      program.dispose();
-    }
+    await expectKernelCase(KERNEL, `small-map ${name}`, build(batch), batch);
   });
 
   it('one plan, batch sizes on both sides of the limit: 9 pixels per image runs here at batch 1, on oneDNN at 2 and 3', async () => {
-    const built = viewPlan(3, 32, 3);
-    const program = await compileCpu(built.plan, 2, 'auto');
-    try {
-      const t = built.plan.tensors[built.plan.input]!;
-      const input = randomValues(3 * t.c * t.h * t.w, 9);
-      const expected = built.reference(refTensor([3, t.c, t.h, t.w], input));
-      for (const n of [2, 1, 3, 1]) {
-        const output = await program.run(input.subarray(0, n * t.c * t.h * t.w), n);
-        const error = relativeL2(output, firstImages(expected, n));
-        const impl = program.implementations().find((s) => s.batch === n && s.step === 'a_1x3')?.impl ?? '?';
-        console.log(`small-map batch ${n} of a batch-3 plan: relL2 ${error.toExponential(2)} (${impl})`);
-        expect(error).toBeLessThan(SMALL_MAP_TOL);
-        if (hasAvx512) expect(impl === IMPL).toBe(n === 1);
-      }
-    } finally {
-      program.dispose();
-    }
+    const impls = await expectBatchSizes(KERNEL, 'small-map', viewPlan(3, 32, 3), 3, [2, 1, 3, 1], 'a_1x3');
+    if (hasAvx512) expect([...impls.entries()].filter(([, impl]) => impl === IMPL).map(([n]) => n)).toEqual([1]);
   });
 
   it("'direct' keeps oneDNN and matches 'auto' within the bound", async () => {

@@ -17,16 +17,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../src/graph/ir';
 import { loadCpuModule } from '../../src/native/cpu-backend';
-import type { Plan } from '../../src/plan/types';
-import { refConcat, refConv2d, refTensor, type RefTensor } from '../helpers/reference';
-import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
-import { blockedInput, firstImages, PlanKit, randomValues, relativeL2 } from './plan-kit';
+import { refConcat, refConv2d, type RefTensor } from '../helpers/reference';
+import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectBatchSizes, expectKernelCase, type KernelCase } from './cpu-harness';
+import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
 
 const WINO1D_TOL = 5e-5;
 const IMPL = 'wino1d_f4x7:avx512_core';
 
 /** The 1-D Winograd steps need AVX-512 (16-channel blocks); elsewhere these convs run direct. */
 const hasAvx512 = cpuBackend !== null && loadCpuModule().info().isa.startsWith('avx512_core');
+const WINO1D = { impl: IMPL, available: hasAvx512, tolerance: WINO1D_TOL };
 
 type Orientation = '1x7' | '7x1';
 const KERNEL: Record<Orientation, Pair> = { '1x7': [1, 7], '7x1': [7, 1] };
@@ -62,31 +62,22 @@ function reference(x: RefTensor, c: Conv): RefTensor {
   return refConv2d(x, c.weight, c.bias, c.cout, KERNEL[c.orientation], [1, 1], PAD[c.orientation], c.relu);
 }
 
-interface Built {
-  plan: Plan;
-  reference: (x: RefTensor) => RefTensor;
-  /** Steps expected to run as the 1-D Winograd on AVX-512. */
-  winograd: string[];
-  /** Steps expected to stay oneDNN direct. */
-  direct: string[];
-}
-
 /** One conv cin -> cout on a size x size map, dense in and out. */
-function densePlan(batch: number, cin: number, cout: number, size: number, orientation: Orientation, relu: boolean, seed: number): Built {
+function densePlan(batch: number, cin: number, cout: number, size: number, orientation: Orientation, relu: boolean, seed: number): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, cin, size, size);
   const y = kit.map(cout, size, size);
   const c = conv(cin, cout, orientation, relu, seed);
   addConv(kit, 'conv', x, y, c);
   const multiple = cin % 16 === 0 && cout % 16 === 0;
-  return { plan: kit.build(input, y), reference: (t) => reference(t, c), winograd: multiple ? ['conv'] : [], direct: multiple ? [] : ['conv'] };
+  return { plan: kit.build(input, y), reference: (t) => reference(t, c), ours: multiple ? ['conv'] : [], others: multiple ? [] : ['conv'] };
 }
 
 /**
  * Concat views as in an Inception block: a = 1x7(x) and b = 7x1(x) write slices of one concat
  * buffer, and c = 1x7(b) reads the slice b (a view input) into a third slice.
  */
-function viewPlan(batch: number, cin: number, size: number): Built {
+function viewPlan(batch: number, cin: number, size: number): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, cin, size, size);
   const cat = kit.map(32 + 48 + 32, size, size);
@@ -105,12 +96,12 @@ function viewPlan(batch: number, cin: number, size: number): Built {
       const rb = reference(t, b);
       return refConcat([reference(t, a), rb, reference(rb, c)]);
     },
-    winograd: ['a_1x7', 'b_7x1', 'c_1x7_of_b'],
-    direct: [],
+    ours: ['a_1x7', 'b_7x1', 'c_1x7_of_b'],
+    others: [],
   };
 }
 
-const CASES: [string, (batch: number) => Built, number][] = [
+const CASES: [string, (batch: number) => KernelCase, number][] = [
   ['1x7 192->224 on 17x17, relu (Inception-v4 block B)', (b) => densePlan(b, 192, 224, 17, '1x7', true, 1), 1],
   ['7x1 224->256 on 17x17, relu, batch 3', (b) => densePlan(b, 224, 256, 17, '7x1', true, 3), 3],
   ['1x7 32->48 on 8x8, no relu, batch 3', (b) => densePlan(b, 32, 48, 8, '1x7', false, 5), 3],
@@ -128,37 +119,12 @@ const CASES: [string, (batch: number) => Built, number][] = [
 
 describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convolution 'auto', 1x7 / 7x1 as 1-D Winograd F(4,7)"), () => {
   it.each(CASES)('%s: matches the float64 reference', async (name, build, batch) => {
-    const built = build(batch);
-    const program = await compileCpu(built.plan, 2, 'auto');
-    try {
-      const { error } = await runAgainstReference(program, built.plan, batch, 7, built.reference);
-      const impls = program.implementations().filter((s) => s.batch === batch);
-      const implOf = (step: string): string => impls.find((s) => s.step === step)?.impl ?? '?';
-      console.log(`wino1d ${name}: relL2 ${error.toExponential(2)} impls ${[...built.winograd, ...built.direct].map(implOf).join(', ')}`);
-      expect(error).toBeLessThan(WINO1D_TOL);
-      for (const step of built.winograd) expect(implOf(step)).toBe(hasAvx512 ? IMPL : expect.not.stringContaining('wino1d'));
-      for (const step of built.direct) expect(implOf(step)).not.toContain('wino1d');
-    } finally {
-      program.dispose();
-    }
+    await expectKernelCase(WINO1D, `wino1d ${name}`, build(batch), batch);
   });
 
   it('batch sizes other than the plan batch (their own matmuls, one workspace) run and match', async () => {
-    const built = viewPlan(4, 32, 17);
-    const program = await compileCpu(built.plan, 2, 'auto');
-    try {
-      const t = built.plan.tensors[built.plan.input]!;
-      const input = randomValues(4 * t.c * t.h * t.w, 9);
-      const expected = built.reference(refTensor([4, t.c, t.h, t.w], input));
-      for (const n of [2, 1, 4, 3]) {
-        const output = await program.run(input.subarray(0, n * t.c * t.h * t.w), n);
-        const error = relativeL2(output, firstImages(expected, n));
-        console.log(`wino1d batch ${n} of a batch-4 plan: relL2 ${error.toExponential(2)}`);
-        expect(error).toBeLessThan(WINO1D_TOL);
-      }
-    } finally {
-      program.dispose();
-    }
+    const impls = await expectBatchSizes(WINO1D, 'wino1d', viewPlan(4, 32, 17), 4, [2, 1, 4, 3], 'a_1x7');
+    for (const impl of impls.values()) expect(impl).toBe(hasAvx512 ? IMPL : expect.not.stringContaining('wino1d'));
   });
 
   it("'direct' keeps oneDNN direct for 1x7 / 7x1 and matches 'auto' within the bound", async () => {
