@@ -740,24 +740,30 @@ void CpuProgram::Run(const float* input, int32_t n, float* output) {
   Execute(input, n, output, nullptr);
 }
 
-std::vector<double> CpuProgram::Profile(const float* input, int32_t n, int32_t repeats, float* output) {
+std::vector<double> CpuProgram::Profile(const float* input, int32_t n, int32_t repeats, float* output,
+                                       std::vector<double>* hot_ms) {
   std::lock_guard<std::mutex> lock(mutex_);
   INCEPTION_CHECK(repeats >= 1, kCodeInvalidArgument, "repeats must be at least 1, got ", repeats);
   Execute(input, n, output, nullptr);  // warm-up: first-touch of this batch size's memory
-  std::vector<std::vector<double>> runs;
+  std::vector<std::vector<double>> runs, hot_runs;
   for (int32_t r = 0; r < repeats; ++r) {
-    std::vector<double> ms;
-    Execute(input, n, output, &ms);
+    std::vector<double> ms, hot;
+    Execute(input, n, output, &ms, hot_ms != nullptr ? &hot : nullptr);
     runs.push_back(std::move(ms));
+    hot_runs.push_back(std::move(hot));
   }
-  std::vector<double> median(runs.front().size());
-  std::vector<double> column(runs.size());
-  for (size_t i = 0; i < median.size(); ++i) {
-    for (size_t r = 0; r < runs.size(); ++r) column[r] = runs[r][i];
-    std::nth_element(column.begin(), column.begin() + column.size() / 2, column.end());
-    median[i] = column[column.size() / 2];
-  }
-  return median;
+  auto medians = [](const std::vector<std::vector<double>>& by_run) {
+    std::vector<double> median(by_run.front().size());
+    std::vector<double> column(by_run.size());
+    for (size_t i = 0; i < median.size(); ++i) {
+      for (size_t r = 0; r < by_run.size(); ++r) column[r] = by_run[r][i];
+      std::nth_element(column.begin(), column.begin() + column.size() / 2, column.end());
+      median[i] = column[column.size() / 2];
+    }
+    return median;
+  };
+  if (hot_ms != nullptr) *hot_ms = medians(hot_runs);
+  return medians(runs);
 }
 
 std::vector<StepImplementation> CpuProgram::ProfileEntries(int32_t n) {
@@ -771,7 +777,8 @@ std::vector<StepImplementation> CpuProgram::ProfileEntries(int32_t n) {
   return result;
 }
 
-void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms) {
+void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms,
+                         std::vector<double>* hot_ms) {
   if (released_) throw Error(kCodeDisposed, "", "this program has been disposed", "Program.run");
   INCEPTION_CHECK(n >= 1 && n <= plan_.batch, kCodeInvalidInput, "batch ", n, " is outside 1..", plan_.batch,
                   " (the plan's maximum batch)");
@@ -794,27 +801,15 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
   lap();
   for (StepExec& s : exec.steps) {
     try {
-      if (s.is_primitive) {
-        DnnlCall("primitive::execute", [&] {
-          if (s.staged) {
-            RunStaged(s, n, staging_.get(), stream_);
-          } else if (s.images == 0) {
-            s.primitive.execute(stream_, s.args);
-          } else {
-            for (int32_t image = 0; image < s.images; ++image) {
-              for (const StepExec::MovingArg& m : s.moving) {
-                s.args[m.arg].set_data_handle(m.first + image * m.image_stride);
-              }
-              s.primitive.execute(stream_, s.args);
-            }
-          }
-          return 0;
-        });
-      } else {
-        stream_.wait();
-        s.loop();
-      }
+      ExecuteStep(s, n);
       lap();
+      if (hot_ms != nullptr && step_ms != nullptr) {
+        ExecuteStep(s, n);
+        stream_.wait();
+        const Clock::time_point now = Clock::now();
+        hot_ms->push_back(std::chrono::duration<double, std::milli>(now - mark).count());
+        mark = now;
+      }
     } catch (Error& e) {
       e.WithStep(s.name).WithShapes(s.shapes);
       throw;
@@ -827,6 +822,30 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
     return 0;
   });
   lap();
+}
+
+// One step of batch n, as Execute runs it (the caller waits and times).
+void CpuProgram::ExecuteStep(StepExec& s, int32_t n) {
+  if (s.is_primitive) {
+    DnnlCall("primitive::execute", [&] {
+      if (s.staged) {
+        RunStaged(s, n, staging_.get(), stream_);
+      } else if (s.images == 0) {
+        s.primitive.execute(stream_, s.args);
+      } else {
+        for (int32_t image = 0; image < s.images; ++image) {
+          for (const StepExec::MovingArg& m : s.moving) {
+            s.args[m.arg].set_data_handle(m.first + image * m.image_stride);
+          }
+          s.primitive.execute(stream_, s.args);
+        }
+      }
+      return 0;
+    });
+  } else {
+    stream_.wait();
+    s.loop();
+  }
 }
 
 std::vector<StepImplementation> CpuProgram::Implementations() {

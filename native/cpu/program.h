@@ -47,8 +47,13 @@ class CpuProgram {
   void Run(const float* input, int32_t n, float* output);
   // Runs the program `repeats` times, waiting after every step, and returns each step's
   // milliseconds per repeat (steady clock): the median over the repeats. Entry 0 is the input
-  // reorder, then one per plan step, then the output reorder (names: ProfileNames()).
-  std::vector<double> Profile(const float* input, int32_t n, int32_t repeats, float* output);
+  // reorder, then one per plan step, then the output reorder (names: ProfileEntries()).
+  // With hot_ms, every plan step also runs a second time right after its timed run, its weights
+  // and inputs then in the caches, and hot_ms gets those medians, one per plan step (no reorders):
+  // the difference is what reading from memory costs the step. (A residual step then adds its conv twice: the values differ from a
+  // run's, the work does not.)
+  std::vector<double> Profile(const float* input, int32_t n, int32_t repeats, float* output,
+                              std::vector<double>* hot_ms = nullptr);
   // Names and implementations of Profile()'s entries for batch n (creating its primitives if needed).
   std::vector<StepImplementation> ProfileEntries(int32_t n);
   // Frees everything (idempotent); later Run calls throw E_DISPOSED. Waits for a Run in progress.
@@ -70,8 +75,11 @@ class CpuProgram {
   struct BatchExec;
 
   BatchExec& ExecFor(int32_t n);
-  // Run's body; with step_ms, waits after each step and appends its milliseconds.
-  void Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms);
+  // Run's body; with step_ms, waits after each step and appends its milliseconds; with hot_ms too,
+  // runs each step again right after and appends that run's milliseconds there.
+  void Execute(const float* input, int32_t n, float* output, std::vector<double>* step_ms,
+               std::vector<double>* hot_ms = nullptr);
+  void ExecuteStep(StepExec& step, int32_t n);
   std::unique_ptr<BatchExec> CreateExec(int32_t n);
   StepExec CreateConv(size_t index, const PlanStep& step, int32_t n);
   // The Winograd kernel a conv that MayUseWinograd runs (see program.cc): oneDNN's first, or with

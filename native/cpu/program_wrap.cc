@@ -132,19 +132,20 @@ class RunWorker : public BatchWorker {
   std::vector<float> output_;
 };
 
-// profile(input, n, repeats): per-entry median milliseconds, off the JS thread like run().
+// profile(input, n, repeats, hot?): per-entry median milliseconds (and with hot, each plan step's
+// median when rerun right after), off the JS thread like run().
 class ProfileWorker : public BatchWorker {
  public:
   ProfileWorker(Napi::Env env, ProgramWrap* wrap, Napi::Object self, std::shared_ptr<CpuProgram> program,
-                Napi::Float32Array input, int32_t n, int32_t repeats)
-      : BatchWorker(env, "inception_cpu.profile", wrap, self, std::move(program), input, n), repeats_(repeats) {}
+                Napi::Float32Array input, int32_t n, int32_t repeats, bool hot)
+      : BatchWorker(env, "inception_cpu.profile", wrap, self, std::move(program), input, n), repeats_(repeats), hot_(hot) {}
   void Execute() override {
     Guard([&] {
       std::vector<float> output(static_cast<size_t>(program_->OutputElements(n_)));
       // ProfileEntries may create batch n's primitives (oneDNN work): on the compute thread too.
       ComputeThread::Instance().Run([&] {
         entries_ = program_->ProfileEntries(n_);
-        ms_ = program_->Profile(input_, n_, repeats_, output.data());
+        ms_ = program_->Profile(input_, n_, repeats_, output.data(), hot_ ? &hot_ms_ : nullptr);
       });
     });
   }
@@ -157,6 +158,8 @@ class ProfileWorker : public BatchWorker {
       o.Set("step", entries_[i].step);
       o.Set("impl", entries_[i].impl);
       o.Set("ms", i < ms_.size() ? ms_[i] : 0.0);
+      // hot_ms_: one per plan step, the entries between the input and the output reorder.
+      if (hot_ && i >= 1 && i - 1 < hot_ms_.size() && i + 1 < entries_.size()) o.Set("hotMs", hot_ms_[i - 1]);
       result.Set(static_cast<uint32_t>(i), o);
     }
     deferred_.Resolve(result);
@@ -164,8 +167,9 @@ class ProfileWorker : public BatchWorker {
 
  private:
   int32_t repeats_;
+  bool hot_;
   std::vector<StepImplementation> entries_;
-  std::vector<double> ms_;
+  std::vector<double> ms_, hot_ms_;
 };
 
 Napi::Value Rejected(Napi::Env env, const Error& error) {
@@ -242,17 +246,21 @@ Napi::Value ProgramWrap::JsRun(const Napi::CallbackInfo& info) {
 
 Napi::Value ProgramWrap::JsProfile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  constexpr const char* kUsage = "profile(input: Float32Array, n: number, repeats: number)";
+  constexpr const char* kUsage = "profile(input: Float32Array, n: number, repeats: number, hot?: boolean)";
   if (!program_) return Rejected(env, Error(kCodeDisposed, "", "Program.profile after dispose()"));
   if (info.Length() < 3 || !info[2].IsNumber()) return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected ", kUsage)));
   const double repeats = info[2].As<Napi::Number>().DoubleValue();
   if (!(repeats >= 1 && repeats <= 1000) || repeats != static_cast<int32_t>(repeats)) {
     return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected an integer between 1 and 1000 for repeats but received ", repeats)));
   }
+  if (info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsBoolean()) {
+    return Rejected(env, Error(kCodeInvalidArgument, "", Concat("Expected a boolean for hot: ", kUsage)));
+  }
+  const bool hot = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   int32_t n = 0;
   Napi::Float32Array input;
   if (auto error = TakeBatch(info, "profile", kUsage, &n, &input)) return Rejected(env, *error);
-  auto* worker = new ProfileWorker(env, this, Value(), program_, input, n, static_cast<int32_t>(repeats));
+  auto* worker = new ProfileWorker(env, this, Value(), program_, input, n, static_cast<int32_t>(repeats), hot);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -24,6 +24,8 @@ export interface ProfileOptions {
   readonly convolution?: ConvolutionAlgorithm;
   /** Matmul size for the peak measurement (default 2048). */
   readonly peakSize?: number;
+  /** Also time every step's second run right after its timed one (CpuProgram.profile's hot). */
+  readonly hot?: boolean;
 }
 
 export interface ProfiledStep {
@@ -42,6 +44,8 @@ export interface ProfiledStep {
   readonly fractionOfPeak: number;
   /** A oneDNN reference (unoptimised) implementation: a slow path worth fixing. */
   readonly reference: boolean;
+  /** With hot, plan steps only: the median of the step's rerun right after, its data in the caches. */
+  readonly hotMs?: number;
 }
 
 export interface ProfileReport {
@@ -60,6 +64,11 @@ export interface ProfileReport {
   readonly steps: readonly ProfiledStep[];
   /** The sum of the steps' medians. */
   readonly totalMs: number;
+  /**
+   * With hot: the same sum with each plan step's hot rerun in place of its timed run (the
+   * reorders as timed): totalMs minus this is what reading weights and inputs from memory costs.
+   */
+  readonly hotTotalMs?: number;
   /**
    * The median of `repeats` whole runs (program.run, back to back) after the step timings: the
    * time a caller sees, including the run-to-run noise that per-step medians filter out. Absent
@@ -111,7 +120,7 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
   const runs: number[] = [];
   try {
     const input = generateInput(options.batch, size, size);
-    timings = await program.profile(input, options.batch, options.repeats);
+    timings = await program.profile(input, options.batch, options.repeats, options.hot === true);
     for (let i = 0; i < options.repeats; i++) {
       const start = process.hrtime.bigint();
       await program.run(input, options.batch);
@@ -128,9 +137,11 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
     const node = nodes.get(t.step);
     const macs = node?.macs ?? 0;
     const gflops = macs > 0 && t.ms > 0 ? (2 * macs) / (t.ms * 1e6) : 0;
-    return { step: t.step, op: node?.op ?? 'reorder', impl: t.impl, ms: t.ms, macs, gflops, fractionOfPeak: gflops / peakGflops, reference: isReferenceImpl(t.impl) };
+    const step = { step: t.step, op: node?.op ?? 'reorder', impl: t.impl, ms: t.ms, macs, gflops, fractionOfPeak: gflops / peakGflops, reference: isReferenceImpl(t.impl) };
+    return t.hotMs === undefined ? step : { ...step, hotMs: t.hotMs };
   });
   const totalMs = steps.reduce((a, s) => a + s.ms, 0);
+  const hotTotalMs = options.hot === true ? steps.reduce((a, s) => a + (s.hotMs ?? s.ms), 0) : undefined;
   const totalMacs = steps.reduce((a, s) => a + s.macs, 0);
   const gflops = (2 * totalMacs) / (totalMs * 1e6);
   const byImpl = new Map<string, { impl: string; ms: number; steps: number }>();
@@ -153,6 +164,7 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
     peakGflops,
     steps,
     totalMs,
+    ...(hotTotalMs === undefined ? {} : { hotTotalMs }),
     runMs,
     totalMacs,
     gflops,
@@ -185,6 +197,13 @@ export function formatProfile(report: ProfileReport, top = 25): string {
         `what a caller sees, including this machine's run-to-run noise that per-step medians filter out)`,
     );
   }
+  if (report.hotTotalMs !== undefined) {
+    const memory = report.totalMs - report.hotTotalMs;
+    lines.push(
+      `each step rerun right after its timed run (weights and inputs then in the caches): ${report.hotTotalMs.toFixed(2)} ms over the steps; ` +
+        `reading from memory costs ${memory.toFixed(2)} ms, ${((100 * memory) / report.totalMs).toFixed(1)}% of the timed steps`,
+    );
+  }
   if (report.steps.some((s) => isWinogradImpl(s.impl))) {
     lines.push("GFLOP/s count each convolution's direct MACs: Winograd steps (fewer multiplications) show an effective rate, which can exceed the peak");
   }
@@ -193,12 +212,19 @@ export function formatProfile(report: ProfileReport, top = 25): string {
   lines.push('', 'time per implementation:');
   for (const i of report.byImplementation) lines.push(`  ${pad(i.impl, 36)} ${lpad(i.ms.toFixed(2), 9)} ms  ${lpad((100 * i.ms / report.totalMs).toFixed(1), 5)}%  ${i.steps} steps`);
   lines.push('', `slowest ${Math.min(top, report.steps.length)} steps:`);
-  lines.push(`  ${pad('step', 44)} ${pad('op', 12)} ${pad('impl', 30)} ${lpad('ms', 8)} ${lpad('%', 5)} ${lpad('MMACs', 8)} ${lpad('GFLOP/s', 8)} ${lpad('%peak', 6)}`);
+  const hot = report.hotTotalMs !== undefined;
+  lines.push(`  ${pad('step', 44)} ${pad('op', 12)} ${pad('impl', 30)} ${lpad('ms', 8)}${hot ? ` ${lpad('hot ms', 8)}` : ''} ${lpad('%', 5)} ${lpad('MMACs', 8)} ${lpad('GFLOP/s', 8)} ${lpad('%peak', 6)}`);
   const slowest = [...report.steps].sort((a, b) => b.ms - a.ms).slice(0, top);
   for (const s of slowest) {
+    const hotColumn = hot ? ` ${lpad(s.hotMs === undefined ? '-' : s.hotMs.toFixed(2), 8)}` : '';
     lines.push(
-      `  ${pad(s.step, 44)} ${pad(s.op, 12)} ${pad(s.impl, 30)} ${lpad(s.ms.toFixed(2), 8)} ${lpad((100 * s.ms / report.totalMs).toFixed(1), 5)} ${lpad((s.macs / 1e6).toFixed(0), 8)} ${lpad(s.gflops > 0 ? s.gflops.toFixed(1) : '-', 8)} ${lpad(s.gflops > 0 ? (100 * s.fractionOfPeak).toFixed(0) : '-', 6)}${s.reference ? '  <- ref' : ''}`,
+      `  ${pad(s.step, 44)} ${pad(s.op, 12)} ${pad(s.impl, 30)} ${lpad(s.ms.toFixed(2), 8)}${hotColumn} ${lpad((100 * s.ms / report.totalMs).toFixed(1), 5)} ${lpad((s.macs / 1e6).toFixed(0), 8)} ${lpad(s.gflops > 0 ? s.gflops.toFixed(1) : '-', 8)} ${lpad(s.gflops > 0 ? (100 * s.fractionOfPeak).toFixed(0) : '-', 6)}${s.reference ? '  <- ref' : ''}`,
     );
+  }
+  if (hot) {
+    const costly = report.steps.filter((s) => s.hotMs !== undefined).sort((a, b) => b.ms - b.hotMs! - (a.ms - a.hotMs!)).slice(0, Math.min(top, 10));
+    lines.push('', `the ${costly.length} steps that pay most for reading from memory (ms - hot ms):`);
+    for (const s of costly) lines.push(`  ${pad(s.step, 44)} ${pad(s.impl, 30)} ${lpad(s.ms.toFixed(2), 8)} - ${lpad(s.hotMs!.toFixed(2), 6)} = ${lpad((s.ms - s.hotMs!).toFixed(2), 6)} ms`);
   }
   return `${lines.join('\n')}\n`;
 }

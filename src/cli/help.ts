@@ -172,6 +172,9 @@ Synthetic weights; the numbers do not depend on weight values.
       --threads N         threads (default: all cores)
       --convolution A     auto (default; Winograd for 3x3 stride-1 convs where oneDNN has a
                           kernel, and 1x7/7x1 on AVX-512) | direct
+      --hot               cpu: also run every step a second time right after its timed run
+                          (weights and inputs then in the caches) and show that time: the
+                          difference is what reading them from memory costs the step
       --input-size S      square input size (default the model's)
       --top N             how many of the slowest steps to list (default 25)
       --json FILE         also write the full report as JSON

@@ -33,6 +33,7 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
       precision: { type: 'string' },
       streams: { type: 'string' },
       convolution: { type: 'string' },
+      hot: { type: 'boolean' },
       ...COMMON_OPTIONS,
     },
     false,
@@ -43,6 +44,7 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   if (parsed.values.precision !== undefined || parsed.values.streams !== undefined) {
     throw new UsageError('--precision and --streams apply to --device cuda only', command);
   }
+  const hot = parsed.values.hot === true;
   checkDevice(parsed, command);
   const model = getModel(requireString(parsed, 'model', command)).name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
@@ -52,7 +54,7 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   const top = optionalInteger(parsed, 'top', command) ?? 25;
   const convolution = parseConvolution(typeof parsed.values.convolution === 'string' ? parsed.values.convolution : undefined, command);
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
-  const report = await profileCpu({ model, batch, threads, repeats, convolution, ...(inputSize === undefined ? {} : { inputSize }) });
+  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatProfile(report, top));
   await writeJson(parsed.values.json, report, io);
   return EXIT_OK;

@@ -24,6 +24,11 @@ export interface CpuStepTiming {
   readonly impl: string;
   /** Median over the repeats of the step's wall time, waiting for it to finish (steady clock). */
   readonly ms: number;
+  /**
+   * profile(..., hot = true) only, plan steps only (not the reorders): the median of the step's
+   * second run right after its timed one, its weights and inputs then in the caches.
+   */
+  readonly hotMs?: number;
 }
 
 /**
@@ -56,7 +61,7 @@ export interface NativeCpuProgram {
   run(input: Float32Array, n: number): Promise<Float32Array>;
   dispose(): void;
   implementations(): CpuStepImplementation[];
-  profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]>;
+  profile(input: Float32Array, n: number, repeats: number, hot?: boolean): Promise<CpuStepTiming[]>;
   readonly workspaceBytes: number;
   readonly weightBytes: number;
   readonly arenaBytes: number;
@@ -104,9 +109,11 @@ export interface CpuProgram extends Program {
   /**
    * Runs n images `repeats` times (after one warm-up) waiting after every step; resolves to each
    * step's median milliseconds: the input reorder, every plan step in order, the output reorder.
+   * hot: also run every plan step a second time right after its timed run and report that run's
+   * median as hotMs (cold minus hot: what reading weights and inputs from memory costs the step).
    * Off the JS thread like run(); serialised with run().
    */
-  profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]>;
+  profile(input: Float32Array, n: number, repeats: number, hot?: boolean): Promise<CpuStepTiming[]>;
 }
 
 class CpuProgramImpl extends QueuedProgram<NativeCpuProgram> implements CpuProgram {
@@ -118,8 +125,9 @@ class CpuProgramImpl extends QueuedProgram<NativeCpuProgram> implements CpuProgr
     }
   }
 
-  profile(input: Float32Array, n: number, repeats: number): Promise<CpuStepTiming[]> {
-    return this.enqueueProfile(input, n, repeats, 1000, () => this.native.profile(input, n, repeats));
+  profile(input: Float32Array, n: number, repeats: number, hot = false): Promise<CpuStepTiming[]> {
+    if (typeof hot !== 'boolean') return Promise.reject(invalidParam('hot', 'a boolean', hot));
+    return this.enqueueProfile(input, n, repeats, 1000, () => this.native.profile(input, n, repeats, hot));
   }
 }
 

@@ -149,5 +149,24 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     }
     expect(report.totalMacs).toBeGreaterThan(0);
     expect(report.peakGflops).toBeGreaterThan(0);
+    expect(report.hotTotalMs).toBeUndefined();
+    expect(r.stdout).not.toContain('hot ms');
+  });
+
+  it('profile --hot times every plan step again right after, and the run afterwards is still right', async () => {
+    const json = join(dir, 'profile-hot.json');
+    const r = await cli('profile', '--model', 'inception_resnet_v1', '--batch', '1', '--repeats', '1', '--input-size', '80', '--top', '5', '--hot', '--json', json);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/each step rerun right after its timed run .*: \d+\.\d\d ms over the steps; reading from memory costs -?\d+\.\d\d ms/);
+    expect(r.stdout).toMatch(/step +op +impl +ms +hot ms/);
+    expect(r.stdout).toContain('steps that pay most for reading from memory (ms - hot ms):');
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    const steps = report.steps as { op: string; ms: number; hotMs?: number }[];
+    // Plan steps have a hot time; the input and output reorders are not rerun.
+    expect(steps[0]!.hotMs).toBeUndefined();
+    expect(steps[steps.length - 1]!.hotMs).toBeUndefined();
+    for (const s of steps.slice(1, -1)) expect(s.hotMs).toBeGreaterThanOrEqual(0);
+    const expected = steps.reduce((a, s) => a + (s.hotMs ?? s.ms), 0);
+    expect(report.hotTotalMs).toBeCloseTo(expected, 9);
   });
 });

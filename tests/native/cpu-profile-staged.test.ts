@@ -1,5 +1,6 @@
 /**
- * Program.profile() and peakGflops() (the per-layer profile's native parts), and the staged
+ * Program.profile() (with and without its hot reruns) and peakGflops() (the per-layer profile's
+ * native parts), and the staged
  * execution of concat-view steps at batch > 1 (a whole network at batch 3 against the same
  * images run one at a time, which takes the per-image path).
  */
@@ -40,6 +41,26 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName('CPU profile, peak and staged 
       program.dispose();
     }
     await expect(program.profile(generateInput(2, SIZE, SIZE), 2, 1)).rejects.toBeInstanceOf(DisposedError);
+  });
+
+  it('profile(..., hot) reruns every plan step right after its timed run; a run afterwards is bitwise unchanged', async () => {
+    // IR-v1's residual convs accumulate into their output in place, so the hot rerun leaves other
+    // values in the arena than a run does; every run recomputes the arena from the input.
+    const { plan, program } = await irv1Program(1);
+    try {
+      const x = generateInput(1, SIZE, SIZE);
+      const before = await program.run(x, 1);
+      const timings = await program.profile(x, 1, 2, true);
+      expect(timings.length).toBe(plan.steps.length + 2);
+      expect(timings[0]!.hotMs).toBeUndefined();
+      expect(timings[timings.length - 1]!.hotMs).toBeUndefined();
+      for (const t of timings.slice(1, -1)) expect(Number.isFinite(t.hotMs) && t.hotMs! >= 0, t.step).toBe(true);
+      expect((await program.profile(x, 1, 1)).every((t) => t.hotMs === undefined)).toBe(true);
+      await expect(program.profile(x, 1, 1, 'yes' as unknown as boolean)).rejects.toThrow(/Expected a boolean for hot but received 'yes'/);
+      expect(await program.run(x, 1)).toEqual(before);
+    } finally {
+      program.dispose();
+    }
   });
 
   it('a batch of 3 (staged view steps) equals the same images run one at a time (per-image path)', async () => {
