@@ -16,8 +16,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../src/graph/ir';
 import { loadCpuModule } from '../../src/native/cpu-backend';
-import { refConcat, refConv2d, type RefTensor } from '../helpers/reference';
 import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectBatchSizes, expectKernelCase, type KernelCase } from './cpu-harness';
+import { addConvStep, concatViewPlan, convSpec, refConvSpec, type ConvSpec } from './kernel-plans';
 import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
 
 const SMALL_MAP_TOL = 1e-6;
@@ -27,51 +27,17 @@ const IMPL = 'small_map:avx512_core';
 const hasAvx512 = cpuBackend !== null && loadCpuModule().info().isa.startsWith('avx512_core');
 const KERNEL = { impl: IMPL, available: hasAvx512, tolerance: SMALL_MAP_TOL };
 
-interface Conv {
-  weight: Float32Array;
-  bias: Float32Array;
-  cout: number;
-  kernel: Pair;
-  stride: Pair;
-  pad: Pair;
-  relu: boolean;
-}
-
-function conv(cin: number, cout: number, kernel: Pair, stride: Pair, pad: Pair, relu: boolean, seed: number): Conv {
-  const fanIn = cin * kernel[0] * kernel[1];
-  return {
-    weight: randomValues(cout * fanIn, seed).map((v) => v / Math.sqrt(fanIn)),
-    bias: randomValues(cout, seed + 1).map((v) => v * 0.1),
-    cout,
-    kernel,
-    stride,
-    pad,
-    relu,
-  };
-}
-
-function addConv(kit: PlanKit, name: string, input: number, output: number, c: Conv, residual = -1): void {
-  kit.add({
-    op: 'conv2d', name, input, output, residual, weight: kit.weight(c.weight), bias: kit.weight(c.bias),
-    kernel: c.kernel, stride: c.stride, pad: c.pad, relu: c.relu,
-  });
-}
-
-function reference(x: RefTensor, c: Conv, residual?: RefTensor): RefTensor {
-  return refConv2d(x, c.weight, c.bias, c.cout, c.kernel, c.stride, c.pad, c.relu, residual === undefined ? undefined : { tensor: residual, scale: 1 });
-}
-
-function outputSize(size: number, c: Conv, axis: 0 | 1): number {
+function outputSize(size: number, c: ConvSpec, axis: 0 | 1): number {
   return Math.floor((size + 2 * c.pad[axis] - c.kernel[axis]) / c.stride[axis]) + 1;
 }
 
 /** One conv cin -> cout on a size x size map, dense in and out. */
-function densePlan(batch: number, cin: number, size: number, c: Conv, small: boolean): KernelCase {
+function densePlan(batch: number, cin: number, size: number, c: ConvSpec, small: boolean): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, cin, size, size);
   const y = kit.map(c.cout, outputSize(size, c, 0), outputSize(size, c, 1));
-  addConv(kit, 'conv', x, y, c);
-  return { plan: kit.build(input, y), reference: (t) => reference(t, c), ours: small ? ['conv'] : [], others: small ? [] : ['conv'] };
+  addConvStep(kit, 'conv', x, y, c);
+  return { plan: kit.build(input, y), reference: (t) => refConvSpec(t, c), ours: small ? ['conv'] : [], others: small ? [] : ['conv'] };
 }
 
 /** r = conv1x1(x) (oneDNN); r += conv3x3(x) in place (the residual sum), then relu. */
@@ -79,57 +45,38 @@ function residualPlan(batch: number, c: number, size: number): KernelCase {
   const kit = new PlanKit(batch, channelBlock());
   const { input, x } = blockedInput(kit, c, size, size);
   const r = kit.map(c, size, size);
-  const shortcut = conv(c, c, [1, 1], [1, 1], [0, 0], false, 21);
-  const block = conv(c, c, [3, 3], [1, 1], [1, 1], true, 23);
-  addConv(kit, 'shortcut', x, r, shortcut);
-  addConv(kit, 'block', x, r, block, r);
+  const shortcut = convSpec(c, c, [1, 1], [1, 1], [0, 0], false, 21);
+  const block = convSpec(c, c, [3, 3], [1, 1], [1, 1], true, 23);
+  addConvStep(kit, 'shortcut', x, r, shortcut);
+  addConvStep(kit, 'block', x, r, block, r);
   return {
     plan: kit.build(input, r),
-    reference: (t) => reference(t, block, reference(t, shortcut)),
+    reference: (t) => refConvSpec(t, block, refConvSpec(t, shortcut)),
     ours: ['block'],
     others: ['shortcut'],
   };
 }
 
-/**
- * Concat views as in IR-v1's Block8: a = 1x3(x) and b = 3x1(x) write slices of one concat buffer
- * (b at channel 32), and c = 3x1(b) reads the slice b (a view input) into a third slice.
- */
+/** Concat views as in IR-v1's Block8: 1x3 and 3x1 convs writing and reading slices of one buffer. */
 function viewPlan(batch: number, cin: number, size: number): KernelCase {
-  const kit = new PlanKit(batch, channelBlock());
-  const { input, x } = blockedInput(kit, cin, size, size);
-  const cat = kit.map(32 + 48 + 32, size, size);
-  const va = kit.view(cat, 0, 32);
-  const vb = kit.view(cat, 32, 48);
-  const vc = kit.view(cat, 80, 32);
-  const a = conv(cin, 32, [1, 3], [1, 1], [0, 1], true, 61);
-  const b = conv(cin, 48, [3, 1], [1, 1], [1, 0], false, 63);
-  const c = conv(48, 32, [3, 1], [1, 1], [1, 0], true, 65);
-  addConv(kit, 'a_1x3', x, va, a);
-  addConv(kit, 'b_3x1', x, vb, b);
-  addConv(kit, 'c_3x1_of_b', vb, vc, c);
-  return {
-    plan: kit.build(input, cat),
-    reference: (t) => {
-      const rb = reference(t, b);
-      return refConcat([reference(t, a), rb, reference(rb, c)]);
-    },
-    ours: ['a_1x3', 'b_3x1', 'c_3x1_of_b'],
-    others: [],
-  };
+  return concatViewPlan(batch, cin, size, {
+    a: ['a_1x3', convSpec(cin, 32, [1, 3], [1, 1], [0, 1], true, 61)],
+    b: ['b_3x1', convSpec(cin, 48, [3, 1], [1, 1], [1, 0], false, 63)],
+    c: ['c_3x1_of_b', convSpec(48, 32, [3, 1], [1, 1], [1, 0], true, 65)],
+  });
 }
 
 const S1: Pair = [1, 1];
 const S2: Pair = [2, 2];
 const CASES: [string, (batch: number) => KernelCase, number][] = [
-  ['3x3 stride 2 256->384, 8x8 -> 3x3, relu (IR-v1 Reduction-B)', (b) => densePlan(b, 256, 8, conv(256, 384, [3, 3], S2, [0, 0], true, 1), true), 1],
-  ['1x3 192->192 on 3x3, relu (IR-v1 Block8)', (b) => densePlan(b, 192, 3, conv(192, 192, [1, 3], S1, [0, 1], true, 3), true), 1],
-  ['3x1 192->192 on 3x3, no relu', (b) => densePlan(b, 192, 3, conv(192, 192, [3, 1], S1, [1, 0], false, 5), true), 1],
-  ['3x3 pad 1 on 2x2 (most taps in the padding), batch 3 (12 pixels)', (b) => densePlan(b, 32, 2, conv(32, 48, [3, 3], S1, [1, 1], true, 7), true), 3],
-  ['3x3 stride 2 on 3x3 -> 1x1, batch 5 (cout 16: one half panel)', (b) => densePlan(b, 64, 3, conv(64, 16, [3, 3], S2, [0, 0], false, 9), true), 5],
-  ['1x1 on 3x3 (one tap: oneDNN)', (b) => densePlan(b, 64, 3, conv(64, 96, [1, 1], S1, [0, 0], true, 11), false), 1],
-  ['3x3 24->40 on 3x3 (not multiples of 16: oneDNN)', (b) => densePlan(b, 24, 3, conv(24, 40, [3, 3], S1, [1, 1], true, 13), false), 1],
-  ['3x3 on 4x4 (16 pixels: oneDNN)', (b) => densePlan(b, 32, 4, conv(32, 32, [3, 3], S1, [1, 1], true, 15), false), 1],
+  ['3x3 stride 2 256->384, 8x8 -> 3x3, relu (IR-v1 Reduction-B)', (b) => densePlan(b, 256, 8, convSpec(256, 384, [3, 3], S2, [0, 0], true, 1), true), 1],
+  ['1x3 192->192 on 3x3, relu (IR-v1 Block8)', (b) => densePlan(b, 192, 3, convSpec(192, 192, [1, 3], S1, [0, 1], true, 3), true), 1],
+  ['3x1 192->192 on 3x3, no relu', (b) => densePlan(b, 192, 3, convSpec(192, 192, [3, 1], S1, [1, 0], false, 5), true), 1],
+  ['3x3 pad 1 on 2x2 (most taps in the padding), batch 3 (12 pixels)', (b) => densePlan(b, 32, 2, convSpec(32, 48, [3, 3], S1, [1, 1], true, 7), true), 3],
+  ['3x3 stride 2 on 3x3 -> 1x1, batch 5 (cout 16: one half panel)', (b) => densePlan(b, 64, 3, convSpec(64, 16, [3, 3], S2, [0, 0], false, 9), true), 5],
+  ['1x1 on 3x3 (one tap: oneDNN)', (b) => densePlan(b, 64, 3, convSpec(64, 96, [1, 1], S1, [0, 0], true, 11), false), 1],
+  ['3x3 24->40 on 3x3 (not multiples of 16: oneDNN)', (b) => densePlan(b, 24, 3, convSpec(24, 40, [3, 3], S1, [1, 1], true, 13), false), 1],
+  ['3x3 on 4x4 (16 pixels: oneDNN)', (b) => densePlan(b, 32, 4, convSpec(32, 32, [3, 3], S1, [1, 1], true, 15), false), 1],
   ['residual: sum into the shortcut, then relu, on 3x3', (b) => residualPlan(b, 32, 3), 1],
   ['concat views in and out on 3x3, batch 1', (b) => viewPlan(b, 64, 3), 1],
 ];

@@ -17,8 +17,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../src/graph/ir';
 import { loadCpuModule } from '../../src/native/cpu-backend';
-import { refConcat, refConv2d, type RefTensor } from '../helpers/reference';
 import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectBatchSizes, expectKernelCase, type KernelCase } from './cpu-harness';
+import { addConvStep, concatViewPlan, convSpec, refConvSpec, type ConvSpec } from './kernel-plans';
 import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
 
 const WINO1D_TOL = 5e-5;
@@ -32,34 +32,8 @@ type Orientation = '1x7' | '7x1';
 const KERNEL: Record<Orientation, Pair> = { '1x7': [1, 7], '7x1': [7, 1] };
 const PAD: Record<Orientation, Pair> = { '1x7': [0, 3], '7x1': [3, 0] };
 
-interface Conv {
-  weight: Float32Array;
-  bias: Float32Array;
-  cout: number;
-  orientation: Orientation;
-  relu: boolean;
-}
-
-function conv(cin: number, cout: number, orientation: Orientation, relu: boolean, seed: number): Conv {
-  const fanIn = cin * 7;
-  return {
-    weight: randomValues(cout * fanIn, seed).map((v) => v / Math.sqrt(fanIn)),
-    bias: randomValues(cout, seed + 1).map((v) => v * 0.1),
-    cout,
-    orientation,
-    relu,
-  };
-}
-
-function addConv(kit: PlanKit, name: string, input: number, output: number, c: Conv): void {
-  kit.add({
-    op: 'conv2d', name, input, output, residual: -1, weight: kit.weight(c.weight), bias: kit.weight(c.bias),
-    kernel: KERNEL[c.orientation], stride: [1, 1], pad: PAD[c.orientation], relu: c.relu,
-  });
-}
-
-function reference(x: RefTensor, c: Conv): RefTensor {
-  return refConv2d(x, c.weight, c.bias, c.cout, KERNEL[c.orientation], [1, 1], PAD[c.orientation], c.relu);
+function conv(cin: number, cout: number, orientation: Orientation, relu: boolean, seed: number): ConvSpec {
+  return convSpec(cin, cout, KERNEL[orientation], [1, 1], PAD[orientation], relu, seed);
 }
 
 /** One conv cin -> cout on a size x size map, dense in and out. */
@@ -68,37 +42,18 @@ function densePlan(batch: number, cin: number, cout: number, size: number, orien
   const { input, x } = blockedInput(kit, cin, size, size);
   const y = kit.map(cout, size, size);
   const c = conv(cin, cout, orientation, relu, seed);
-  addConv(kit, 'conv', x, y, c);
+  addConvStep(kit, 'conv', x, y, c);
   const multiple = cin % 16 === 0 && cout % 16 === 0;
-  return { plan: kit.build(input, y), reference: (t) => reference(t, c), ours: multiple ? ['conv'] : [], others: multiple ? [] : ['conv'] };
+  return { plan: kit.build(input, y), reference: (t) => refConvSpec(t, c), ours: multiple ? ['conv'] : [], others: multiple ? [] : ['conv'] };
 }
 
-/**
- * Concat views as in an Inception block: a = 1x7(x) and b = 7x1(x) write slices of one concat
- * buffer, and c = 1x7(b) reads the slice b (a view input) into a third slice.
- */
+/** Concat views as in an Inception block: 1x7 and 7x1 convs writing and reading slices of one buffer. */
 function viewPlan(batch: number, cin: number, size: number): KernelCase {
-  const kit = new PlanKit(batch, channelBlock());
-  const { input, x } = blockedInput(kit, cin, size, size);
-  const cat = kit.map(32 + 48 + 32, size, size);
-  const va = kit.view(cat, 0, 32);
-  const vb = kit.view(cat, 32, 48);
-  const vc = kit.view(cat, 80, 32);
-  const a = conv(cin, 32, '1x7', true, 61);
-  const b = conv(cin, 48, '7x1', false, 63);
-  const c = conv(48, 32, '1x7', true, 65);
-  addConv(kit, 'a_1x7', x, va, a);
-  addConv(kit, 'b_7x1', x, vb, b);
-  addConv(kit, 'c_1x7_of_b', vb, vc, c);
-  return {
-    plan: kit.build(input, cat),
-    reference: (t) => {
-      const rb = reference(t, b);
-      return refConcat([reference(t, a), rb, reference(rb, c)]);
-    },
-    ours: ['a_1x7', 'b_7x1', 'c_1x7_of_b'],
-    others: [],
-  };
+  return concatViewPlan(batch, cin, size, {
+    a: ['a_1x7', conv(cin, 32, '1x7', true, 61)],
+    b: ['b_7x1', conv(cin, 48, '7x1', false, 63)],
+    c: ['c_1x7_of_b', conv(48, 32, '1x7', true, 65)],
+  });
 }
 
 const CASES: [string, (batch: number) => KernelCase, number][] = [
