@@ -265,11 +265,11 @@ std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
     try {
       switch (step.op) {
         case OpKind::kConv2d:
-        case OpKind::kLinear:
           if (winograd_1d_[i]) exec->steps.push_back(CreateWinograd1d(i, step, n));
-          else if (small_map_[i] && SmallMapConv::Fits(SmallMapShapeOf(step), n)) exec->steps.push_back(CreateSmallMap(i, step, n));
+          else if (small_map_[i] && small_map_[i]->Fits(n)) exec->steps.push_back(CreateSmallMap(i, step, n));
           else exec->steps.push_back(CreateConv(i, step, n));
           break;
+        case OpKind::kLinear: exec->steps.push_back(CreateConv(i, step, n)); break;
         case OpKind::kMaxPool2d:
         case OpKind::kAvgPool2d:
         case OpKind::kGlobalAvgPool: exec->steps.push_back(CreatePool(step, n)); break;
@@ -541,11 +541,19 @@ bool CpuProgram::UsesWinograd1d(const PlanStep& step) const {
   if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
   const PlanTensor& in = plan_.tensors[step.inputs[0]];
   const PlanTensor& out = plan_.tensors[step.output];
-  // Both sides must be nChw16c (the graph input buffer alone is plain NCHW) with the same map size.
-  if (LayoutOf(step.inputs[0]).block != Winograd1dConv::kBlock || LayoutOf(step.output).block != Winograd1dConv::kBlock) return false;
-  if (in.h != out.h || in.w != out.w) return false;
+  if (!BlockedInAndOut(step, Winograd1dConv::kBlock) || in.h != out.h || in.w != out.w) return false;
   return Winograd1dConv::Supports(step.kernel, step.stride, step.pad, step.residual != kNoTensor, in.c, out.c,
                                   in.channel_offset, out.channel_offset);
+}
+
+// Whether the step's input and output buffers are both blocked by `block` channels (the graph
+// input buffer alone is plain NCHW): what our own kernels address through BlockedSliceOf.
+bool CpuProgram::BlockedInAndOut(const PlanStep& step, int32_t block) const {
+  return LayoutOf(step.inputs[0]).block == block && LayoutOf(step.output).block == block;
+}
+
+BlockedSlice CpuProgram::BlockedSliceOf(int32_t tensor) const {
+  return {reinterpret_cast<float*>(ImagePointer(tensor)), ImageStride(tensor) / static_cast<int64_t>(sizeof(float))};
 }
 
 // A 1x7 / 7x1 conv as winograd_1d.h's F(4,7): addresses its input and output slices directly
@@ -553,8 +561,7 @@ bool CpuProgram::UsesWinograd1d(const PlanStep& step) const {
 CpuProgram::StepExec CpuProgram::CreateWinograd1d(size_t index, const PlanStep& step, int32_t n) {
   Winograd1dConv* conv = winograd_1d_[index].get();
   EnsureKernelWorkspace(conv->Prepare(n));
-  const BlockedSlice in{reinterpret_cast<float*>(ImagePointer(step.inputs[0])), ImageStride(step.inputs[0]) / static_cast<int64_t>(sizeof(float))};
-  const BlockedSlice out{reinterpret_cast<float*>(ImagePointer(step.output)), ImageStride(step.output) / static_cast<int64_t>(sizeof(float))};
+  const BlockedSlice in = BlockedSliceOf(step.inputs[0]), out = BlockedSliceOf(step.output);
   StepExec exec;
   exec.impl = Winograd1dConv::kImpl;
   exec.loop = [this, conv, n, in, out] { conv->Run(n, in, out, kernel_workspace_.get(), stream_); };
@@ -567,9 +574,8 @@ void CpuProgram::EnsureKernelWorkspace(int64_t bytes) {
 }
 
 bool CpuProgram::MayUseSmallMap(const PlanStep& step) const {
-  if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_) return false;
-  if (step.op != OpKind::kConv2d && step.op != OpKind::kLinear) return false;
-  if (LayoutOf(step.inputs[0]).block != SmallMapConv::kBlock || LayoutOf(step.output).block != SmallMapConv::kBlock) return false;
+  if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
+  if (!BlockedInAndOut(step, SmallMapConv::kBlock)) return false;
   return SmallMapConv::Supports(SmallMapShapeOf(step), plan_.tensors[step.inputs[0]].channel_offset,
                                 plan_.tensors[step.output].channel_offset);
 }
@@ -594,13 +600,12 @@ SmallMapShape CpuProgram::SmallMapShapeOf(const PlanStep& step) const {
   return shape;
 }
 
-// A conv or linear step whose output at batch n is a few pixels, as small_map_conv.h's weight
-// stream: addresses its input and output slices directly (dense or concat view), no staging.
+// A conv step whose output at batch n is a few pixels, as small_map_conv.h's weight stream:
+// addresses its input and output slices directly (dense or concat view), no staging.
 CpuProgram::StepExec CpuProgram::CreateSmallMap(size_t index, const PlanStep& step, int32_t n) {
   const SmallMapConv* conv = small_map_[index].get();
   EnsureKernelWorkspace(conv->WorkspaceBytes());
-  const BlockedSlice in{reinterpret_cast<float*>(ImagePointer(step.inputs[0])), ImageStride(step.inputs[0]) / static_cast<int64_t>(sizeof(float))};
-  const BlockedSlice out{reinterpret_cast<float*>(ImagePointer(step.output)), ImageStride(step.output) / static_cast<int64_t>(sizeof(float))};
+  const BlockedSlice in = BlockedSliceOf(step.inputs[0]), out = BlockedSliceOf(step.output);
   StepExec exec;
   exec.impl = SmallMapConv::kImpl;
   exec.loop = [this, conv, n, in, out] { conv->Run(n, in, out, reinterpret_cast<float*>(kernel_workspace_.get())); };
@@ -786,11 +791,11 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
   BatchExec& exec = ExecFor(n);
   using Clock = std::chrono::steady_clock;
   Clock::time_point mark = Clock::now();
-  auto lap = [&] {
-    if (step_ms == nullptr) return;
+  auto lap = [&](std::vector<double>* into) {
+    if (into == nullptr) return;
     stream_.wait();
     const Clock::time_point now = Clock::now();
-    step_ms->push_back(std::chrono::duration<double, std::milli>(now - mark).count());
+    into->push_back(std::chrono::duration<double, std::milli>(now - mark).count());
     mark = now;
   };
   DnnlCall("reorder(input).execute", [&] {
@@ -798,17 +803,14 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
     exec.input_reorder.execute(stream_, exec.input_user, exec.input_buffer);
     return 0;
   });
-  lap();
+  lap(step_ms);
   for (StepExec& s : exec.steps) {
     try {
       ExecuteStep(s, n);
-      lap();
+      lap(step_ms);
       if (hot_ms != nullptr && step_ms != nullptr) {
         ExecuteStep(s, n);
-        stream_.wait();
-        const Clock::time_point now = Clock::now();
-        hot_ms->push_back(std::chrono::duration<double, std::milli>(now - mark).count());
-        mark = now;
+        lap(hot_ms);
       }
     } catch (Error& e) {
       e.WithStep(s.name).WithShapes(s.shapes);
@@ -821,7 +823,7 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
     stream_.wait();
     return 0;
   });
-  lap();
+  lap(step_ms);
 }
 
 // One step of batch n, as Execute runs it (the caller waits and times).

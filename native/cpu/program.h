@@ -50,8 +50,8 @@ class CpuProgram {
   // reorder, then one per plan step, then the output reorder (names: ProfileEntries()).
   // With hot_ms, every plan step also runs a second time right after its timed run, its weights
   // and inputs then in the caches, and hot_ms gets those medians, one per plan step (no reorders):
-  // the difference is what reading from memory costs the step. (A residual step then adds its conv twice: the values differ from a
-  // run's, the work does not.)
+  // the difference is what reading from memory costs the step. (A residual step then adds its
+  // conv twice: the values differ from a run's, the work does not.)
   std::vector<double> Profile(const float* input, int32_t n, int32_t repeats, float* output,
                               std::vector<double>* hot_ms = nullptr);
   // Names and implementations of Profile()'s entries for batch n (creating its primitives if needed).
@@ -108,11 +108,13 @@ class CpuProgram {
   // Whether step runs as the 1-D Winograd F(4,7) of winograd_1d.h (1x7 / 7x1 convs under 'auto' on AVX-512).
   bool UsesWinograd1d(const PlanStep& step) const;
   StepExec CreateWinograd1d(size_t index, const PlanStep& step, int32_t n);
-  // Whether a conv or linear step may run as small_map_conv.h's kernel (under 'auto' on AVX-512,
-  // at the batch sizes whose output fits it), and its geometry there.
+  // Whether a conv step may run as small_map_conv.h's kernel (under 'auto' on AVX-512, at the
+  // batch sizes whose output fits it), and its geometry there.
   bool MayUseSmallMap(const PlanStep& step) const;
   SmallMapShape SmallMapShapeOf(const PlanStep& step) const;
   StepExec CreateSmallMap(size_t index, const PlanStep& step, int32_t n);
+  bool BlockedInAndOut(const PlanStep& step, int32_t block) const;
+  BlockedSlice BlockedSliceOf(int32_t tensor) const;  // one image's slice and the image stride
   // Points our kernels' shared workspace at bytes or more (steps read it at run time).
   void EnsureKernelWorkspace(int64_t bytes);
   void EnsureScratch(int64_t bytes);

@@ -17,7 +17,6 @@ constexpr int32_t kPanel = SmallMapConv::kPanel;
 constexpr int32_t kBlock = SmallMapConv::kBlock;
 constexpr int64_t kChunk = 256;  // products per register sum (see PanelPixels)
 
-
 // One panel (32 output channels) for M output pixels: windows [depth][kRows] (column m is pixel m's
 // window), panel [depth][32], rows[m]: where pixel m's first output channel block starts.
 // Epilogue: + bias, + the destination if residual, ReLU, store both 16-channel blocks (the second
@@ -84,9 +83,9 @@ constexpr auto kPanelFns = MakePanelTable(std::make_integer_sequence<int, kRows>
 }  // namespace
 
 bool SmallMapConv::Supports(const SmallMapShape& shape, int32_t in_channel_offset, int32_t out_channel_offset) {
-  return shape.kernel[0] * shape.kernel[1] > 1 && shape.cin > 0 && shape.cout > 0 && shape.cin % kBlock == 0 && shape.cout % kBlock == 0 &&
-         in_channel_offset % kBlock == 0 && out_channel_offset % kBlock == 0 && shape.out_h > 0 && shape.out_w > 0 &&
-         Fits(shape, 1);
+  const bool channels = shape.cin > 0 && shape.cout > 0 && shape.cin % kBlock == 0 && shape.cout % kBlock == 0 &&
+                        in_channel_offset % kBlock == 0 && out_channel_offset % kBlock == 0;
+  return shape.kernel[0] * shape.kernel[1] > 1 && channels && shape.out_h > 0 && shape.out_w > 0 && Fits(shape, 1);
 }
 
 SmallMapConv::SmallMapConv(const SmallMapShape& shape, const float* weights, const float* bias) : shape_(shape) {
@@ -126,7 +125,7 @@ int64_t SmallMapConv::weight_bytes() const {
 }
 
 void SmallMapConv::Run(int32_t n, const BlockedSlice& in, const BlockedSlice& out, float* workspace) const {
-  INCEPTION_CHECK(n >= 1 && Fits(shape_, n), kCodeInvalidArgument, "small-map conv ", Describe(n), ": batch ", n,
+  INCEPTION_CHECK(n >= 1 && Fits(n), kCodeInvalidArgument, "small-map conv ", Describe(n), ": batch ", n,
                   " has more than ", kMaxRows, " output pixels");
   const SmallMapShape& s = shape_;
   const int32_t pixels = s.out_h * s.out_w;

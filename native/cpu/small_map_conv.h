@@ -56,6 +56,7 @@ class SmallMapConv {
   static bool Fits(const SmallMapShape& shape, int32_t n) {
     return int64_t{n} * shape.out_h * shape.out_w <= kMaxRows;
   }
+  bool Fits(int32_t n) const { return Fits(shape_, n); }
 
   // Packs the OIHW weights ([cout][cin][kh][kw]) into panels once; keeps a copy of the bias.
   SmallMapConv(const SmallMapShape& shape, const float* weights, const float* bias);
