@@ -118,3 +118,24 @@ export async function expectBatchSizes(
   }
   return implByBatch;
 }
+
+/**
+ * Compiles `plan` with convolution 'direct' and 'auto' and checks that 'direct' runs no
+ * implementation matching `kernelImpl`, and that the two outputs on n images of seeded random
+ * input (seed 13) agree within `tolerance` (relative L2).
+ */
+export async function expectDirectMatchesAuto(plan: Plan, n: number, kernelImpl: RegExp, tolerance: number): Promise<void> {
+  const direct = await compileCpu(plan, 2, 'direct');
+  const auto = await compileCpu(plan, 2, 'auto');
+  try {
+    expect(direct.implementations().some((s) => kernelImpl.test(s.impl))).toBe(false);
+    const t = plan.tensors[plan.input]!;
+    const input = randomValues(n * t.c * t.h * t.w, 13);
+    const a = await direct.run(input, n);
+    const b = await auto.run(input, n);
+    expect(relativeL2(b, a)).toBeLessThan(tolerance);
+  } finally {
+    direct.dispose();
+    auto.dispose();
+  }
+}

@@ -16,9 +16,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../src/graph/ir';
 import { loadCpuModule } from '../../src/native/cpu-backend';
-import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectBatchSizes, expectKernelCase, type KernelCase } from './cpu-harness';
+import { channelBlock, cpuBackend, cpuSuiteName, expectBatchSizes, expectDirectMatchesAuto, expectKernelCase, type KernelCase } from './cpu-harness';
 import { addConvStep, concatViewPlan, convSpec, refConvSpec, type ConvSpec } from './kernel-plans';
-import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
+import { blockedInput, PlanKit } from './plan-kit';
 
 const SMALL_MAP_TOL = 1e-6;
 const IMPL = 'small_map:avx512_core';
@@ -92,19 +92,6 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convoluti
   });
 
   it("'direct' keeps oneDNN and matches 'auto' within the bound", async () => {
-    const built = viewPlan(1, 32, 3);
-    const direct = await compileCpu(built.plan, 2, 'direct');
-    const auto = await compileCpu(built.plan, 2, 'auto');
-    try {
-      expect(direct.implementations().some((s) => s.impl.includes('small_map'))).toBe(false);
-      const t = built.plan.tensors[built.plan.input]!;
-      const input = randomValues(t.c * t.h * t.w, 13);
-      const a = await direct.run(input, 1);
-      const b = await auto.run(input, 1);
-      expect(relativeL2(b, a)).toBeLessThan(SMALL_MAP_TOL);
-    } finally {
-      direct.dispose();
-      auto.dispose();
-    }
+    await expectDirectMatchesAuto(viewPlan(1, 32, 3).plan, 1, /small_map/, SMALL_MAP_TOL);
   });
 });

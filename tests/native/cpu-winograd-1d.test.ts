@@ -17,9 +17,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Pair } from '../../src/graph/ir';
 import { loadCpuModule } from '../../src/native/cpu-backend';
-import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectBatchSizes, expectKernelCase, type KernelCase } from './cpu-harness';
+import { channelBlock, cpuBackend, cpuSuiteName, expectBatchSizes, expectDirectMatchesAuto, expectKernelCase, type KernelCase } from './cpu-harness';
 import { addConvStep, concatViewPlan, convSpec, refConvSpec, type ConvSpec } from './kernel-plans';
-import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
+import { blockedInput, PlanKit } from './plan-kit';
 
 const WINO1D_TOL = 5e-5;
 const IMPL = 'wino1d_f4x7:avx512_core';
@@ -83,19 +83,6 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convoluti
   });
 
   it("'direct' keeps oneDNN direct for 1x7 / 7x1 and matches 'auto' within the bound", async () => {
-    const built = viewPlan(3, 32, 17);
-    const direct = await compileCpu(built.plan, 2, 'direct');
-    const auto = await compileCpu(built.plan, 2, 'auto');
-    try {
-      expect(direct.implementations().some((s) => /wino/.test(s.impl))).toBe(false);
-      const t = built.plan.tensors[built.plan.input]!;
-      const input = randomValues(3 * t.c * t.h * t.w, 13);
-      const a = await direct.run(input, 3);
-      const b = await auto.run(input, 3);
-      expect(relativeL2(b, a)).toBeLessThan(WINO1D_TOL);
-    } finally {
-      direct.dispose();
-      auto.dispose();
-    }
+    await expectDirectMatchesAuto(viewPlan(3, 32, 17).plan, 3, /wino/, WINO1D_TOL);
   });
 });

@@ -18,7 +18,7 @@ import { InvalidArgumentError } from '../../src/errors';
 import { loadCpuModule } from '../../src/native/cpu-backend';
 import type { Plan } from '../../src/plan/types';
 import { refConcat, refConv2d, refResidualAdd, refTensor, type RefTensor } from '../helpers/reference';
-import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, runAgainstReference } from './cpu-harness';
+import { channelBlock, compileCpu, cpuBackend, cpuSuiteName, expectDirectMatchesAuto, runAgainstReference } from './cpu-harness';
 import { blockedInput, PlanKit, randomValues, relativeL2 } from './plan-kit';
 
 const WINO_TOL = 1e-5;
@@ -147,20 +147,7 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName("oneDNN CPU backend: convoluti
   });
 
   it("'direct' runs no Winograd kernel and matches 'auto' within the bound", async () => {
-    const built = viewPlan(2, 17, 32);
-    const direct = await compileCpu(built.plan, 2, 'direct');
-    const auto = await compileCpu(built.plan, 2, 'auto');
-    try {
-      expect(direct.implementations().some((s) => /wino/.test(s.impl))).toBe(false);
-      const t = built.plan.tensors[built.plan.input]!;
-      const input = randomValues(2 * t.c * t.h * t.w, 13);
-      const a = await direct.run(input, 2);
-      const b = await auto.run(input, 2);
-      expect(relativeL2(b, a)).toBeLessThan(WINO_TOL);
-    } finally {
-      direct.dispose();
-      auto.dispose();
-    }
+    await expectDirectMatchesAuto(viewPlan(2, 17, 32).plan, 2, /wino/, WINO_TOL);
   });
 
   it('an unknown convolution value is rejected by the backend and by the native module', async () => {
