@@ -9,7 +9,7 @@ import type { ModelName } from '../models/types';
 import { loadCpuBackend, measureCpuPeak, type CpuPeak, type CpuProgram } from '../native/cpu-backend';
 import { optimize } from '../optimize';
 import { lowerToPlan } from '../plan/lower';
-import type { ConvolutionAlgorithm } from '../runtime/backend';
+import { AUTO_CONVOLUTION_SUMMARY, type ConvolutionAlgorithm } from '../runtime/backend';
 import { generateInput, syntheticWeights } from '../weights/synthetic';
 import { machineInfo, type MachineInfo } from './machine';
 import { latencyStats } from './stats';
@@ -180,7 +180,7 @@ const lpad = (text: string, width: number): string => (text.length >= width ? te
 export function formatProfile(report: ProfileReport, top = 25): string {
   const lines: string[] = [];
   const p = report.peak;
-  const convolution = report.convolution === 'auto' ? "convolutions 'auto' (Winograd for 3x3 where oneDNN has a kernel, F(4,7) for 1x7/7x1, a weight stream on maps of at most 12 pixels)" : "convolutions 'direct'";
+  const convolution = report.convolution === 'auto' ? `convolutions 'auto' (${AUTO_CONVOLUTION_SUMMARY})` : "convolutions 'direct'";
   lines.push(`${report.model} ${report.inputSize}x${report.inputSize} batch ${report.batch}, ${report.threads} threads, ${convolution}, median of ${report.repeats} runs (${report.machine.cpuModel}, ${report.machine.isa}, load ${report.machine.loadAverage1m.toFixed(2)})`);
   lines.push(
     `measured fp32 peak: ${report.peakGflops.toFixed(1)} GFLOP/s, the best of a oneDNN matmul ${p.m}x${p.k}x${p.n} (${p.impl}): ${p.gflops.toFixed(1)}, ` +

@@ -1,5 +1,5 @@
 /** The benchmark's Markdown table and file names. */
-import type { ConvolutionAlgorithm } from '../runtime/backend';
+import { AUTO_CONVOLUTION_SUMMARY, type ConvolutionAlgorithm } from '../runtime/backend';
 import type { CpuBenchResult } from './cpu-bench';
 
 /** `cpu-2025-06-01-1250` (UTC): sortable, no characters that need escaping. */
@@ -10,7 +10,7 @@ export function resultBaseName(date: Date): string {
 
 /** Results written before the option existed have no `convolution`: those ran direct everywhere. */
 function convolutionText(convolution: ConvolutionAlgorithm | undefined): string {
-  if (convolution === 'auto') return "'auto', Winograd for 3x3 where oneDNN has a kernel, F(4,7) for 1x7/7x1 and a weight stream on maps of at most 12 pixels";
+  if (convolution === 'auto') return `'auto', ${AUTO_CONVOLUTION_SUMMARY}`;
   return "'direct'";
 }
 

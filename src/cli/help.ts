@@ -140,8 +140,9 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
   -n, --iterations N      timed runs per engine and batch (default 10)
       --warmup N          untimed runs per engine and batch first (default 2)
       --threads N         threads for ours and onnxruntime's intra-op pool (default: all cores)
-      --convolution A     ours: auto (default; Winograd for 3x3 stride-1 convs where oneDNN
-                          has a kernel, and 1x7/7x1 on AVX-512) | direct
+      --convolution A     ours: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
+                          has a kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream
+                          for convs on maps of at most 12 output pixels) | direct
       --input-size S      square input size for every model (default each model's own)
       --settle-ms MS      idle time before every turn, untimed (default 50): lets the other
                           engine's spinning threads go idle so they do not slow this run
@@ -170,8 +171,9 @@ Synthetic weights; the numbers do not depend on weight values.
       --precision P       cuda: fp32 (default) | tf32 | fp16
       --streams N         cuda: branch streams 1..4 (default 1)
       --threads N         threads (default: all cores)
-      --convolution A     auto (default; Winograd for 3x3 stride-1 convs where oneDNN has a
-                          kernel, and 1x7/7x1 on AVX-512) | direct
+      --convolution A     auto (default: Winograd for 3x3 stride-1 convs where oneDNN has a
+                          kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream for convs
+                          on maps of at most 12 output pixels) | direct
       --hot               cpu: also run every step a second time right after its timed run
                           (weights and inputs then in the caches) and show that time: the
                           difference is what reading them from memory costs the step

@@ -17,6 +17,8 @@ export type Precision = 'fp32' | 'tf32' | 'fp16';
  * batch (native/cpu/small_map_conv.h), oneDNN direct elsewhere. 'direct': oneDNN direct everywhere.
  */
 export type ConvolutionAlgorithm = 'auto' | 'direct';
+/** What 'auto' runs on the CPU, in one line, as the benchmark and profile reports print it. */
+export const AUTO_CONVOLUTION_SUMMARY = 'Winograd for 3x3 where oneDNN has a kernel, F(4,7) for 1x7/7x1 and a weight stream on maps of at most 12 pixels';
 export const CONVOLUTION_ALGORITHMS: readonly ConvolutionAlgorithm[] = ['auto', 'direct'];
 
 export interface CompileOptions {
