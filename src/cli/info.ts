@@ -29,6 +29,7 @@ export function formatInfo(info: LibraryInfo): string {
       lines.push(`  ${b.name}: unavailable${versions ? ` (${versions})` : ''}`);
       if (b.reason) lines.push(...b.reason.split('\n').map((l) => `    ${l}`));
     }
+    if (b.module !== undefined) lines.push(`    module: ${b.module}`);
     for (const d of b.devices) {
       const memory = d.memoryBytes === undefined ? '' : `, ${(d.memoryBytes / 2 ** 30).toFixed(1)} GiB`;
       lines.push(`    device ${b.name === 'cpu' ? 'cpu' : `cuda:${d.index}`}: ${d.name}${memory}`);

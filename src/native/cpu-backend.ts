@@ -5,7 +5,7 @@
 import { InvalidArgumentError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import { type Backend, type BackendInfo, type CompileOptions, CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type Precision, type Program } from '../runtime/backend';
-import { loadNativeModule, type NativeModuleBase } from './binding';
+import { loadedModulePath, loadNativeModule, type NativeModuleBase } from './binding';
 import { fromNativeError, nativeCall } from './native-errors';
 import { QueuedProgram } from './queued-program';
 
@@ -93,6 +93,8 @@ export interface NativeCpuModule extends NativeModuleBase {
   layoutPolicy(precision: string): LayoutPolicy;
   compile(plan: Plan, options: NativeCompileOptions): Promise<NativeCpuProgram>;
   peakGflops(options: { size?: number; threads?: number; repeats?: number }): Promise<CpuPeak>;
+  /** Programs alive in the whole process, every worker_thread included (neither disposed nor freed). */
+  livePrograms(): number;
 }
 
 let cached: NativeCpuModule | undefined;
@@ -186,6 +188,7 @@ export function cpuBackendInfo(): BackendInfo {
       available: true,
       versions: { onednn: info.onednn, isa: info.isa },
       devices: [{ index: 0, name: `CPU (${info.isa}, ${info.threads} threads)` }],
+      module: loadedModulePath('inception_cpu'),
     };
   } catch (error) {
     return { name: 'cpu', available: false, reason: error instanceof Error ? error.message : String(error), versions: {}, devices: [] };

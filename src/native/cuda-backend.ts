@@ -8,7 +8,7 @@ import { BackendUnavailableError, DeviceError, InvalidArgumentError, invalidPara
 import { checkSchedule } from '../plan/schedule';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import type { Backend, BackendInfo, CompileOptions, Precision, Program } from '../runtime/backend';
-import { loadNativeModule, type NativeModuleBase } from './binding';
+import { loadedModulePath, loadNativeModule, type NativeModuleBase } from './binding';
 import { fromNativeError, nativeCall } from './native-errors';
 import { QueuedProgram } from './queued-program';
 
@@ -290,7 +290,8 @@ export function cudaBackendInfo(): BackendInfo {
   if (info.cudnn.path !== null) versions.cudnnPath = info.cudnn.path;
   const devices = info.devices.map((d) => ({ index: d.index, name: d.name, memoryBytes: d.memoryBytes }));
   const reason = describeUnavailability(info);
+  const module = loadedModulePath('inception_cuda');
   return reason === undefined
-    ? { name: 'cuda', available: true, versions, devices }
-    : { name: 'cuda', available: false, reason, versions, devices };
+    ? { name: 'cuda', available: true, versions, devices, module }
+    : { name: 'cuda', available: false, reason, versions, devices, module };
 }

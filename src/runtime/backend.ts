@@ -58,6 +58,8 @@ export interface BackendInfo {
   /** Library versions, e.g. { onednn: '2.6.3', isa: 'avx2' } or { cudnn: '9.13.0', cudaRuntime: '13.0', driver: '13.0' }. */
   readonly versions: Readonly<Record<string, string>>;
   readonly devices: readonly { readonly index: number; readonly name: string; readonly memoryBytes?: number }[];
+  /** The .node file the backend was loaded from (a prebuild or a source build), when it loaded. */
+  readonly module?: string;
 }
 
 export interface Program {
