@@ -18,6 +18,9 @@ if [ ! -f /usr/include/dnnl.hpp ] && [ ! -f /usr/include/oneapi/dnnl/dnnl.hpp ];
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 if ! command -v make >/dev/null 2>&1 && ! command -v ninja >/dev/null 2>&1; then missing+=(make); fi
+# npm run build also writes the packaged layout (scripts/prebuild.sh), which sets the bundled
+# libraries' run path with patchelf.
+command -v patchelf >/dev/null 2>&1 || missing+=(patchelf)
 
 if [ "${#missing[@]}" -gt 0 ]; then
   install_cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
@@ -31,7 +34,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     sudo sh -c '$install_cmd'"
   fi
 else
-  say "system packages present (oneDNN headers, cmake, g++)"
+  say "system packages present (oneDNN headers, cmake, g++, patchelf)"
 fi
 
 # --- npm dependencies ------------------------------------------------------------------------
@@ -51,7 +54,7 @@ else
 fi
 
 # --- build -----------------------------------------------------------------------------------
-say "npm run build (native modules, then TypeScript into lib/)"
+say "npm run build (native modules into build/Release and their packaged layout in prebuilds/linux-x64, then TypeScript into lib/)"
 npm run build
 [ -f build/Release/inception_cpu.node ] || fail "build/Release/inception_cpu.node was not built; see the cmake output above"
 if [ -f build/Release/inception_cuda.node ]; then
