@@ -47,6 +47,10 @@ Napi::Value JsLayoutPolicy(const Napi::CallbackInfo& info) {
   return policy;
 }
 
+Napi::Value JsLivePrograms(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(CpuProgram::LiveCount()));
+}
+
 void Cleanup(void* arg) { static_cast<AddonData*>(arg)->ReleaseAll(); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -60,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layoutPolicy", Napi::Function::New(env, JsLayoutPolicy, "layoutPolicy"));
   exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
   exports.Set("peakGflops", Napi::Function::New(env, JsPeakGflops, "peakGflops"));
+  exports.Set("livePrograms", Napi::Function::New(env, JsLivePrograms, "livePrograms"));
   exports.Set("Program", data->program_constructor.Value());
   return exports;
 }

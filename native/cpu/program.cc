@@ -1,6 +1,7 @@
 #include "cpu/program.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +60,12 @@ struct CpuProgram::BatchExec {
   dnnl::reorder input_reorder, output_reorder;
   std::vector<StepExec> steps;
 };
+
+namespace {
+std::atomic<int64_t> g_live_programs{0};
+}  // namespace
+
+int64_t CpuProgram::LiveCount() { return g_live_programs.load(); }
 
 CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark)
     : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm), benchmark_(benchmark) {
@@ -131,12 +138,16 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
   ExecFor(plan_.batch);  // creates the batch-max primitives and reorders every weight once
   plan_.weights = nullptr;
   plan_.weight_count = 0;
+  ++g_live_programs;  // last: a constructor that throws never counted
 }
 
-CpuProgram::~CpuProgram() = default;
+CpuProgram::~CpuProgram() {
+  if (!released_) --g_live_programs;
+}
 
 void CpuProgram::Release() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!released_) --g_live_programs;
   released_ = true;
   execs_.clear();
   weights_.clear();

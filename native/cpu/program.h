@@ -58,6 +58,9 @@ class CpuProgram {
   std::vector<StepImplementation> ProfileEntries(int32_t n);
   // Frees everything (idempotent); later Run calls throw E_DISPOSED. Waits for a Run in progress.
   void Release();
+  // Programs constructed and neither released nor destroyed, in the whole process (every Node
+  // environment): a worker that exits must bring this back down (its cleanup hook releases them).
+  static int64_t LiveCount();
 
   int32_t batch() const { return plan_.batch; }
   int64_t InputElements(int32_t n) const;
