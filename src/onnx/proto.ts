@@ -4,7 +4,7 @@
  */
 import type { onnx } from 'onnx-proto';
 import { endianness } from 'node:os';
-import { InvalidArgumentError } from '../errors';
+import { BackendUnavailableError, InvalidArgumentError } from '../errors';
 
 /** TensorProto.DataType.FLOAT */
 export const FLOAT = 1;
@@ -14,10 +14,24 @@ export const INT64 = 7;
 type OnnxNamespace = typeof onnx;
 let cached: OnnxNamespace | undefined;
 
-/** onnx-proto's message classes, loaded on first use (importing the package stays cheap). */
+/** What to install for ONNX export: onnx-proto is an optional peer dependency, not installed by default. */
+export const ONNX_PROTO_HINT = 'ONNX export needs the optional package onnx-proto: npm install onnx-proto';
+
+/**
+ * onnx-proto's message classes, loaded on first use. It is an optional peer dependency (with
+ * protobufjs 6 it weighs ~23 MB and carries an install script), so only export needs it.
+ */
 function proto(): OnnxNamespace {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  cached ??= (require('onnx-proto') as { onnx: OnnxNamespace }).onnx;
+  if (cached !== undefined) return cached;
+  let loaded: { onnx: OnnxNamespace };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('onnx-proto') as { onnx: OnnxNamespace };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') throw new BackendUnavailableError(ONNX_PROTO_HINT, { cause: error });
+    throw error;
+  }
+  cached = loaded.onnx;
   return cached;
 }
 
