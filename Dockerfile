@@ -1,34 +1,35 @@
 # inception-cudnn serve, CPU (oneDNN). Build:  docker build -t inception-cudnn .
 # Run:  docker run -p 8000:8000 -v $PWD/weights:/mnt/models inception-cudnn \
 #         serve --host 0.0.0.0 --model inception_v4 --weights /mnt/models/inception_v4.safetensors
-# The CUDA backend is not built here (no nvcc in this image); see README "Serving".
+#
+# Stage 1 builds the package exactly as it is published (npm run build: native modules, their
+# prebuilds/linux-x64 layout with oneDNN and libgomp beside them, lib/), then packs it.
+# Stage 2 is a runtime image with no compiler and no -dev package: it installs that tarball with
+# --ignore-scripts, as a user's `npm install inception-cudnn` would. This image has no nvcc, so
+# the tarball carries the CPU module only; see README "Serving" for the CUDA backend.
 
 FROM node:20-bookworm-slim AS build
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libdnnl-dev cmake g++ make python3 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libdnnl-dev cmake g++ make ninja-build patchelf python3 \
  && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
+WORKDIR /src
 COPY package.json package-lock.json ./
-# onnxruntime-node is a dev/peer dependency for the ONNX comparison; skip its download of GPU binaries.
+# onnxruntime-node is a dev dependency for the ONNX comparison; skip its download of GPU binaries.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 RUN npm ci
-COPY tsconfig.json CMakeLists.txt ./
+COPY tsconfig.json CMakeLists.txt LICENSE README.md ./
+COPY scripts ./scripts
 COPY native ./native
 COPY src ./src
 COPY data ./data
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm pack --pack-destination /dist
 
 FROM node:20-bookworm-slim
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libdnnl2 tini \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/lib ./lib
-COPY --from=build /app/data ./data
-COPY --from=build /app/build/Release/inception_cpu.node ./build/Release/inception_cpu.node
-RUN chmod +x lib/cli.js && ln -s /app/lib/cli.js /usr/local/bin/inception-cudnn
+COPY --from=build /dist /dist
+RUN npm install --global --ignore-scripts --no-audit --no-fund /dist/inception-cudnn-*.tgz && rm -rf /dist /root/.npm
 USER node
 EXPOSE 8000
 # tini forwards SIGTERM so that serve drains (answers every accepted request) before exiting.
