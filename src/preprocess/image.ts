@@ -1,14 +1,16 @@
 /**
  * Image bytes -> normalised float32 NCHW, following the model's `Preprocessing`:
- * decode (JPEG, PNG, WebP), apply EXIF orientation, resize so the image covers
- * (size / cropPct) with the model's interpolation, centre-crop `size`, convert to RGB
- * (grey expanded, alpha dropped), then (v / 255 - mean) / std per channel.
+ * decode (JPEG, PNG, WebP) with sharp, apply EXIF orientation, convert to RGB (grey expanded,
+ * alpha dropped), resize so the image covers (size / cropPct) and centre-crop `size` exactly as
+ * torchvision's Resize + CenterCrop on a PIL image do (./resample.ts), then
+ * (v / 255 - mean) / std per channel.
  */
 import type { Sharp as SharpPipeline } from 'sharp';
 import { loadSharp } from './sharp-loader';
 import { ImageDecodeError, invalidParam } from '../errors';
 import type { Preprocessing } from '../models/types';
 import { cropGeometry, type CropGeometry } from './geometry';
+import { resizeAndCrop, type RgbImage } from './resample';
 
 /** Default limit on decoded pixels (width x height) per image, against decompression bombs. */
 export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
@@ -79,15 +81,19 @@ export async function decodeAndCrop(
 
   let geometry: CropGeometry;
   let pipeline: SharpPipeline;
+  let width: number;
+  let height: number;
   try {
     pipeline = loadSharp()(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
     const meta = await pipeline.metadata();
     if (meta.format === undefined || !SUPPORTED_FORMATS.includes(meta.format)) {
       throw fail(`unsupported format '${String(meta.format)}'; supported: ${SUPPORTED_FORMATS.join(', ')}`);
     }
-    const width = meta.autoOrient?.width ?? meta.width;
-    const height = meta.autoOrient?.height ?? meta.height;
-    if (!width || !height) throw fail('its header has no width/height');
+    const shownWidth = meta.autoOrient?.width ?? meta.width;
+    const shownHeight = meta.autoOrient?.height ?? meta.height;
+    if (!shownWidth || !shownHeight) throw fail('its header has no width/height');
+    width = shownWidth;
+    height = shownHeight;
     if (width * height > limit) {
       throw fail(
         `${width}x${height} = ${width * height} pixels exceeds maxInputPixels=${limit}; ` +
@@ -100,23 +106,23 @@ export async function decodeAndCrop(
     throw fail(sharpMessage(error) + '; pass JPEG, PNG or WebP file contents', error);
   }
 
+  let decoded: RgbImage;
   try {
-    const kernel = options.preprocessing.interpolation === 'bicubic' ? 'cubic' : 'linear';
+    // Full size (no shrink-on-load): the resize below is Pillow's, not libvips'.
     const { data, info } = await pipeline
-      .resize(geometry.resizeWidth, geometry.resizeHeight, { fit: 'fill', kernel, fastShrinkOnLoad: false })
-      .extract({ left: geometry.left, top: geometry.top, width: geometry.width, height: geometry.height })
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== geometry.width || info.height !== geometry.height) {
-      throw fail(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${geometry.width}x${geometry.height}x3`);
+    if (info.channels !== 3 || info.width !== width || info.height !== height) {
+      throw fail(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
     }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    decoded = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
     throw fail(sharpMessage(error), error);
   }
+  return resizeAndCrop(decoded, geometry, options.preprocessing.interpolation);
 }
 
 /** Interleaved RGB uint8 -> planar float32, (v / 255 - mean[c]) / std[c] in float64, rounded once. */
