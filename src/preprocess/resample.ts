@@ -21,7 +21,10 @@
  * - A pass whose output size equals its input size is skipped (it would be the identity).
  *
  * Only the crop window is computed: each output pixel depends on its own taps alone, so
- * resampling the window equals resampling the whole image and then cropping.
+ * resampling the window equals resampling the whole image and then cropping. Likewise only the
+ * source pixels those taps read are needed (sourceWindow): src/preprocess/image.ts has libvips
+ * cut them out and runs this on them alone, and only for enlargements, where they are at most
+ * (size + 4)^2 pixels; reductions stay with libvips.
  */
 import type { CropGeometry } from './geometry';
 
@@ -122,40 +125,95 @@ function clip8(accumulator: number): number {
 }
 
 /**
- * Resizes `image` to geometry.resizeWidth x geometry.resizeHeight with Pillow's `filter` and
- * returns the window (left, top, width, height) as interleaved RGB.
+ * The rectangle of the source image (in source pixels) that the crop window of `geometry` reads:
+ * the taps of its output rows and columns, or the window itself on an axis that is not resized.
+ * When both axes enlarge (or keep their size) the filter support is 2 (bicubic) or 1 (bilinear)
+ * source pixels, so the rectangle is at most (width + 2 * support) x (height + 2 * support),
+ * whatever the size of the source.
  */
-export function resizeAndCrop(image: RgbImage, geometry: CropGeometry, filter: ResampleFilter): Uint8Array {
+export function sourceWindow(sourceWidth: number, sourceHeight: number, geometry: CropGeometry, filter: ResampleFilter): SourceWindow {
   const { width, height, left, top } = geometry;
-  if (image.data.length !== image.width * image.height * 3) {
-    throw new RangeError(`RGB image of ${image.width}x${image.height} needs ${image.width * image.height * 3} bytes, got ${image.data.length}`);
-  }
   if (left < 0 || top < 0 || left + width > geometry.resizeWidth || top + height > geometry.resizeHeight) {
     throw new RangeError(
       `crop window ${width}x${height} at (${left}, ${top}) is outside the ${geometry.resizeWidth}x${geometry.resizeHeight} resize`,
     );
   }
+  const columns = geometry.resizeWidth !== sourceWidth ? axisTaps(sourceWidth, geometry.resizeWidth, left, width, filter) : null;
+  const rows = geometry.resizeHeight !== sourceHeight ? axisTaps(sourceHeight, geometry.resizeHeight, top, height, filter) : null;
+  const x0 = columns?.firstInput ?? left;
+  const y0 = rows?.firstInput ?? top;
+  return { left: x0, top: y0, width: (columns?.endInput ?? left + width) - x0, height: (rows?.endInput ?? top + height) - y0 };
+}
+
+export interface SourceWindow {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Resizes a `sourceWidth` x `sourceHeight` image to geometry.resizeWidth x geometry.resizeHeight
+ * with Pillow's `filter` and returns the window (left, top, width, height) as interleaved RGB.
+ * `image` is either the whole source, or only the part of it at `origin` (at least
+ * sourceWindow(...)), so that the whole decoded image need not be in memory.
+ */
+export function resizeAndCrop(
+  image: RgbImage,
+  geometry: CropGeometry,
+  filter: ResampleFilter,
+  origin: { left: number; top: number; sourceWidth: number; sourceHeight: number } = {
+    left: 0,
+    top: 0,
+    sourceWidth: image.width,
+    sourceHeight: image.height,
+  },
+): Uint8Array {
+  const { width, height, left, top } = geometry;
+  if (image.data.length !== image.width * image.height * 3) {
+    throw new RangeError(`RGB image of ${image.width}x${image.height} needs ${image.width * image.height * 3} bytes, got ${image.data.length}`);
+  }
+  const { sourceWidth, sourceHeight } = origin;
+  const needed = sourceWindow(sourceWidth, sourceHeight, geometry, filter);
+  if (
+    needed.left < origin.left ||
+    needed.top < origin.top ||
+    needed.left + needed.width > origin.left + image.width ||
+    needed.top + needed.height > origin.top + image.height
+  ) {
+    throw new RangeError(
+      `the crop reads source pixels ${needed.width}x${needed.height} at (${needed.left}, ${needed.top}), ` +
+        `outside the given ${image.width}x${image.height} at (${origin.left}, ${origin.top})`,
+    );
+  }
+  const source: Placed = { ...image, left: origin.left, top: origin.top };
   // Horizontal pass over the source rows the vertical pass will read.
-  const vertical = geometry.resizeHeight !== image.height ? axisTaps(image.height, geometry.resizeHeight, top, height, filter) : null;
+  const vertical = geometry.resizeHeight !== sourceHeight ? axisTaps(sourceHeight, geometry.resizeHeight, top, height, filter) : null;
   const rowStart = vertical?.firstInput ?? top;
   const rowEnd = vertical?.endInput ?? top + height;
   const rows =
-    geometry.resizeWidth !== image.width
-      ? horizontalPass(image, rowStart, rowEnd, axisTaps(image.width, geometry.resizeWidth, left, width, filter))
-      : cropColumns(image, rowStart, rowEnd, left, width);
+    geometry.resizeWidth !== sourceWidth
+      ? horizontalPass(source, rowStart, rowEnd, axisTaps(sourceWidth, geometry.resizeWidth, left, width, filter))
+      : cropColumns(source, rowStart, rowEnd, left, width);
   if (vertical === null) return rows;
   return verticalPass(rows, width, rowStart, vertical);
 }
 
+/** An RGB image that is the part of a larger source at (left, top); indices below are the source's. */
+interface Placed extends RgbImage {
+  readonly left: number;
+  readonly top: number;
+}
+
 /** Source rows [rowStart, rowEnd), output columns given by `taps`: [(rowEnd - rowStart), taps count, 3]. */
-function horizontalPass(image: RgbImage, rowStart: number, rowEnd: number, taps: AxisTaps): Uint8Array {
+function horizontalPass(image: Placed, rowStart: number, rowEnd: number, taps: AxisTaps): Uint8Array {
   const columns = taps.bounds.length / 2;
   const out = new Uint8Array((rowEnd - rowStart) * columns * 3);
   const { data } = image;
   const { bounds, weights } = taps;
   let o = 0;
   for (let y = rowStart; y < rowEnd; y++) {
-    const rowOffset = y * image.width * 3;
+    const rowOffset = ((y - image.top) * image.width - image.left) * 3;
     for (let x = 0; x < columns; x++) {
       const used = bounds[2 * x + 1];
       const w0 = x * taps.taps;
@@ -178,10 +236,10 @@ function horizontalPass(image: RgbImage, rowStart: number, rowEnd: number, taps:
 }
 
 /** The identity horizontal pass: columns [left, left + width) of rows [rowStart, rowEnd). */
-function cropColumns(image: RgbImage, rowStart: number, rowEnd: number, left: number, width: number): Uint8Array {
+function cropColumns(image: Placed, rowStart: number, rowEnd: number, left: number, width: number): Uint8Array {
   const out = new Uint8Array((rowEnd - rowStart) * width * 3);
   for (let y = rowStart; y < rowEnd; y++) {
-    const from = (y * image.width + left) * 3;
+    const from = ((y - image.top) * image.width + left - image.left) * 3;
     out.set(image.data.subarray(from, from + width * 3), (y - rowStart) * width * 3);
   }
   return out;

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { axisTaps, resizeAndCrop, type RgbImage } from '../../src/preprocess/resample';
+import { axisTaps, resizeAndCrop, sourceWindow, type RgbImage } from '../../src/preprocess/resample';
 import { cropGeometry } from '../../src/preprocess/geometry';
 
 const ONE = 1 << 22;
@@ -81,6 +81,59 @@ describe('resizeAndCrop', () => {
     );
     expect(() => resizeAndCrop({ ...image, width: 3 }, { resizeWidth: 4, resizeHeight: 4, left: 0, top: 0, width: 4, height: 4 }, 'bilinear')).toThrow(
       'RGB image of 3x2 needs 18 bytes, got 12',
+    );
+  });
+});
+
+describe('sourceWindow and a source given in part', () => {
+  /** A deterministic RGB image with structure on every axis and channel. */
+  function pattern(width: number, height: number): RgbImage {
+    const data = new Uint8Array(width * height * 3);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    return { data, width, height };
+  }
+
+  function part(image: RgbImage, left: number, top: number, width: number, height: number): RgbImage {
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) data.set(image.data.subarray(((top + y) * image.width + left) * 3, ((top + y) * image.width + left + width) * 3), y * width * 3);
+    return { data, width, height };
+  }
+
+  it('the window the crop reads gives the same bytes as the whole image, enlarging and reducing', () => {
+    const image = pattern(37, 90);
+    for (const [size, pct] of [[40, 0.875], [50, 1], [20, 0.875], [16, 1]] as const) {
+      const geometry = cropGeometry(37, 90, size, size, pct);
+      for (const filter of ['bicubic', 'bilinear'] as const) {
+        const window = sourceWindow(37, 90, geometry, filter);
+        const whole = resizeAndCrop(image, geometry, filter);
+        const fromPart = resizeAndCrop(part(image, window.left, window.top, window.width, window.height), geometry, filter, {
+          left: window.left,
+          top: window.top,
+          sourceWidth: 37,
+          sourceHeight: 90,
+        });
+        expect(fromPart).toEqual(whole);
+      }
+    }
+  });
+
+  it('when enlarging, the window is the crop plus the filter support, however long the image', () => {
+    // 340x4000 -> 341x4011 (inception_v4: short side 341), crop 299 at (21, 1856).
+    const geometry = cropGeometry(340, 4000, 299, 299, 0.875);
+    expect(geometry).toEqual({ resizeWidth: 341, resizeHeight: 4011, left: 21, top: 1856, width: 299, height: 299 });
+    const window = sourceWindow(340, 4000, geometry, 'bicubic');
+    expect(window.width).toBeLessThanOrEqual(299 + 4);
+    expect(window.height).toBeLessThanOrEqual(299 + 4);
+    expect(window.top).toBeGreaterThan(1800);
+  });
+
+  it('refuses a part that does not hold the window', () => {
+    const image = pattern(20, 30);
+    const geometry = cropGeometry(20, 30, 24, 24, 1);
+    const window = sourceWindow(20, 30, geometry, 'bilinear');
+    const short = part(image, window.left, window.top + 1, window.width, window.height - 1);
+    expect(() => resizeAndCrop(short, geometry, 'bilinear', { left: window.left, top: window.top + 1, sourceWidth: 20, sourceHeight: 30 })).toThrow(
+      /^the crop reads source pixels .* outside the given/,
     );
   });
 });
