@@ -1,14 +1,18 @@
 /**
  * Image bytes -> normalised float32 NCHW, following the model's `Preprocessing`:
- * decode (JPEG, PNG, WebP), apply EXIF orientation, resize so the image covers
- * (size / cropPct) with the model's interpolation, centre-crop `size`, convert to RGB
- * (grey expanded, alpha dropped), then (v / 255 - mean) / std per channel.
+ * decode (JPEG, PNG, WebP) with sharp, apply EXIF orientation, convert to RGB (grey expanded,
+ * alpha dropped), resize so the image covers (size / cropPct) and centre-crop `size` with
+ * torchvision's crop window (./geometry.ts), then (v / 255 - mean) / std per channel.
+ * Reductions are resized by libvips (off the event loop, streaming, within a fraction of a level
+ * of PIL); enlargements by Pillow's own algorithm (./resample.ts, identical to PIL) on the few
+ * source pixels the crop reads.
  */
 import type { Sharp as SharpPipeline } from 'sharp';
 import { loadSharp } from './sharp-loader';
 import { ImageDecodeError, invalidParam } from '../errors';
 import type { Preprocessing } from '../models/types';
 import { cropGeometry, type CropGeometry } from './geometry';
+import { resizeAndCrop, sourceWindow } from './resample';
 
 /** Default limit on decoded pixels (width x height) per image, against decompression bombs. */
 export const DEFAULT_MAX_INPUT_PIXELS = 100_000_000;
@@ -79,15 +83,19 @@ export async function decodeAndCrop(
 
   let geometry: CropGeometry;
   let pipeline: SharpPipeline;
+  let width: number;
+  let height: number;
   try {
     pipeline = loadSharp()(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
     const meta = await pipeline.metadata();
     if (meta.format === undefined || !SUPPORTED_FORMATS.includes(meta.format)) {
       throw fail(`unsupported format '${String(meta.format)}'; supported: ${SUPPORTED_FORMATS.join(', ')}`);
     }
-    const width = meta.autoOrient?.width ?? meta.width;
-    const height = meta.autoOrient?.height ?? meta.height;
-    if (!width || !height) throw fail('its header has no width/height');
+    const shownWidth = meta.autoOrient?.width ?? meta.width;
+    const shownHeight = meta.autoOrient?.height ?? meta.height;
+    if (!shownWidth || !shownHeight) throw fail('its header has no width/height');
+    width = shownWidth;
+    height = shownHeight;
     if (width * height > limit) {
       throw fail(
         `${width}x${height} = ${width * height} pixels exceeds maxInputPixels=${limit}; ` +
@@ -100,23 +108,60 @@ export async function decodeAndCrop(
     throw fail(sharpMessage(error) + '; pass JPEG, PNG or WebP file contents', error);
   }
 
+  const filter = options.preprocessing.interpolation;
   try {
-    const kernel = options.preprocessing.interpolation === 'bicubic' ? 'cubic' : 'linear';
-    const { data, info } = await pipeline
-      .resize(geometry.resizeWidth, geometry.resizeHeight, { fit: 'fill', kernel, fastShrinkOnLoad: false })
-      .extract({ left: geometry.left, top: geometry.top, width: geometry.width, height: geometry.height })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3 || info.width !== geometry.width || info.height !== geometry.height) {
-      throw fail(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${geometry.width}x${geometry.height}x3`);
+    if (!enlarges(width, height, geometry)) {
+      // Reduction (or no resize): libvips, streaming and off the event loop, 0.05-0.09 levels
+      // from PIL on average (README, tests/preprocess/pil-parity.test.ts).
+      const kernel = filter === 'bicubic' ? 'cubic' : 'linear';
+      const crop = await pipeline
+        .resize(geometry.resizeWidth, geometry.resizeHeight, { fit: 'fill', kernel, fastShrinkOnLoad: false })
+        .extract({ left: geometry.left, top: geometry.top, width: geometry.width, height: geometry.height })
+        .removeAlpha()
+        .toColourspace('srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      return rgbBytes(crop, geometry.width, geometry.height, fail);
     }
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // Enlargement: Pillow's resampler (./resample.ts), because libvips places its samples half a
+    // pixel away from PIL's when enlarging (4.5-7.3 levels apart on average, up to 159). libvips
+    // only decodes and cuts out the source pixels the crop reads: at most (size + 4)^2 whatever
+    // the image's length, so the work on this thread is bounded by the crop size.
+    const window = sourceWindow(width, height, geometry, filter);
+    const part = await pipeline.extract(window).removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const data = rgbBytes(part, window.width, window.height, fail);
+    return resizeAndCrop({ data, width: window.width, height: window.height }, geometry, filter, {
+      left: window.left,
+      top: window.top,
+      sourceWidth: width,
+      sourceHeight: height,
+    });
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
     throw fail(sharpMessage(error), error);
   }
+}
+
+/**
+ * Whether the resize enlarges the image on either axis (the short side is below the resize
+ * target): then the Pillow-exact resampler runs, on the source window the crop reads; otherwise
+ * libvips resizes. The aspect-preserving resize enlarges both axes or neither, up to an axis
+ * that keeps its size.
+ */
+export function enlarges(sourceWidth: number, sourceHeight: number, geometry: CropGeometry): boolean {
+  return geometry.resizeWidth > sourceWidth || geometry.resizeHeight > sourceHeight;
+}
+
+function rgbBytes(
+  { data, info }: { data: Buffer; info: { width: number; height: number; channels: number } },
+  width: number,
+  height: number,
+  fail: (what: string) => ImageDecodeError,
+): Uint8Array {
+  if (info.channels !== 3 || info.width !== width || info.height !== height) {
+    throw fail(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x3`);
+  }
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Interleaved RGB uint8 -> planar float32, (v / 255 - mean[c]) / std[c] in float64, rounded once. */

@@ -127,6 +127,28 @@ describe('createBatcher (fake session)', () => {
     await expect(batcher.infer(imagesFilled([1]), { signal: pre.signal })).rejects.toBeInstanceOf(RequestAbortedError);
   });
 
+  it('aborting the middle of three requests in one running batch: the other two get exactly their own rows', async () => {
+    // Requests of 2, 1 and 2 images share one batch; the middle one is aborted while the batch
+    // runs. Its row must still be skipped in the output, so the third request gets rows 3-4,
+    // not rows 2-3 (which would start with the aborted request's row).
+    const fake = fakeSession({ maxBatch: 6 });
+    fake.controls.hold = true;
+    const batcher = createBatcher(fake.session, { maxQueueDelayMicroseconds: 20_000 });
+    const middle = new AbortController();
+    const first = batcher.infer(imagesFilled([1, 2]));
+    const aborted = batcher.infer(imagesFilled([5]), { signal: middle.signal });
+    const third = batcher.infer(imagesFilled([3, 4]));
+    while (fake.controls.held.length === 0) await new Promise((r) => setTimeout(r, 1));
+    expect(fake.controls.batches).toEqual([5]);
+    middle.abort();
+    await expect(aborted).rejects.toThrow(/while its batch ran/);
+    fake.releaseAll();
+    // Exact: sums of 48 small integers are exact in float32.
+    expect(sums(await first)).toEqual([1 * IMAGE, 2 * IMAGE]);
+    expect(sums(await third)).toEqual([3 * IMAGE, 4 * IMAGE]);
+    expect(batcher.stats).toMatchObject({ aborted: 1, succeeded: 2 });
+  });
+
   it('a failing batch rejects its own requests only', async () => {
     const fake = fakeSession({ maxBatch: 2 });
     const batcher = createBatcher(fake.session, { maxQueueDelayMicroseconds: 20_000 });

@@ -4,17 +4,21 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import { cli } from '../helpers/cli';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import sharp from 'sharp';
 import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import { readNpy, writeNpy } from '../../src/io/npy';
 import { generateInput } from '../../src/weights/synthetic';
 import { createSession } from '../../src/runtime/session';
+import { imagesToTensor } from '../../src/preprocess/image';
+import { getModel } from '../../src/models/registry';
+import { imagenetLabels } from '../../src/models/labels';
+import { topK } from '../../src/runtime/scores';
+import { PIL_FIXTURES } from '../preprocess/pil-references';
 
 
 const cpu = cpuBackendInfo();
@@ -88,28 +92,42 @@ describe('CLI usage and errors', () => {
 });
 
 describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () => {
-  let images: string[];
-  beforeAll(async () => {
-    images = [];
-    for (const [i, colour] of ['#ff0000', '#00ff00', '#0000ff'].entries()) {
-      const file = join(dir, `img${i}.png`);
-      await sharp({ create: { width: 120, height: 90, channels: 3, background: colour } }).png().toFile(file);
-      images.push(file);
-    }
+  // Images with structure (tests/fixtures/preprocess), so that preprocessing mistakes change the outputs.
+  const images = (['landscape', 'portrait', 'small'] as const).map((shape) => join(PIL_FIXTURES, `image_${shape}.png`));
+  beforeAll(() => {
     writeFileSync(join(dir, 'broken.jpg'), Buffer.from('not a jpeg'));
   });
 
-  it('predict prints one JSON line per image and a synthetic-weights notice', async () => {
+  /** session.run on the preprocessed images, in batches of `batch` like the CLI; one row per image. */
+  async function referenceRows(model: 'inception_v4' | 'inception_resnet_v1', weights: 'synthetic' | { synthetic: 'plain' }, files: readonly string[], batch: number): Promise<Float32Array[]> {
+    const session = await createSession({ model, weights, maxBatch: batch });
+    try {
+      const [, , height, width] = session.info.inputShape;
+      const k = session.info.outputShape[1];
+      const rows: Float32Array[] = [];
+      for (let start = 0; start < files.length; start += batch) {
+        const group = files.slice(start, start + batch).map((f) => readFileSync(f));
+        const tensor = await imagesToTensor(group, { height, width, preprocessing: getModel(model).preprocessing });
+        const out = await session.run(tensor, [group.length, 3, height, width]);
+        for (let i = 0; i < group.length; i++) rows.push(out.slice(i * k, (i + 1) * k));
+      }
+      return rows;
+    } finally {
+      await session.dispose();
+    }
+  }
+
+  it('predict prints one JSON line per image, the top-k of session.run on the preprocessed tensor, and a synthetic-weights notice', async () => {
     const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '2', '--top-k', '3', ...images);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/^notice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless/);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: { index: number; label: string; probability: number }[] });
     expect(lines.map((l) => l.file)).toEqual(images);
-    for (const l of lines) {
-      expect(l.top.length).toBe(3);
-      expect(typeof l.top[0].label).toBe('string');
-      expect(l.top[0].probability).toBeGreaterThanOrEqual(l.top[2].probability);
-    }
+    // Same weights, inputs, batch sizes (2 then 1) and primitives: the same logits bit for bit, and
+    // JSON round-trips the float64 probabilities exactly.
+    const labels = imagenetLabels();
+    const rows = await referenceRows('inception_v4', 'synthetic', images, 2);
+    lines.forEach((l, i) => expect(l.top).toEqual(topK(rows[i], 3, (index) => labels[index])));
   });
 
   it('predict names an undecodable or missing file', async () => {
@@ -149,7 +167,11 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     const output = join(dir, 'e.npy');
     const r = await cli('embed', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--output', output, ...images.slice(0, 2));
     expect(r.code).toBe(0);
-    expect(readNpy(output).shape).toEqual([2, 512]);
+    const written = readNpy(output);
+    expect(written.shape).toEqual([2, 512]);
+    // One batch of 2 in both: bitwise the rows of session.run on the preprocessed images.
+    const rows = await referenceRows('inception_resnet_v1', { synthetic: 'plain' }, images.slice(0, 2), 2);
+    expect(Array.from(written.data)).toEqual([...rows[0], ...rows[1]]);
   });
 });
 

@@ -100,6 +100,20 @@ describe('imageToTensor geometry', () => {
     expect(rgb[(95 * 100 + 50) * 3]).toBeGreaterThan(247);
   });
 
+  it('an enlarged image is cut out after the EXIF orientation: the same bytes as the upright pixels', async () => {
+    // Stored 400x60 with structure, orientation 6: displayed 60x400. At 80x80 (cropPct 1) the
+    // short side 60 is enlarged, so the Pillow resampler runs on the source rows the crop reads
+    // (about 170..231 of 400), which libvips cuts out of the displayed image. The reference is
+    // the same JPEG decoded upright by sharp and passed as lossless PNG, with no orientation.
+    const stored = await rawPng(400, 60, (x, y) => (x * 7 + y * 13) % 256);
+    const jpeg = await sharp(stored).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+    const upright = await sharp(jpeg).rotate().png().toBuffer();
+    expect(await sharp(upright).metadata()).toMatchObject({ width: 60, height: 400 });
+    const options = { height: 80, width: 80, preprocessing: FACENET };
+    const ours = await decodeAndCrop(jpeg, options);
+    expect(Buffer.from(ours).equals(Buffer.from(await decodeAndCrop(upright, options)))).toBe(true);
+  });
+
   it('a batch is the images back to back', async () => {
     const a = await solidPng(20, 20, [255, 255, 255]);
     const b = await solidPng(20, 20, [0, 0, 0]);

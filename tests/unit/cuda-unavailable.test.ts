@@ -18,6 +18,9 @@ import {
 
 const moduleBuilt = candidatePaths('inception_cuda').some((p) => existsSync(p));
 const driverPresent = existsSync('/proc/driver/nvidia/version');
+/** Title suffixes that say why a test is skipped, only when it is. */
+const driverSkip = driverPresent ? ' [SKIPPED: an NVIDIA driver is installed here]' : '';
+const moduleSkip = moduleBuilt ? '' : ' [SKIPPED: inception_cuda.node is not built]';
 
 const healthy: NativeCudaInfo = {
   runtimeVersion: '13.0',
@@ -61,7 +64,7 @@ describe('cudaLayoutPolicy', () => {
   });
 });
 
-describe.skipIf(driverPresent)('the CUDA backend without a driver (skipped: an NVIDIA driver is installed here)', () => {
+describe.skipIf(driverPresent)(`the CUDA backend without a driver${driverSkip}`, () => {
   const saved = process.env.INCEPTION_CUDNN_PATH;
   afterEach(() => {
     if (saved === undefined) delete process.env.INCEPTION_CUDNN_PATH;
@@ -102,14 +105,14 @@ describe.skipIf(driverPresent)('the CUDA backend without a driver (skipped: an N
     }
   });
 
-  it.skipIf(!moduleBuilt)('reports a missing INCEPTION_CUDNN_PATH as such (skipped: module not built)', () => {
+  it.skipIf(!moduleBuilt)(`reports a missing INCEPTION_CUDNN_PATH as such${moduleSkip}`, () => {
     process.env.INCEPTION_CUDNN_PATH = '/nonexistent';
     const info = cudaBackendInfo();
     expect(info.available).toBe(false);
     expect(info.reason).toContain('cuDNN 9: INCEPTION_CUDNN_PATH=/nonexistent does not exist');
   });
 
-  it.skipIf(!moduleBuilt)('reports a folder without libcudnn.so.9 in INCEPTION_CUDNN_PATH (skipped: module not built)', () => {
+  it.skipIf(!moduleBuilt)(`reports a folder without libcudnn.so.9 in INCEPTION_CUDNN_PATH${moduleSkip}`, () => {
     process.env.INCEPTION_CUDNN_PATH = '/tmp';
     expect(cudaBackendInfo().reason).toContain('INCEPTION_CUDNN_PATH=/tmp is a folder without libcudnn.so.9');
   });

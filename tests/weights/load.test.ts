@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SafetensorsError, WeightsError } from '../../src/errors';
 import type { CheckpointEntry } from '../../src/models/types';
+import { getModel, MODEL_NAMES } from '../../src/models/registry';
 import { loadCheckpoint } from '../../src/weights/load';
 import { writeSyntheticCheckpoint } from '../../src/weights/synthetic';
 import { fixturesDir, fixturesSkipReason, manifestEntries } from '../helpers/fixtures';
@@ -108,6 +109,41 @@ describe('loadCheckpoint rejects (one WeightsError listing everything)', () => {
     expect(m).toMatch(/unexpected \(2\):\n {2}extra\.a\n {2}extra\.b/);
     expect(m).toContain('conv.weight: expected F32/F16/BF16 [4,3,3,3], found F32 [4,3,1,1]');
   });
+
+  // One entry of every kind, as a real state_dict names them; the file lacks exactly one. A loader
+  // that tolerated a missing entry of some kind would accept the file, and the session would fail
+  // later with a one-name error instead of this full list.
+  const EVERY_KIND: readonly CheckpointEntry[] = [
+    f32('features.0.conv.weight', [4, 3, 3, 3], 'conv_weight'),
+    f32('repeat.0.conv2d.weight', [4, 4, 1, 1], 'residual_conv_weight'),
+    f32('repeat.0.conv2d.bias', [4], 'conv_bias'),
+    f32('last_linear.weight', [2, 4], 'final_linear_weight'),
+    f32('last_linear.bias', [2], 'linear_bias'),
+    f32('features.0.bn.weight', [4], 'bn_weight'),
+    f32('features.0.bn.bias', [4], 'bn_bias'),
+    f32('features.0.bn.running_mean', [4], 'bn_running_mean'),
+    f32('features.0.bn.running_var', [4], 'bn_running_var'),
+    i64('features.0.bn.num_batches_tracked'),
+  ];
+  const EVERY_KIND_FILE: Record<string, TensorSpecForFile> = Object.fromEntries(
+    EVERY_KIND.map((e) => [e.name, tensor([...e.shape], e.dtype === 'I64' ? 'I64' : 'F32')]),
+  );
+  it('the complete one-entry-per-kind file loads (the control for the cases below)', async () => {
+    const loaded = await loadCheckpoint(writeFile(EVERY_KIND_FILE), fakeModel('inception_v4', EVERY_KIND));
+    expect(loaded.weights.size).toBe(EVERY_KIND.length - 1);
+    // ...and covers every kind our models' checkpoints use.
+    const kinds = new Set(EVERY_KIND.map((e) => e.kind));
+    for (const name of MODEL_NAMES) for (const entry of getModel(name).checkpoint) expect(kinds).toContain(entry.kind);
+  });
+  it.each(EVERY_KIND.filter((e) => e.kind !== 'bn_num_batches_tracked').map((e) => [e.kind, e.name]))(
+    'a file missing only its %s (%s)',
+    async (_kind, name) => {
+      const { [name]: _dropped, ...rest } = EVERY_KIND_FILE;
+      const error = await loadError(writeFile(rest), fakeModel('inception_v4', EVERY_KIND));
+      expect(error.message).toContain(`does not fit inception_v4 (${EVERY_KIND.length} entries expected, ${EVERY_KIND.length - 1} in the file): 1 missing.`);
+      expect(error.message).toMatch(new RegExp(`\\nmissing \\(1\\):\\n {2}${name.replace(/\./g, '\\.')}$`));
+    },
+  );
 
   it('a wrong dtype (I64 where F32 is expected, F32 where I64 is expected)', async () => {
     const error = await loadError(writeFile({ ...GOOD, 'bn.bias': tensor([4], 'I64'), 'bn.num_batches_tracked': tensor([]) }));

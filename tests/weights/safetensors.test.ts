@@ -170,4 +170,28 @@ describe('SafetensorsFile rejects (one test per header problem)', () => {
     const header = good({ b: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } });
     await expectRejected(rawSafetensors(header, new Uint8Array(8)), /tensors 'a' \[0, 4\] and 'b' \[0, 8\] overlap|tensors 'b' \[0, 8\] and 'a' \[0, 4\] overlap/);
   });
+
+  /** A header of F32 vectors at the given [begin, end) byte ranges, in this order, over `bytes` data bytes. */
+  const layout = (ranges: Record<string, [number, number]>): string =>
+    JSON.stringify(
+      Object.fromEntries(Object.entries(ranges).map(([name, [begin, end]]) => [name, { dtype: 'F32', shape: [(end - begin) / 4], data_offsets: [begin, end] }])),
+    );
+  it('partially overlapping tensors (one starts inside the other)', async () => {
+    await expectRejected(rawSafetensors(layout({ a: [0, 8], b: [4, 12] }), new Uint8Array(12)), /tensors 'a' \[0, 8\] and 'b' \[4, 12\] overlap/);
+    // Listed in the other order, and with the overlap a single float.
+    await expectRejected(rawSafetensors(layout({ b: [4, 16], a: [0, 8] }), new Uint8Array(16)), /tensors 'a' \[0, 8\] and 'b' \[4, 16\] overlap/);
+  });
+  it('a tensor contained in another', async () => {
+    await expectRejected(rawSafetensors(layout({ a: [0, 16], b: [4, 8] }), new Uint8Array(16)), /tensors 'a' \[0, 16\] and 'b' \[4, 8\] overlap/);
+    // Contained and ending where the container ends, with an unrelated tensor after both.
+    await expectRejected(
+      rawSafetensors(layout({ a: [0, 16], b: [8, 16], c: [16, 20] }), new Uint8Array(20)),
+      /tensors 'a' \[0, 16\] and 'b' \[8, 16\] overlap/,
+    );
+  });
+  it('tensors that only touch (one ends where the next begins) are not an overlap', async () => {
+    const file = await SafetensorsFile.open(tmp.file('touching.safetensors', rawSafetensors(layout({ a: [0, 8], b: [8, 16] }), new Uint8Array(16))));
+    expect([...file.entries.keys()].sort()).toEqual(['a', 'b']);
+    await file.close();
+  });
 });
