@@ -191,7 +191,11 @@ export function writeTorchZip(
   const keys = tensors.map((_, i) => String(i)).sort(); // torch: sorted(serialized_storages.keys()), as strings
   for (const key of keys) records.push([`${archive}/data/${key}`, tensors[Number(key)]![1].data]);
   records.push([`${archive}/version`, new TextEncoder().encode('3\n')]);
+  writeZipRecords(path, records);
+}
 
+/** A zip archive of stored records laid out as PyTorch's writer lays them out (any contents: hostile tests). */
+export function writeZipRecords(path: string, records: ReadonlyArray<readonly [string, Uint8Array]>): void {
   const fd = openSync(path, 'w');
   try {
     let offset = 0;
