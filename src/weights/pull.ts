@@ -124,10 +124,10 @@ export async function pullWeights(source: string, options: PullOptions = {}): Pr
   const env = options.env ?? process.env;
   const target = downloadTarget(source, options);
   const report = options.onProgress;
+  const { offline, variable } = offlineMode(env);
 
   const cached = await checkCachedFile(target);
   if (cached.state === 'ok') return fromRecord(target, cached.record);
-  const { offline, variable } = offlineMode(env);
   if (cached.state === 'bad') {
     const problem = `the cached ${target.paths.file} is corrupted or out of date: ${cached.problem}`;
     if (offline) {
