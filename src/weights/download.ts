@@ -119,6 +119,14 @@ export async function transfer(request: TransferRequest): Promise<TransferResult
         response.body.resume();
         return { bytes: have, finalUrl, linkedSha256: record.linkedSha256, linkedSize: record.totalBytes, attempts: attempt, resumedFromBytes };
       }
+      if (status === 416) {
+        // Our partial file is not a prefix the server can continue (longer than its file, or another file).
+        response.body.resume();
+        await rm(paths.partial, { force: true });
+        have = 0;
+        record = null;
+        throw new RetryableError(`HTTP 416 for Range bytes=${headers.Range?.slice('bytes='.length) ?? ''} from ${finalUrl}; starting again from byte 0`);
+      }
       if (status >= 500 || status === 429 || status === 408) throw new RetryableError(`HTTP ${status} from ${finalUrl}`);
       if (status !== 200 && status !== 206) {
         response.body.resume();

@@ -163,6 +163,31 @@ describe('pullWeights: downloads', () => {
     expect(filesUnder(cache)).toEqual(['inception_v4.tf_in1k/model.safetensors', 'inception_v4.tf_in1k/model.safetensors.json']);
   });
 
+  it('a kept partial file the server cannot continue (416) starts again; a corrupted one is caught by the hash and deleted', async () => {
+    server.serve(HUB_V4, FILE, 'hub');
+    const { options, cache } = setup();
+    const dir = path.join(cache, 'inception_v4.tf_in1k');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    const url = `${server.url}${HUB_V4}`;
+    const partialRecord = JSON.stringify({ url, totalBytes: FILE.length, etag: null, linkedSha256: FILE_SHA });
+    writeFileSync(path.join(dir, 'model.safetensors.partial'), testBytes(FILE.length + 10, 9));
+    writeFileSync(path.join(dir, 'model.safetensors.partial.json'), partialRecord);
+    const restarted = await pullWeights('inception_v4.tf_in1k', options);
+    expect(readFileSync(restarted.path).equals(FILE)).toBe(true);
+    expect(server.contentRequests().map((r) => r.range)).toEqual([`bytes=${FILE.length + 10}-`, null]);
+
+    const other = setup();
+    const dir2 = path.join(other.cache, 'inception_v4.tf_in1k');
+    mkdirSync(dir2, { recursive: true });
+    writeFileSync(path.join(dir2, 'model.safetensors.partial'), testBytes(1000, 4)); // not FILE's first 1000 bytes
+    writeFileSync(path.join(dir2, 'model.safetensors.partial.json'), partialRecord);
+    const error = await rejection(pullWeights('inception_v4.tf_in1k', other.options));
+    expect(error.reason).toBe('checksum');
+    expect(filesUnder(other.cache)).toEqual([]);
+    expect(readFileSync((await pullWeights('inception_v4.tf_in1k', other.options)).path).equals(FILE)).toBe(true);
+  });
+
   it('404: an error naming the URL and what to check; nothing cached', async () => {
     const { options, cache } = setup();
     const error = await rejection(pullWeights('inception_v4.tf_in1k', options));
