@@ -30,13 +30,14 @@ function optionalModel(parsed: Parsed): ModelName | undefined {
   return model;
 }
 
-/** Tags and URLs named on the command line ('pretrained' with --model), or every cached entry. */
-async function targetsOf(parsed: Parsed, sources: readonly string[], model: ModelName | undefined): Promise<DownloadTarget[]> {
+/** Tags and URLs named on the command line ('pretrained' with --model), or every cached entry (and, for rm, partial downloads). */
+async function targetsOf(sources: readonly string[], model: ModelName | undefined, withPartial: boolean): Promise<DownloadTarget[]> {
   if (sources.length > 0) return sources.map((source) => downloadTarget(source, { model }));
   const targets: DownloadTarget[] = [];
   for (const tag of KNOWN_TAGS) {
     const target = downloadTarget(tag);
-    if ((await cacheEntryStatus(target)).bytes !== null) targets.push(target);
+    const status = await cacheEntryStatus(target);
+    if (status.bytes !== null || (withPartial && status.partialBytes !== null)) targets.push(target);
   }
   return [...targets, ...(await cachedUrlTargets())];
 }
@@ -92,7 +93,7 @@ async function pull(parsed: Parsed, sources: readonly string[], io: CliIo): Prom
 }
 
 async function verify(parsed: Parsed, sources: readonly string[], io: CliIo): Promise<number> {
-  const targets = await targetsOf(parsed, sources, optionalModel(parsed));
+  const targets = await targetsOf(sources, optionalModel(parsed), false);
   if (targets.length === 0) {
     io.stderr(`nothing cached in ${weightsCacheDir()}\n`);
     return EXIT_OK;
@@ -127,7 +128,7 @@ async function path(parsed: Parsed, sources: readonly string[], io: CliIo): Prom
 async function rm(parsed: Parsed, sources: readonly string[], io: CliIo): Promise<number> {
   if (sources.length === 0 && parsed.values.all !== true) throw new UsageError('weights rm needs tags or URLs, or --all for everything cached', 'weights');
   if (sources.length > 0 && parsed.values.all === true) throw new UsageError('weights rm takes tags or URLs, or --all, not both', 'weights');
-  const targets = await targetsOf(parsed, sources, optionalModel(parsed));
+  const targets = await targetsOf(sources, optionalModel(parsed), true);
   for (const target of targets) {
     const existed = await removeCached(target);
     io.stderr(existed ? `removed ${target.label} (${target.paths.file})\n` : `${target.label} was not cached\n`);

@@ -50,7 +50,7 @@ export interface PickleHooks {
 /** Hard limits; state_dicts of these networks stay far below every one of them. */
 export const PICKLE_LIMITS = {
   /** Memo entries (a 716-tensor state_dict uses about 8,000). */
-  memoEntries: 1 << 20,
+  memoEntries: 1 << 18,
   /** Items on the stack, all MARK levels together (a state_dict needs about 20). */
   stackItems: 1 << 16,
   /** Nested MARKs (a state_dict nests 3). */

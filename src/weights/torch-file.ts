@@ -251,10 +251,12 @@ async function parseZip(handle: FileHandle, fileBytes: number, path: string): Pr
 async function parseLegacy(handle: FileHandle, fileBytes: number, path: string): Promise<Parsed> {
   for (let length = Math.min(fileBytes, 1 << 20); ; length = Math.min(fileBytes, length * 4, MAX_PICKLE_BYTES)) {
     const head = await readExact(handle, 0, length);
+    if (head.length < length) throw new WeightsError(`${path}: the file shrank while it was read (${head.length} of ${length} bytes); is it being written?`);
     try {
       return await parseLegacyHead(handle, head, fileBytes, path);
     } catch (error) {
       if (!(error instanceof PickleNeedsMoreBytes)) throw error;
+      // PickleNeedsMoreBytes only comes from a prefix shorter than the file, so `length` grows.
       if (length >= MAX_PICKLE_BYTES) throw new WeightsError(`${path}: the legacy checkpoint's pickles exceed ${MAX_PICKLE_BYTES} bytes`);
     }
   }

@@ -7,7 +7,7 @@
  * torch-written fixtures exactly, so files it writes (e.g. a whole IR-v1 checkpoint, too big
  * to commit) stand for files torch would write.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 export interface PtTensor {
   readonly dtype: 'F32' | 'F16' | 'BF16' | 'F64' | 'I64';
@@ -177,12 +177,12 @@ export function stateDictPickle(tensors: ReadonlyArray<readonly [string, PtTenso
 }
 
 /** Writes `tensors` as torch.save(OrderedDict, path) of torch 1.13 would (archive = the file's stem). */
-export function writeTorchZip(
+export async function writeTorchZip(
   path: string,
   archive: string,
   tensors: ReadonlyArray<readonly [string, PtTensor]>,
   metadata: ReadonlyArray<readonly [string, number]> | null = [['', 1]],
-): void {
+): Promise<void> {
   for (const [name, t] of tensors) {
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (t.data.length !== numel * ITEM_BYTES[t.dtype]) throw new Error(`writeTorchZip: '${name}' has ${t.data.length} bytes for ${t.dtype} [${t.shape}]`);
@@ -191,17 +191,18 @@ export function writeTorchZip(
   const keys = tensors.map((_, i) => String(i)).sort(); // torch: sorted(serialized_storages.keys()), as strings
   for (const key of keys) records.push([`${archive}/data/${key}`, tensors[Number(key)]![1].data]);
   records.push([`${archive}/version`, new TextEncoder().encode('3\n')]);
-  writeZipRecords(path, records);
+  await writeZipRecords(path, records);
 }
 
 /** A zip archive of stored records laid out as PyTorch's writer lays them out (any contents: hostile tests). */
-export function writeZipRecords(path: string, records: ReadonlyArray<readonly [string, Uint8Array]>): void {
-  const fd = openSync(path, 'w');
+export async function writeZipRecords(path: string, records: ReadonlyArray<readonly [string, Uint8Array]>): Promise<void> {
+  // Asynchronous, record by record, so a ~100 MB checkpoint never blocks the test worker for long.
+  const handle = await open(path, 'w');
   try {
     let offset = 0;
-    const write = (bytes: Uint8Array): void => {
+    const write = async (bytes: Uint8Array): Promise<void> => {
       let done = 0;
-      while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      while (done < bytes.length) done += (await handle.write(bytes, done, bytes.length - done)).bytesWritten;
       offset += bytes.length;
     };
     const central: Uint8Array[] = [];
@@ -221,14 +222,14 @@ export function writeZipRecords(path: string, records: ReadonlyArray<readonly [s
       local.fill('Z', 30 + nameBytes.length + 4);
       const headerAt = offset;
       const crc = crc32(data);
-      write(local);
-      write(data);
+      await write(local);
+      await write(data);
       const descriptor = Buffer.alloc(16);
       descriptor.writeUInt32LE(0x08074b50, 0);
       descriptor.writeUInt32LE(crc, 4);
       descriptor.writeUInt32LE(data.length, 8);
       descriptor.writeUInt32LE(data.length, 12);
-      write(descriptor);
+      await write(descriptor);
       const entry = Buffer.alloc(46 + nameBytes.length);
       entry.writeUInt32LE(0x02014b50, 0);
       entry.writeUInt16LE(0x0808, 8);
@@ -241,7 +242,7 @@ export function writeZipRecords(path: string, records: ReadonlyArray<readonly [s
       central.push(entry);
     }
     const directoryAt = offset;
-    for (const entry of central) write(entry);
+    for (const entry of central) await write(entry);
     const directoryBytes = offset - directoryAt;
     const zip64At = offset;
     const end = Buffer.alloc(56 + 20 + 22);
@@ -261,8 +262,8 @@ export function writeZipRecords(path: string, records: ReadonlyArray<readonly [s
     end.writeUInt16LE(records.length, 86);
     end.writeUInt32LE(directoryBytes, 88);
     end.writeUInt32LE(directoryAt, 92);
-    write(end);
+    await write(end);
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }

@@ -31,13 +31,15 @@ const entries: CheckpointEntry[] = [
 const ptFile = path.join(tmp.dir, '20180402-114759-vggface2.pt');
 const safetensorsFile = path.join(tmp.dir, 'vggface2.safetensors');
 
-function writeBoth(): Promise<void> {
-  const tensors = entries.map((e): [string, PtTensor] => {
+async function writeBoth(): Promise<void> {
+  const tensors: Array<[string, PtTensor]> = [];
+  for (const e of entries) {
     const values = generateTensor(e.name, e.shape, e.kind, 'plain');
-    return [e.name, { dtype: e.dtype, shape: e.shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) }];
-  });
-  writeTorchZip(ptFile, '20180402-114759-vggface2', tensors);
-  return writeSyntheticCheckpoint(entries, 'plain', safetensorsFile);
+    tensors.push([e.name, { dtype: e.dtype, shape: e.shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) }]);
+    await new Promise((resolve) => setImmediate(resolve)); // keep the worker responsive
+  }
+  await writeTorchZip(ptFile, '20180402-114759-vggface2', tensors);
+  await writeSyntheticCheckpoint(entries, 'plain', safetensorsFile);
 }
 
 const cpu = cpuBackendInfo();

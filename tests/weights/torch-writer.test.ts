@@ -32,13 +32,13 @@ async function tensorsOf(file: string): Promise<Array<[string, PtTensor]>> {
 describe('writeTorchZip reproduces torch.save', () => {
   it('small_state_zip.pt (an OrderedDict state_dict with _metadata, F32 and I64), byte for byte', async () => {
     const out = path.join(tmp.dir, 'small_state_zip.pt');
-    writeTorchZip(out, 'small_state_zip', await tensorsOf('small_state_zip.pt'), [['', 1], ['0', 1], ['1', 2]]);
+    await writeTorchZip(out, 'small_state_zip', await tensorsOf('small_state_zip.pt'), [['', 1], ['0', 1], ['1', 2]]);
     expect(readFileSync(out).equals(readFileSync(path.join(FIXTURES, 'small_state_zip.pt')))).toBe(true);
   });
 
   it('dtypes_zip.pt (F16, BF16, F64, F32, a 0-d I64; no _metadata), byte for byte', async () => {
     const out = path.join(tmp.dir, 'dtypes_zip.pt');
-    writeTorchZip(out, 'dtypes_zip', await tensorsOf('dtypes_zip.pt'), null);
+    await writeTorchZip(out, 'dtypes_zip', await tensorsOf('dtypes_zip.pt'), null);
     expect(readFileSync(out).equals(readFileSync(path.join(FIXTURES, 'dtypes_zip.pt')))).toBe(true);
   });
 });
