@@ -1,7 +1,7 @@
 /**
  * `weights list | pull | verify | path | rm | convert`: the known checkpoints and the cache.
  */
-import { getModel, isModelName } from '../models/registry';
+import { isModelName } from '../models/registry';
 import type { ModelName } from '../models/types';
 import { cacheEntryStatus, cachedUrlTargets, removeCached } from '../weights/cache-inventory';
 import { convertToSafetensors } from '../weights/convert';
@@ -140,7 +140,7 @@ async function convert(parsed: Parsed, args: readonly string[], io: CliIo): Prom
   if (args.length !== 2) throw new UsageError('weights convert takes IN.pt OUT.safetensors', 'weights');
   const model = optionalModel(parsed);
   const [input, output] = args as [string, string];
-  const result = await convertToSafetensors(input, output, model === undefined ? null : getModel(model));
+  const result = await convertToSafetensors(input, output, model ?? null);
   io.stderr(`wrote ${output}: ${result.tensors} tensors, ${result.bytes} bytes (from a ${result.format === 'torch-zip' ? 'zip' : 'legacy'} torch.save file${model === undefined ? '' : `, checked against ${model}`})\n`);
   return EXIT_OK;
 }

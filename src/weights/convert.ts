@@ -6,7 +6,8 @@
  */
 import { basename } from 'node:path';
 import { WeightsError } from '../errors';
-import type { ModelDefinition } from '../models/types';
+import { getModel } from '../models/registry';
+import type { ModelName } from '../models/types';
 import { sniffCheckpointFormat } from './format';
 import { loadCheckpoint } from './load';
 import { writeSafetensors } from './safetensors-writer';
@@ -18,7 +19,8 @@ export interface ConversionResult {
   readonly format: 'torch-zip' | 'torch-pickle';
 }
 
-export async function convertToSafetensors(input: string, output: string, model: ModelDefinition | null): Promise<ConversionResult> {
+/** Converts `input` (.pt/.pth) to `output` (.safetensors); with `model`, first checks that it loads for that model. */
+export async function convertToSafetensors(input: string, output: string, model: ModelName | null = null): Promise<ConversionResult> {
   let format;
   try {
     format = await sniffCheckpointFormat(input);
@@ -26,7 +28,7 @@ export async function convertToSafetensors(input: string, output: string, model:
     throw new WeightsError(`cannot read ${input}: ${(cause as Error).message}`, { cause });
   }
   if (format === 'other') throw new WeightsError(`${input} is not a PyTorch checkpoint (torch.save zip or legacy pickle); nothing to convert`);
-  if (model !== null) await loadCheckpoint(input, model);
+  if (model !== null) await loadCheckpoint(input, getModel(model));
   const file = await TorchCheckpointFile.open(input, format);
   try {
     const tensors = [...file.entries].map(([name, entry]) => ({ name, dtype: entry.dtype, shape: entry.shape, read: () => file.readRaw(name) }));

@@ -6,7 +6,10 @@
  * (torch-writer.test.ts), because a real one (~95 MB) is too big to commit.
  * Tolerance zero everywhere: the same float32 values must load, and the same plan on the same
  * values must give the same bits, with head 'embedding' and with facenet's head 'logits'.
+ * Last, the .pt as the tag inception_resnet_v1.vggface2, served in GitHub's release layout by a
+ * loopback mirror, through createSession's download (progress, sha256 recorded on first use).
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getModel } from '../../src/models/registry';
@@ -16,6 +19,8 @@ import { createSession } from '../../src/runtime/session';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput, generateTensor, writeSyntheticCheckpoint } from '../../src/weights/synthetic';
 import { writeTorchZip, type PtTensor } from '../helpers/torch-writer';
+import { startWeightsServer } from '../helpers/weights-server';
+import type { DownloadProgress } from '../../src/weights/progress';
 import { tempDir } from './builders';
 
 const tmp = tempDir();
@@ -74,6 +79,38 @@ describe('inception_resnet_v1 from a .pt file', () => {
       }
       const [pt, st] = outputs as [Float32Array, Float32Array];
       expect(Buffer.from(pt.buffer).equals(Buffer.from(st.buffer)), `head ${head}`).toBe(true);
+    }
+  }, 180_000);
+
+  it.skipIf(!cpu.available)('the tag inception_resnet_v1.vggface2 from a GitHub-layout mirror: downloaded, recorded, and bitwise the same logits', async () => {
+    const server = await startWeightsServer();
+    const saved = { ...process.env };
+    try {
+      const sha = server.serve('/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt', readFileSync(ptFile), 'github');
+      // createSession reads process.env; vitest runs this file in its own process.
+      Object.assign(process.env, { INCEPTION_CACHE_DIR: path.join(tmp.dir, 'cache'), INCEPTION_WEIGHTS_MIRROR: server.url });
+      for (const k of ['INCEPTION_OFFLINE', 'HF_HUB_OFFLINE', 'INCEPTION_WEIGHTS_TABLE']) delete process.env[k];
+      const events: DownloadProgress[] = [];
+      const size = 80;
+      const input = generateInput(2, size, size);
+      const outputs: Float32Array[] = [];
+      for (const weights of ['inception_resnet_v1.vggface2', safetensorsFile]) {
+        const session = await createSession({ model: 'inception_resnet_v1', weights, head: 'logits', maxBatch: 2, inputSize: size, threads: 2, onProgress: (p) => events.push(p) });
+        try {
+          if (weights !== safetensorsFile) {
+            expect(session.weightsSource).toMatchObject({ kind: 'checkpoint', download: { tag: 'inception_resnet_v1.vggface2', sha256: sha, verifiedBy: ['first-download'], fromCache: false } });
+          }
+          outputs.push(await session.run(input, [2, 3, size, size]));
+        } finally {
+          await session.dispose();
+        }
+      }
+      expect(Buffer.from(outputs[0]!.buffer).equals(Buffer.from(outputs[1]!.buffer))).toBe(true);
+      expect(events.at(-1)).toMatchObject({ phase: 'done', label: 'inception_resnet_v1.vggface2' });
+      expect(events.at(-1)!.message).toContain(`no published hash: sha256 ${sha} recorded for later checks`);
+    } finally {
+      process.env = saved;
+      await server.close();
     }
   }, 180_000);
 });
