@@ -14,7 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getModel } from '../../src/models/registry';
@@ -35,19 +35,29 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-/** The README's first `node lib/cli.js predict ... --weights pretrained ...` line. */
-function readmeCommand(): string[] {
+/**
+ * The README's first `node lib/cli.js predict ... --weights pretrained` (from a clone) or
+ * `npx inception-cudnn predict ... --weights pretrained` (from an install) line, as the node
+ * arguments and working directory that run it: the npx form runs lib/cli.js (the package's bin)
+ * in a folder whose node_modules/inception-cudnn is this clone, so its paths resolve as in an install.
+ */
+function readmeCommand(): { args: string[]; cwd: string; imageArg: string } {
   const line = readFileSync(path.join(root, 'README.md'), 'utf8')
     .split('\n')
-    .find((l) => /^node lib\/cli\.js predict .*--weights pretrained/.test(l));
-  expect(line, 'README.md has no `node lib/cli.js predict ... --weights pretrained` line').toBeDefined();
-  return line!.trim().split(/\s+/);
+    .find((l) => /^(node lib\/cli\.js|npx inception-cudnn) predict .*--weights pretrained/.test(l));
+  expect(line, 'README.md has no `node lib/cli.js predict ... --weights pretrained` (or npx inception-cudnn) line').toBeDefined();
+  const words = line!.trim().split(/\s+/);
+  if (words[0] === 'node') return { args: words.slice(1), cwd: root, imageArg: words.at(-1)! };
+  const cwd = path.join(tmp.dir, 'app');
+  mkdirSync(path.join(cwd, 'node_modules'), { recursive: true });
+  symlinkSync(root, path.join(cwd, 'node_modules', 'inception-cudnn'), 'dir');
+  return { args: [compiled, ...words.slice(2)], cwd, imageArg: words.at(-1)! };
 }
 
 /** Runs node asynchronously (the mirror answers from this process, so nothing may block it). */
-function runNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function runNode(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, env });
+    const child = spawn(process.execPath, args, { cwd, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -62,8 +72,7 @@ function runNode(args: readonly string[], env: NodeJS.ProcessEnv): Promise<{ sta
 
 describe.skipIf(skip !== '')(`the README's first command${skip ? ` [SKIPPED: ${skip}]` : ''}`, () => {
   it('downloads the pretrained checkpoint from the mirror with progress, verifies it, predicts; then runs offline from the cache', async () => {
-    const [node, ...args] = readmeCommand();
-    expect(node).toBe('node');
+    const { args, cwd, imageArg } = readmeCommand();
     const checkpoint = path.join(tmp.dir, 'model.safetensors');
     await writeSyntheticCheckpoint(getModel('inception_v4').checkpoint, 'dcfree', checkpoint);
     const bytes = readFileSync(checkpoint);
@@ -77,12 +86,12 @@ describe.skipIf(skip !== '')(`the README's first command${skip ? ` [SKIPPED: ${s
     delete env.INCEPTION_OFFLINE;
     delete env.HF_HUB_OFFLINE;
 
-    const first = await runNode(args, env);
+    const first = await runNode(args, cwd, env);
     expect(first.status, first.stderr).toBe(0);
     const lines = first.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as { file: string; top: Array<{ index: number; label: string; probability: number }> };
-    expect(result.file).toBe(args.at(-1));
+    expect(result.file).toBe(imageArg);
     expect(result.top).toHaveLength(5);
     expect(result.top.every((c) => typeof c.label === 'string' && c.probability > 0 && c.probability <= 1)).toBe(true);
     expect(first.stderr).toContain(`downloading inception_v4.tf_in1k: `);
@@ -93,7 +102,7 @@ describe.skipIf(skip !== '')(`the README's first command${skip ? ` [SKIPPED: ${s
     expect(server.contentRequests()).toHaveLength(1);
     expect(readFileSync(path.join(cache, 'inception_v4.tf_in1k', 'model.safetensors')).equals(bytes)).toBe(true);
 
-    const offline = await runNode(args, { ...env, INCEPTION_OFFLINE: '1' });
+    const offline = await runNode(args, cwd, { ...env, INCEPTION_OFFLINE: '1' });
     expect(offline.status, offline.stderr).toBe(0);
     const offlineResult = JSON.parse(offline.stdout) as typeof result;
     expect(offlineResult.file).toBe(result.file);
