@@ -50,6 +50,34 @@ export class WeightsError extends InceptionError {
   }
 }
 
+/** Why a checkpoint could not be fetched or trusted (WeightsDownloadError.reason). */
+export type WeightsDownloadReason =
+  /** The URL is not https:// (or http:// to this machine), or a redirect went to such a URL. */
+  | 'url'
+  /** The server answered with an error status (404, 403, 5xx after retries). */
+  | 'http-status'
+  /** The connection failed or kept breaking (after retries). */
+  | 'network'
+  /** The file's sha256 or size is not the expected one. */
+  | 'checksum'
+  /** Offline mode (INCEPTION_OFFLINE / HF_HUB_OFFLINE) and the file is not in the cache. */
+  | 'offline'
+  /** The cache directory or a lock could not be used. */
+  | 'cache';
+
+/** A checkpoint download, cache lookup or verification that failed; names the URL, the file and what to do. */
+export class WeightsDownloadError extends WeightsError {
+  constructor(
+    message: string,
+    readonly reason: WeightsDownloadReason,
+    readonly url: string | null,
+    readonly file: string | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** A safetensors file that is truncated, corrupt or uses an unsupported dtype. */
 export class SafetensorsError extends InceptionError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -1,6 +1,10 @@
 /** inception-cudnn: the public API (re-exports only). */
 export { createSession } from './runtime/session';
-export type { Session, SessionInfo, WeightsSource, ClassifyOptions, EmbedOptions, Classification } from './runtime/session';
+export type { Session, SessionInfo, WeightsSource, DownloadedWeights, ClassifyOptions, EmbedOptions, Classification } from './runtime/session';
+export { pullWeights, type PullOptions, type PulledWeights } from './weights/pull';
+export { KNOWN_CHECKPOINTS, type KnownCheckpoint } from './weights/known-checkpoints';
+export type { DownloadProgress, ProgressListener } from './weights/progress';
+export { convertToSafetensors } from './weights/convert';
 export type { SessionOptions, DeviceName, Head, SyntheticProfile } from './runtime/options';
 export type { Precision, BackendInfo } from './runtime/backend';
 export type { MemoryReport } from './plan/types';
@@ -17,6 +21,8 @@ export {
   InvalidArgumentError,
   InvalidInputError,
   WeightsError,
+  WeightsDownloadError,
+  type WeightsDownloadReason,
   SafetensorsError,
   NpyError,
   ImageDecodeError,

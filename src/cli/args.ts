@@ -17,6 +17,7 @@ export const COMMON_OPTIONS = {
 export const SESSION_OPTIONS = {
   model: { type: 'string', short: 'm' },
   weights: { type: 'string', short: 'w' },
+  'weights-sha256': { type: 'string' },
   device: { type: 'string', short: 'd' },
   precision: { type: 'string' },
   'max-batch': { type: 'string' },
@@ -72,17 +73,30 @@ export function parseConvolution(value: string | undefined, command: string): Co
   throw new UsageError(`--convolution expects 'auto' or 'direct', got '${value}'`, command);
 }
 
-/** --weights PATH | synthetic | synthetic:dcfree | synthetic:plain. */
-export function parseWeights(value: string, command: string): SessionOptions['weights'] {
-  if (value === 'synthetic') return 'synthetic';
-  if (value.startsWith('synthetic:')) {
+/**
+ * --weights pretrained | TAG | URL | PATH | synthetic | synthetic:dcfree | synthetic:plain, and
+ * --weights-sha256 HEX, which goes with a URL (a tag's hash is pinned or recorded: pin another
+ * with 'weights pull TAG --weights-sha256 HEX').
+ */
+export function parseWeights(value: string, command: string, sha256?: string): SessionOptions['weights'] {
+  if (value === 'synthetic' || value.startsWith('synthetic:')) {
+    if (sha256 !== undefined) throw new UsageError('--weights-sha256 checks a downloaded file; synthetic weights have none', command);
+    if (value === 'synthetic') return 'synthetic';
     const profile = value.slice('synthetic:'.length);
     if (profile !== 'dcfree' && profile !== 'plain') {
       throw new UsageError(`--weights ${value}: the synthetic profiles are 'synthetic:dcfree' and 'synthetic:plain'`, command);
     }
     return { synthetic: profile };
   }
-  return value;
+  if (sha256 === undefined) return value;
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) {
+    throw new UsageError(
+      `--weights-sha256 goes with --weights URL; for a tag, pin a hash once with 'inception-cudnn weights pull ${value} --weights-sha256 HEX', and for a file compare 'sha256sum ${value}'`,
+      command,
+    );
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(sha256)) throw new UsageError(`--weights-sha256 expects 64 hex digits, got '${sha256}'`, command);
+  return { url: value, sha256: sha256.toLowerCase() };
 }
 
 /** The SessionOptions common to run / predict / embed (validated again by createSession). */
@@ -93,7 +107,7 @@ export function sessionOptions(parsed: Parsed, command: string): Omit<SessionOpt
   };
   return {
     model: requireString(parsed, 'model', command) as SessionOptions['model'],
-    weights: parseWeights(requireString(parsed, 'weights', command), command),
+    weights: parseWeights(requireString(parsed, 'weights', command), command, optional('weights-sha256')),
     device: optional('device') as DeviceName | undefined,
     precision: optional('precision') as Precision | undefined,
     maxBatch: optionalInteger(parsed, 'max-batch', command),

@@ -6,14 +6,22 @@ import type { ModelDefinition } from '../models/types';
 import { exportOnnx } from '../onnx/export';
 import { loadCheckpoint } from '../weights/load';
 import { syntheticWeights } from '../weights/synthetic';
+import { pullWeights } from '../weights/pull';
+import { parseWeightsReference } from '../weights/weights-reference';
+import { cliProgress } from './session';
 import { COMMON_OPTIONS, optionalInteger, parse, parseWeights, printedHelp, requireString } from './args';
 import { EXIT_OK, type CliIo } from './io';
 
-export async function loadWeightsFor(model: ModelDefinition, weights: string, command: string, io: CliIo): Promise<WeightStore> {
-  const spec = parseWeights(weights, command);
-  if (typeof spec === 'string' && spec !== 'synthetic') return (await loadCheckpoint(spec, model)).weights;
+export async function loadWeightsFor(model: ModelDefinition, weights: string, command: string, io: CliIo, sha256?: string): Promise<WeightStore> {
+  const spec = parseWeights(weights, command, sha256);
+  if (typeof spec === 'object' && 'url' in spec) return (await loadCheckpoint((await pullWeights(spec.url, { model: model.name, sha256: spec.sha256, onProgress: cliProgress(io) })).path, model)).weights;
+  if (typeof spec === 'string' && spec !== 'synthetic') {
+    const reference = parseWeightsReference(spec, model.name);
+    const path = reference.kind === 'path' ? reference.path : (await pullWeights(spec, { model: model.name, onProgress: cliProgress(io) })).path;
+    return (await loadCheckpoint(path, model)).weights;
+  }
   const profile = typeof spec === 'string' ? 'dcfree' : spec.synthetic;
-  io.stderr(`notice: synthetic fixture weights (profile '${profile}'): outputs are meaningless; pass a checkpoint for real ones\n`);
+  io.stderr(`notice: synthetic fixture weights (profile '${profile}'): outputs are meaningless; pass --weights pretrained (or a tag, URL or checkpoint) for real ones\n`);
   return syntheticWeights(model, profile);
 }
 
@@ -24,6 +32,7 @@ export async function exportOnnxCommand(argv: readonly string[], io: CliIo): Pro
     {
       model: { type: 'string', short: 'm' },
       weights: { type: 'string', short: 'w' },
+      'weights-sha256': { type: 'string' },
       output: { type: 'string', short: 'o' },
       fold: { type: 'boolean' },
       'input-size': { type: 'string' },
@@ -39,7 +48,8 @@ export async function exportOnnxCommand(argv: readonly string[], io: CliIo): Pro
   const inputSize = optionalInteger(parsed, 'input-size', 'export-onnx');
   const opset = optionalInteger(parsed, 'opset', 'export-onnx');
   const fold = parsed.values.fold === true;
-  const weights = await loadWeightsFor(model, weightsArg, 'export-onnx', io);
+  const sha256 = parsed.values['weights-sha256'];
+  const weights = await loadWeightsFor(model, weightsArg, 'export-onnx', io, typeof sha256 === 'string' ? sha256 : undefined);
   const bytes = exportOnnx(model, weights, { fold, ...(opset === undefined ? {} : { opset }), ...(inputSize === undefined ? {} : { inputSize }) });
   await writeFile(output, bytes);
   const size = inputSize ?? model.preprocessing.inputSize;

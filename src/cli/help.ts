@@ -1,8 +1,12 @@
 /** Usage text of every command. */
 
 const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
-  -w, --weights W         a .safetensors checkpoint, or 'synthetic' ('synthetic:dcfree',
+  -w, --weights W         pretrained (the model's released checkpoint, downloaded once into the
+                          cache and verified; see 'inception-cudnn weights list'), a tag such as
+                          inception_resnet_v2.tf_ens_adv_in1k, an https:// URL, a .safetensors or
+                          PyTorch .pt/.pth file, or 'synthetic' ('synthetic:dcfree',
                           'synthetic:plain'): fixture weights, outputs are meaningless
+      --weights-sha256 H  with --weights URL: the sha256 the download must have
   -d, --device D          cpu (default) | cuda | cuda:N
       --precision P       fp32 (default) | tf32 | fp16 (tf32/fp16: cuda only)
       --max-batch N       largest batch per run (default 8); bigger inputs are split
@@ -32,9 +36,41 @@ commands:
   bench     CPU benchmark: ours vs onnxruntime-node (images/s, p50/p90), JSON/Markdown/SVG
   profile   per-layer CPU profile: ms, MACs, GFLOP/s, oneDNN implementation, measured peak
   serve     HTTP inference server (Open Inference Protocol v2, dynamic batching, /metrics)
+  weights   known checkpoints and the download cache: list, pull, verify, path, rm, convert
 
 run 'inception-cudnn <command> --help' for the options of a command.
 exit codes: 0 ok, 1 error, 2 bad command line.
+`,
+  weights: `usage: inception-cudnn weights list [--json]
+       inception-cudnn weights pull TAG|URL|pretrained [--model NAME] [--weights-sha256 HEX]
+       inception-cudnn weights verify [TAG|URL ...]
+       inception-cudnn weights path TAG|URL|pretrained [--model NAME]
+       inception-cudnn weights rm TAG|URL ... | --all
+       inception-cudnn weights convert IN.pt OUT.safetensors [--model NAME]
+
+list     the known checkpoints (* = what --weights pretrained means), their size, how each is
+         verified (pinned sha256, the hub's X-Linked-Etag, or recorded on first download) and
+         whether it is cached; also files downloaded by URL
+pull     download into the cache (resumes an interrupted download; one process downloads, the
+         others wait) and print the file's path; --weights-sha256 HEX: the hash it must have
+verify   hash cached files against their records and pinned hashes (default: all cached);
+         exit 1 if any is missing or bad
+path     print the cached file's path (exit 1 if not cached)
+rm       delete cached files, their records and partial downloads
+convert  write a PyTorch state_dict (.pt/.pth, read without running any code) as .safetensors;
+         with --model, check it loads for that model first
+
+Environment: INCEPTION_CACHE_DIR (default $XDG_CACHE_HOME/inception-cudnn or
+~/.cache/inception-cudnn), INCEPTION_OFFLINE=1 or HF_HUB_OFFLINE=1 (cache only),
+HF_ENDPOINT (hub mirror), INCEPTION_WEIGHTS_MIRROR (replaces scheme and host of every known
+URL), HTTPS_PROXY / NO_PROXY, INCEPTION_WEIGHTS_TABLE (a JSON file replacing sha256/url of
+known tags). See docs/weights.md.
+
+  -m, --model NAME        for 'pretrained', and for convert's check
+      --weights-sha256 H  pull: the sha256 the file must have
+      --all               rm: everything cached
+      --json              list: one JSON object
+  -h, --help              this help
 `,
   predict: `usage: inception-cudnn predict --model NAME --weights W [options] IMAGE...
 
@@ -119,7 +155,9 @@ under the state_dict names); with --fold it is our optimised graph (batch norms 
 the convolutions, scaled residuals folded into the conv weights).
 
   -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
-  -w, --weights W         a .safetensors checkpoint, or 'synthetic' / 'synthetic:plain'
+  -w, --weights W         pretrained, a tag, an https:// URL, a .safetensors or .pt file, or
+                          'synthetic' / 'synthetic:plain'
+      --weights-sha256 H  with --weights URL: the sha256 the download must have
   -o, --output FILE       the .onnx file to write
       --fold              export the folded (optimised) graph
       --input-size S      square input size fixed in the model (default the model's)

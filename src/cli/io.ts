@@ -4,11 +4,16 @@ import { InceptionError } from '../errors';
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** Whether stderr is a terminal (download progress: a bar instead of periodic lines); default false. */
+  readonly stderrIsTTY?: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
+  get stderrIsTTY() {
+    return process.stderr.isTTY === true;
+  },
 };
 
 /** A bad command line: exit code 2 with a pointer to --help. */

@@ -11,6 +11,7 @@ import { predictCommand } from './predict';
 import { profileCommand } from './profile';
 import { runCommand } from './run';
 import { serveCommand } from './serve';
+import { weightsCommand } from './weights';
 
 const COMMANDS: Readonly<Record<string, (argv: readonly string[], io: CliIo) => Promise<number>>> = {
   predict: predictCommand,
@@ -22,6 +23,7 @@ const COMMANDS: Readonly<Record<string, (argv: readonly string[], io: CliIo) => 
   bench: benchCommand,
   profile: (argv, io) => profileCommand(argv, io),
   serve: (argv, io) => serveCommand(argv, io),
+  weights: weightsCommand,
 };
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {

@@ -1,5 +1,6 @@
 /** `serve`: the HTTP inference server until SIGTERM/SIGINT, then a graceful drain. */
 import { createServer } from '../serve';
+import { cliProgress } from './session';
 import { defined, optionalInteger, parse, type Parsed, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
@@ -48,7 +49,7 @@ function nonNegativeInteger(parsed: Parsed, name: string): number | undefined {
 export async function serveCommand(argv: readonly string[], io: CliIo, stopSignal?: StopSignal): Promise<number> {
   const parsed = parse('serve', argv, SERVE_OPTIONS, false);
   if (printedHelp(parsed, 'serve', io)) return EXIT_OK;
-  const session = defined({ ...sessionOptions(parsed, 'serve'), inputSize: optionalInteger(parsed, 'input-size', 'serve') });
+  const session = defined({ ...sessionOptions(parsed, 'serve'), inputSize: optionalInteger(parsed, 'input-size', 'serve'), onProgress: cliProgress(io) });
   const preferredText = parsed.values['preferred-batch-sizes'];
   let preferred: number[] | undefined;
   if (typeof preferredText === 'string') {

@@ -1,12 +1,20 @@
 /** Creating (and always disposing) the session a command runs on. */
 import { createSession, type Session } from '../runtime/session';
 import type { SessionOptions } from '../runtime/options';
+import { progressPrinter, type ProgressListener } from '../weights/progress';
 import { defined } from './args';
 import type { CliIo } from './io';
 
-/** Creates the session, announces synthetic weights on stderr, runs `work`, disposes. */
+/** Download progress on stderr (a bar on a terminal), and a notice when the known-checkpoint table is overridden. */
+export function cliProgress(io: CliIo): ProgressListener {
+  const table = process.env.INCEPTION_WEIGHTS_TABLE;
+  if (table) io.stderr(`notice: INCEPTION_WEIGHTS_TABLE=${table} replaces entries of the known-checkpoint table (URLs, pinned sha256)\n`);
+  return progressPrinter((text) => io.stderr(text), io.stderrIsTTY === true);
+}
+
+/** Creates the session (printing download progress), announces synthetic weights on stderr, runs `work`, disposes. */
 export async function withSession<T>(options: SessionOptions, io: CliIo, work: (session: Session) => Promise<T>): Promise<T> {
-  const session = await createSession(defined(options));
+  const session = await createSession(defined({ ...options, onProgress: options.onProgress ?? cliProgress(io) }));
   try {
     if (session.weightsSource.kind === 'synthetic') io.stderr(`notice: ${session.weightsSource.notice}\n`);
     return await work(session);

@@ -7,6 +7,9 @@ import { getModel } from '../models/registry';
 import type { ModelDefinition, ModelName } from '../models/types';
 import { sessionStreams } from '../plan/schedule';
 import { CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type DeviceKind, type Precision } from './backend';
+import { parseSha256 } from '../weights/known-checkpoints';
+import type { ProgressListener } from '../weights/progress';
+import { parseWeightsReference } from '../weights/weights-reference';
 
 export type SyntheticProfile = 'dcfree' | 'plain';
 export type DeviceName = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -16,10 +19,15 @@ export interface SessionOptions {
   /** 'inception_v4' | 'inception_resnet_v2' | 'inception_resnet_v1'. */
   readonly model: ModelName;
   /**
-   * Path of a .safetensors checkpoint, or fixture weights that make the outputs meaningless
-   * but let everything run without a download: 'synthetic' (= { synthetic: 'dcfree' }).
+   * The checkpoint: 'pretrained' (the model's first known tag), a known tag
+   * ('inception_v4.tf_in1k', ...: downloaded once into the cache, verified), an https:// URL,
+   * `{ url, sha256 }` (a URL whose file must have that sha256), or the path of a .safetensors
+   * or PyTorch .pt/.pth file. Or fixture weights that make the outputs meaningless but let
+   * everything run without a download: 'synthetic' (= { synthetic: 'dcfree' }).
    */
-  readonly weights: string | { readonly synthetic: SyntheticProfile };
+  readonly weights: string | { readonly synthetic: SyntheticProfile } | { readonly url: string; readonly sha256?: string };
+  /** Progress of a checkpoint download (weights given as a tag or URL); see DownloadProgress. */
+  readonly onProgress?: ProgressListener;
   /** Default 'cpu'. 'cuda' = 'cuda:0'. */
   readonly device?: DeviceName;
   /** Default 'fp32'; the CPU backend runs fp32 only. */
@@ -61,7 +69,11 @@ export interface SessionOptions {
   readonly benchmark?: boolean;
 }
 
-export type WeightsSpec = { readonly kind: 'checkpoint'; readonly path: string } | { readonly kind: 'synthetic'; readonly profile: SyntheticProfile };
+export type WeightsSpec =
+  | { readonly kind: 'checkpoint'; readonly path: string }
+  /** A known tag or a URL, fetched into the cache (src/weights/pull.ts) before loading. */
+  | { readonly kind: 'download'; readonly source: string; readonly sha256: string | null }
+  | { readonly kind: 'synthetic'; readonly profile: SyntheticProfile };
 
 export interface DeviceSpec {
   readonly kind: DeviceKind;
@@ -83,6 +95,7 @@ export interface ResolvedOptions {
   readonly streams: number;
   /** Time candidate kernels at setup (SessionOptions.benchmark). */
   readonly benchmark: boolean;
+  readonly onProgress: ProgressListener | undefined;
 }
 
 export const DEFAULT_MAX_BATCH = 8;
@@ -90,7 +103,7 @@ export const DEFAULT_MAX_BATCH = 8;
 export const MAX_BATCH_LIMIT = 4096;
 export const MAX_INPUT_SIDE = 4096;
 
-const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark'];
+const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'onProgress', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 const PROFILES: readonly SyntheticProfile[] = ['dcfree', 'plain'];
 
@@ -117,23 +130,35 @@ export function deviceName(device: DeviceSpec): string {
   return device.kind === 'cpu' ? 'cpu' : `cuda:${device.index}`;
 }
 
-function parseWeights(value: unknown): WeightsSpec {
-  const expected = "a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' }";
+const WEIGHTS_FORMS = "'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic' or { synthetic: 'dcfree' | 'plain' }";
+
+function parseWeights(value: unknown, model: ModelDefinition): WeightsSpec {
   if (typeof value === 'string') {
     if (value === 'synthetic') return { kind: 'synthetic', profile: 'dcfree' };
-    if (value.length === 0) throw invalidParam('weights', expected, value);
-    return { kind: 'checkpoint', path: value };
+    if (value.length === 0) throw invalidParam('weights', WEIGHTS_FORMS, value);
+    const reference = parseWeightsReference(value, model.name);
+    if (reference.kind === 'path') return { kind: 'checkpoint', path: reference.path };
+    return { kind: 'download', source: reference.kind === 'tag' ? reference.tag : reference.url, sha256: null };
   }
   if (isPlainObject(value)) {
+    if ('url' in value) {
+      const extra = Object.keys(value).filter((k) => k !== 'url' && k !== 'sha256');
+      if (extra.length > 0) throw new InvalidArgumentError(`Unknown key '${extra[0]}' in weights; { url, sha256 } takes only these two`);
+      if (typeof value.url !== 'string') throw invalidParam('weights.url', 'an https:// URL', value.url);
+      const reference = parseWeightsReference(value.url, model.name);
+      if (reference.kind !== 'url') throw invalidParam('weights.url', 'an https:// URL (a tag or path goes in weights itself)', value.url);
+      const sha256 = value.sha256 === undefined ? null : parseSha256(value.sha256, 'weights.sha256');
+      return { kind: 'download', source: reference.url, sha256 };
+    }
     const extra = Object.keys(value).filter((k) => k !== 'synthetic');
-    if (extra.length > 0) throw new InvalidArgumentError(`Unknown key '${extra[0]}' in weights; the only key is 'synthetic'`);
+    if (extra.length > 0) throw new InvalidArgumentError(`Unknown key '${extra[0]}' in weights; the object forms are { synthetic } and { url, sha256 }`);
     const profile = value.synthetic;
     if (typeof profile === 'string' && (PROFILES as readonly string[]).includes(profile)) {
       return { kind: 'synthetic', profile: profile as SyntheticProfile };
     }
     throw invalidParam('weights.synthetic', "'dcfree' or 'plain'", profile);
   }
-  throw invalidParam('weights', expected, value);
+  throw invalidParam('weights', WEIGHTS_FORMS, value);
 }
 
 function parseInputSize(value: unknown, model: ModelDefinition): { height: number; width: number } {
@@ -162,8 +187,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   if (options.model === undefined) throw invalidParam('model', 'a model name', undefined);
   const model = getModel(options.model as string);
-  if (options.weights === undefined) throw invalidParam('weights', "a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' }", undefined);
-  const weights = parseWeights(options.weights);
+  if (options.weights === undefined) throw invalidParam('weights', WEIGHTS_FORMS, undefined);
+  const weights = parseWeights(options.weights, model);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw invalidParam('onProgress', 'a function', options.onProgress);
   const device = parseDevice(options.device);
 
   const precision = options.precision ?? 'fp32';
@@ -207,5 +233,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
   const benchmark = options.benchmark ?? true;
 
-  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams, benchmark };
+  const onProgress = options.onProgress as ProgressListener | undefined;
+  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams, benchmark, onProgress };
 }

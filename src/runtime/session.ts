@@ -11,6 +11,7 @@ import type { MemoryReport } from '../plan/types';
 import { lowerToPlan } from '../plan/lower';
 import { checkImages, checkMaxInputPixels, imagesToTensor } from '../preprocess/image';
 import { loadCheckpoint } from '../weights/load';
+import { pullWeights } from '../weights/pull';
 import { syntheticWeights } from '../weights/synthetic';
 import type { Backend, Precision, Program } from './backend';
 import { runBatchSizes } from './batch-sizes';
@@ -21,8 +22,19 @@ import { deviceName, resolveOptions, type ResolvedOptions, type SessionOptions, 
 import { SerialQueue } from './queue';
 import { topK, type Classification } from './scores';
 
+/** Where a downloaded checkpoint came from and how it was verified. */
+export interface DownloadedWeights {
+  readonly tag: string | null;
+  readonly url: string;
+  readonly sha256: string;
+  /** 'pinned', 'hub-etag', 'user' or 'first-download' (its hash recorded on first download). */
+  readonly verifiedBy: readonly string[];
+  /** True when this session downloaded nothing. */
+  readonly fromCache: boolean;
+}
+
 export type WeightsSource =
-  | { readonly kind: 'checkpoint'; readonly path: string; readonly fileBytes: number }
+  | { readonly kind: 'checkpoint'; readonly path: string; readonly fileBytes: number; readonly download: DownloadedWeights | null }
   | { readonly kind: 'synthetic'; readonly profile: SyntheticProfile; readonly notice: string };
 
 export interface SessionInfo {
@@ -158,11 +170,20 @@ async function loadWeights(options: ResolvedOptions): Promise<{ weights: WeightS
   if (spec.kind === 'synthetic') {
     const notice =
       `synthetic fixture weights (profile '${spec.profile}'): outputs are meaningless; ` +
-      'pass a checkpoint path as weights for real predictions';
+      "pass weights: 'pretrained' (or a tag, URL or checkpoint path) for real predictions";
     return { weights: syntheticWeights(options.model, spec.profile), logitsClasses: null, source: Object.freeze({ kind: 'synthetic', profile: spec.profile, notice }) };
   }
-  const loaded = await loadCheckpoint(spec.path, options.model);
-  return { weights: loaded.weights, logitsClasses: loaded.logitsClasses, source: Object.freeze({ kind: 'checkpoint', path: spec.path, fileBytes: loaded.fileBytes }) };
+  let path: string;
+  let download: DownloadedWeights | null = null;
+  if (spec.kind === 'download') {
+    const pulled = await pullWeights(spec.source, { model: options.model.name, ...(spec.sha256 === null ? {} : { sha256: spec.sha256 }), onProgress: options.onProgress });
+    path = pulled.path;
+    download = Object.freeze({ tag: pulled.tag, url: pulled.url, sha256: pulled.sha256, verifiedBy: Object.freeze([...pulled.verifiedBy]), fromCache: pulled.fromCache });
+  } else {
+    path = spec.path;
+  }
+  const loaded = await loadCheckpoint(path, options.model);
+  return { weights: loaded.weights, logitsClasses: loaded.logitsClasses, source: Object.freeze({ kind: 'checkpoint', path, fileBytes: loaded.fileBytes, download }) };
 }
 
 const CLASSIFY_KEYS: readonly string[] = ['topK', 'maxInputPixels'];

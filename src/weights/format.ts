@@ -1,6 +1,6 @@
 /**
- * Recognises PyTorch pickle checkpoints (`torch.save`) by their first bytes, so loading one
- * gives a conversion recipe instead of a confusing safetensors header error.
+ * Recognises PyTorch checkpoints (`torch.save`) by their first bytes, so they go to the .pt
+ * reader and a safetensors reader handed one says what it is instead of a header error.
  */
 import { open } from 'node:fs/promises';
 
@@ -29,11 +29,8 @@ export function classifyMagic(head: Uint8Array): CheckpointFormat {
 export function torchCheckpointMessage(path: string, format: Exclude<CheckpointFormat, 'other'>): string {
   const what = format === 'torch-zip' ? 'a PyTorch zip checkpoint (torch.save)' : 'a legacy PyTorch pickle checkpoint (torch.save)';
   return (
-    `${path} is ${what}; only .safetensors checkpoints are read (pickle files can run arbitrary code). ` +
-    'Convert it once with Python:\n' +
-    '  import torch; from safetensors.torch import save_file\n' +
-    `  state = torch.load('${path}', map_location='cpu'); state = state.get('state_dict', state)\n` +
-    "  save_file({k: v.contiguous() for k, v in state.items()}, 'model.safetensors')\n" +
-    '(or, from a model object: save_file(model.state_dict(), "model.safetensors"))'
+    `${path} is ${what}, not a safetensors file. loadCheckpoint and --weights read it directly (through a restricted ` +
+    "unpickler that runs no code); to keep a .safetensors copy, run 'inception-cudnn weights convert " +
+    `${path} model.safetensors'`
   );
 }

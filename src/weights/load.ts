@@ -1,14 +1,15 @@
 /**
  * Checked checkpoint loading: every tensor name, dtype and shape is compared with the model's
  * state_dict description before any data is read, and every problem is reported in one
- * WeightsError. Nothing is renamed, reshaped or skipped silently.
+ * WeightsError. Nothing is renamed, reshaped or skipped silently. The same checks apply to
+ * .safetensors files and to PyTorch .pt/.pth files (read by the restricted unpickler).
  */
 import { stat } from 'node:fs/promises';
 import type { WeightStore } from '../graph/ir';
 import type { CheckpointEntry, ModelDefinition } from '../models/types';
 import { WeightsError } from '../errors';
-import { FLOAT_DTYPES, SafetensorsFile, type SafetensorsEntry } from './safetensors';
-import { sniffCheckpointFormat, torchCheckpointMessage } from './format';
+import { FLOAT_DTYPES } from './safetensors';
+import { openCheckpoint } from './checkpoint-reader';
 import { describeLookalike, sharedPrefixHint } from './diagnose';
 
 export interface LoadedWeights {
@@ -21,6 +22,12 @@ export interface LoadedWeights {
 
 /** At most this many names are listed per problem category. */
 const LIST_LIMIT = 20;
+
+/** What the name checks need of a tensor: its dtype and shape. */
+interface TensorInfo {
+  readonly dtype: string;
+  readonly shape: readonly number[];
+}
 
 interface Problems {
   missing: string[];
@@ -36,18 +43,15 @@ export async function loadCheckpoint(path: string, model: ModelDefinition): Prom
   } catch (cause) {
     throw new WeightsError(`cannot read checkpoint ${path}: ${(cause as Error).message}`, { cause });
   }
-  const format = await sniffCheckpointFormat(path);
-  if (format !== 'other') throw new WeightsError(torchCheckpointMessage(path, format));
-
-  const file = await SafetensorsFile.open(path);
+  const file = await openCheckpoint(path);
   try {
     const problems: Problems = { missing: [], unexpected: [], mismatched: [], nonFinite: [] };
-    const toLoad = checkNames(file.entries, model, problems);
+    const toLoad = checkNames(file.entries, model, problems, file.floatDtypes);
     const logitsClasses = toLoad.logitsClasses;
     if (problems.missing.length + problems.unexpected.length + problems.mismatched.length > 0) {
       throw new WeightsError(formatProblems(path, model, file.entries, problems));
     }
-    const byOffset = [...toLoad.names].sort((a, b) => file.entry(a).begin - file.entry(b).begin);
+    const byOffset = file.readOrder(toLoad.names);
     const read = new Map<string, Float32Array>();
     for (const name of byOffset) {
       const values = await file.readFloat32(name);
@@ -69,9 +73,10 @@ export async function loadCheckpoint(path: string, model: ModelDefinition): Prom
  * `problems`; returns the float32 entries to read, in checkpoint order.
  */
 export function checkNames(
-  entries: ReadonlyMap<string, Pick<SafetensorsEntry, 'dtype' | 'shape'>>,
+  entries: ReadonlyMap<string, TensorInfo>,
   model: Pick<ModelDefinition, 'checkpoint' | 'optionalEntries'>,
   problems: Problems,
+  floatDtypes: readonly string[] = FLOAT_DTYPES,
 ): { names: string[]; logitsClasses: number | null } {
   const names: string[] = [];
   const known = new Set<string>();
@@ -83,7 +88,7 @@ export function checkNames(
       if (expected.kind !== 'bn_num_batches_tracked') problems.missing.push(expected.name);
       continue;
     }
-    const mismatch = describeMismatch(expected, found, null);
+    const mismatch = describeMismatch(expected, found, null, floatDtypes);
     if (mismatch !== null) problems.mismatched.push(mismatch);
     else if (expected.dtype === 'F32') names.push(expected.name);
   }
@@ -100,7 +105,7 @@ export function checkNames(
         continue;
       }
       wildcard ??= wildcardValue(expected, found);
-      const mismatch = describeMismatch(expected, found, wildcard);
+      const mismatch = describeMismatch(expected, found, wildcard, floatDtypes);
       if (mismatch !== null) problems.mismatched.push(mismatch);
       else if (expected.dtype === 'F32') names.push(expected.name);
     }
@@ -115,23 +120,24 @@ export function checkNames(
 }
 
 /** The size a -1 dimension of `expected` takes in `found` (the first one), or null. */
-function wildcardValue(expected: CheckpointEntry, found: Pick<SafetensorsEntry, 'shape'>): number | null {
+function wildcardValue(expected: CheckpointEntry, found: TensorInfo): number | null {
   const index = expected.shape.indexOf(-1);
   return index >= 0 && found.shape.length === expected.shape.length ? found.shape[index] : null;
 }
 
 function describeMismatch(
   expected: CheckpointEntry,
-  found: Pick<SafetensorsEntry, 'dtype' | 'shape'>,
+  found: TensorInfo,
   wildcard: number | null,
+  floatDtypes: readonly string[],
 ): string | null {
-  const dtypeOk = expected.dtype === 'F32' ? FLOAT_DTYPES.includes(found.dtype) : found.dtype === expected.dtype;
+  const dtypeOk = expected.dtype === 'F32' ? floatDtypes.includes(found.dtype) : found.dtype === expected.dtype;
   const shapeOk =
     found.shape.length === expected.shape.length &&
     expected.shape.every((d, i) => (d === -1 ? wildcard === null || found.shape[i] === wildcard : found.shape[i] === d));
   if (dtypeOk && shapeOk) return null;
   const want = expected.shape.map((d) => (d === -1 ? (wildcard ?? 'any') : d)).join(',');
-  const wantDtype = expected.dtype === 'F32' ? FLOAT_DTYPES.join('/') : expected.dtype;
+  const wantDtype = expected.dtype === 'F32' ? floatDtypes.join('/') : expected.dtype;
   return `${expected.name}: expected ${wantDtype} [${want}], found ${found.dtype} [${found.shape.join(',')}]`;
 }
 

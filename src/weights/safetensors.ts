@@ -105,6 +105,16 @@ export class SafetensorsFile {
     return entry;
   }
 
+  /** Dtypes readFloat32 converts. */
+  get floatDtypes(): readonly string[] {
+    return FLOAT_DTYPES;
+  }
+
+  /** `names` in the order of their data in the file (reads go front to back). */
+  readOrder(names: readonly string[]): string[] {
+    return [...names].sort((a, b) => this.entry(a).begin - this.entry(b).begin);
+  }
+
   /** Reads an F32, F16 or BF16 tensor as float32 (F16/BF16 converted exactly, NaN payloads kept). */
   async readFloat32(name: string): Promise<Float32Array> {
     const entry = this.entry(name);

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { resolveOptions, parseDevice } from '../../src/runtime/options';
-import { DeviceError, InvalidArgumentError, UnknownModelError } from '../../src/errors';
+import { DeviceError, InvalidArgumentError, UnknownModelError, WeightsDownloadError } from '../../src/errors';
 
 // Pure validation: every rejection asserts the error class and the exact message.
 describe('resolveOptions', () => {
@@ -21,13 +21,36 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', benchmark: false }).benchmark).toBe(false);
   });
 
+  it('weights: pretrained, tags, URLs, { url, sha256 } and paths', () => {
+    const weights = (model: string, w: unknown) => resolveOptions({ model, weights: w }).weights;
+    expect(weights('inception_v4', 'pretrained')).toEqual({ kind: 'download', source: 'inception_v4.tf_in1k', sha256: null });
+    expect(weights('inception_resnet_v2', 'pretrained')).toEqual({ kind: 'download', source: 'inception_resnet_v2.tf_in1k', sha256: null });
+    expect(weights('inception_resnet_v1', 'pretrained')).toEqual({ kind: 'download', source: 'inception_resnet_v1.vggface2', sha256: null });
+    expect(weights('inception_resnet_v2', 'inception_resnet_v2.tf_ens_adv_in1k')).toEqual({ kind: 'download', source: 'inception_resnet_v2.tf_ens_adv_in1k', sha256: null });
+    expect(weights('inception_v4', 'https://example.com/a/m.safetensors')).toEqual({ kind: 'download', source: 'https://example.com/a/m.safetensors', sha256: null });
+    expect(weights('inception_v4', 'http://127.0.0.1:8080/m.safetensors')).toEqual({ kind: 'download', source: 'http://127.0.0.1:8080/m.safetensors', sha256: null });
+    expect(weights('inception_v4', { url: 'https://example.com/m.pt', sha256: 'AB'.repeat(32) })).toEqual({ kind: 'download', source: 'https://example.com/m.pt', sha256: 'ab'.repeat(32) });
+    expect(weights('inception_v4', './inception_v4.tf_in1k')).toEqual({ kind: 'checkpoint', path: './inception_v4.tf_in1k' });
+    expect(weights('inception_v4', 'model.pt')).toEqual({ kind: 'checkpoint', path: 'model.pt' });
+    const listener = (): void => undefined;
+    expect(resolveOptions({ model: 'inception_v4', weights: 'pretrained', onProgress: listener }).onProgress).toBe(listener);
+  });
+
   const cases: [string, unknown, new (...args: never[]) => Error, string][] = [
     ['not an object', 'inception_v4', InvalidArgumentError, "Expected an object with at least model and weights for options but received 'inception_v4' of type string"],
-    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, device, precision, maxBatch, inputSize, threads, convolution, head, streams, benchmark"],
+    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, onProgress, device, precision, maxBatch, inputSize, threads, convolution, head, streams, benchmark"],
     ['missing model', { weights: 'synthetic' }, InvalidArgumentError, 'Expected a model name for model but received undefined'],
     ['unknown model', { model: 'resnet50', weights: 'synthetic' }, UnknownModelError, "Unknown model 'resnet50'; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1"],
-    ['missing weights', { model: 'inception_v4' }, InvalidArgumentError, "Expected a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received undefined"],
-    ['empty weights', { model: 'inception_v4', weights: '' }, InvalidArgumentError, "Expected a checkpoint path, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received '' of type string"],
+    ['missing weights', { model: 'inception_v4' }, InvalidArgumentError, "Expected 'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received undefined"],
+    ['empty weights', { model: 'inception_v4', weights: '' }, InvalidArgumentError, "Expected 'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received '' of type string"],
+    ['a tag of another model', { model: 'inception_v4', weights: 'inception_resnet_v1.vggface2' }, InvalidArgumentError, "weights 'inception_resnet_v1.vggface2' is a checkpoint of inception_resnet_v1, not inception_v4; the tags of inception_v4 are: inception_v4.tf_in1k"],
+    ['an unknown tag', { model: 'inception_v4', weights: 'inception_v4.tf_in22k' }, InvalidArgumentError, "weights 'inception_v4.tf_in22k' is neither a known tag nor an existing file; the known tags are: inception_v4.tf_in1k, inception_resnet_v2.tf_in1k, inception_resnet_v2.tf_ens_adv_in1k, inception_resnet_v1.vggface2, inception_resnet_v1.casia_webface ('inception-cudnn weights list' shows them)"],
+    ['plain http elsewhere', { model: 'inception_v4', weights: 'http://example.com/m.safetensors' }, WeightsDownloadError, 'weights: http://example.com/m.safetensors is plain http to another machine; use https:// (http:// is accepted only for this machine, e.g. a local mirror on 127.0.0.1)'],
+    ['ftp', { model: 'inception_v4', weights: 'ftp://example.com/m.safetensors' }, WeightsDownloadError, 'weights: ftp://example.com/m.safetensors uses ftp:; checkpoints are downloaded over https:// only'],
+    ['url form with a tag', { model: 'inception_v4', weights: { url: 'inception_v4.tf_in1k' } }, InvalidArgumentError, "Expected an https:// URL (a tag or path goes in weights itself) for weights.url but received 'inception_v4.tf_in1k' of type string"],
+    ['url form with a bad sha256', { model: 'inception_v4', weights: { url: 'https://example.com/m.safetensors', sha256: 'abc' } }, InvalidArgumentError, 'weights.sha256 must be a sha256 of 64 hex digits, got "abc"'],
+    ['url form with another key', { model: 'inception_v4', weights: { url: 'https://example.com/m.safetensors', md5: 'x' } }, InvalidArgumentError, "Unknown key 'md5' in weights; { url, sha256 } takes only these two"],
+    ['onProgress not a function', { model: 'inception_v4', weights: 'pretrained', onProgress: 'yes' }, InvalidArgumentError, "Expected a function for onProgress but received 'yes' of type string"],
     ['bad profile', { model: 'inception_v4', weights: { synthetic: 'random' } }, InvalidArgumentError, "Expected 'dcfree' or 'plain' for weights.synthetic but received 'random' of type string"],
     ['unknown device', { model: 'inception_v4', weights: 'synthetic', device: 'tpu' }, DeviceError, "Unknown device 'tpu' of type string; use 'cpu', 'cuda' or 'cuda:N' (N = device ordinal, e.g. 'cuda:0')"],
     ['malformed cuda', { model: 'inception_v4', weights: 'synthetic', device: 'cuda:-1' }, DeviceError, "Unknown device 'cuda:-1' of type string; use 'cpu', 'cuda' or 'cuda:N' (N = device ordinal, e.g. 'cuda:0')"],
