@@ -88,7 +88,7 @@ export async function handleClassify(req: IncomingMessage, res: ServerResponse, 
   if (!IMAGE_TYPES.test(type)) {
     throw new HttpError(415, `classify takes the image file bytes as the body with Content-Type image/jpeg, image/png or image/webp; got '${type || 'none'}'`);
   }
-  const k = parseTopK(query.get('top_k'), model.signature.outputSize);
+  const k = parseTopK(query.get('top_k'), model);
   const bytes = await readBody(req, model.maxBodyBytes);
   if (bytes.length === 0) throw new HttpError(400, 'the body is empty; send the image file bytes (JPEG, PNG or WebP)');
   await checkPixels(bytes, model.maxInputPixels);
@@ -103,8 +103,12 @@ export async function handleClassify(req: IncomingMessage, res: ServerResponse, 
   sendJson(res, 200, { ...head, top: topK(row, k, labeller(model.info)) });
 }
 
-function parseTopK(value: string | null, classes: number): number {
+function parseTopK(value: string | null, model: ModelContext): number {
   if (value === null) return 5;
+  if (model.info.output === 'embedding') {
+    throw new HttpError(400, `top_k applies to classification models; ${model.info.model} answers with an embedding (drop top_k)`);
+  }
+  const classes = model.signature.outputSize;
   const k = Number(value);
   if (!/^[0-9]+$/.test(value) || k < 1 || k > classes) throw new HttpError(400, `top_k must be an integer in [1, ${classes}]; got '${value}'`);
   return k;

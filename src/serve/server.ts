@@ -26,6 +26,7 @@ import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf,
 import { BodyPool, HttpError, sendError, sendJson } from './http';
 import { ServerMetrics } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
+import { METHODS, route, splitTarget, type Route } from './routes';
 import { warmRunSizes, type WarmupReport } from './warmup';
 
 export interface InferenceServer {
@@ -92,33 +93,6 @@ const BODY_POOL_BYTES = 256 * 1024 * 1024;
 
 /** How long close() waits for connections to go idle once every accepted request is answered. */
 const CLOSE_GRACE_MS = 500;
-
-type Route =
-  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
-  | { kind: 'model' | 'model-ready' | 'infer' | 'classify'; model: string; version: string | undefined };
-
-const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|classify))?\/?$/;
-const METHODS: Readonly<Record<Route['kind'], 'GET' | 'POST'>> = {
-  live: 'GET',
-  ready: 'GET',
-  server: 'GET',
-  metrics: 'GET',
-  model: 'GET',
-  'model-ready': 'GET',
-  infer: 'POST',
-  classify: 'POST',
-};
-
-function route(path: string): Route | undefined {
-  if (path === '/v2/health/live') return { kind: 'live' };
-  if (path === '/v2/health/ready') return { kind: 'ready' };
-  if (path === '/v2' || path === '/v2/') return { kind: 'server' };
-  if (path === '/metrics') return { kind: 'metrics' };
-  const match = MODEL_ROUTE.exec(path);
-  if (match === null) return undefined;
-  const action = match[3] as 'ready' | 'infer' | 'classify' | undefined;
-  return { kind: action === undefined ? 'model' : action === 'ready' ? 'model-ready' : action, model: decodeURIComponent(match[1]), version: match[2] };
-}
 
 class V2Server implements InferenceServer {
   readonly modelName: string;
@@ -246,20 +220,19 @@ class V2Server implements InferenceServer {
       if (this.open.size === 0) for (const resolve of this.idle.splice(0)) resolve();
     });
     if (this.closing !== undefined) res.setHeader('Connection', 'close');
-    let path: string;
+    const { path, query } = splitTarget(req.url ?? '/');
     let found: Route | undefined;
     try {
-      path = new URL(req.url ?? '/', 'http://localhost').pathname;
       found = route(path);
-    } catch {
-      this.fail(res, new HttpError(400, 'the request URL cannot be parsed (bad percent-encoding?)'));
+    } catch (error) {
+      this.fail(res, error);
       return;
     }
     if (found !== undefined) endpoint = found.kind;
-    this.dispatch(req, res, found, path).catch((error: unknown) => this.fail(res, error));
+    this.dispatch(req, res, found, path, query).catch((error: unknown) => this.fail(res, error));
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string): Promise<void> {
+  private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string, query: string): Promise<void> {
     const health = found?.kind === 'live' || found?.kind === 'ready';
     if (!health) this.authorize(req);
     if (found === undefined) throw new HttpError(404, `no route ${path}; see GET /v2 and GET /v2/models/${this.modelName}`);
@@ -294,7 +267,7 @@ class V2Server implements InferenceServer {
         return handleInfer(req, res, this.model);
       case 'classify':
         this.checkAccepting();
-        return handleClassify(req, res, this.model, new URL(req.url ?? '/', 'http://localhost').searchParams);
+        return handleClassify(req, res, this.model, new URLSearchParams(query));
     }
   }
 
