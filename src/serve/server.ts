@@ -1,7 +1,8 @@
 /**
  * The inference server: Open Inference Protocol v2 REST on Node's http, one dynamic batcher
  * in front of one or more session instances, Prometheus metrics, bearer-token auth, limits,
- * and a graceful close (stop accepting, answer everything accepted, then release).
+ * pipelined requests taken one at a time per connection, and a graceful close (stop
+ * accepting, answer everything accepted, then release).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,8 +25,9 @@ import { getModel } from '../models/registry';
 import { createSession, type Session } from '../runtime/session';
 import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
 import { BodyPool, HttpError, sendError, sendJson } from './http';
-import { ServerMetrics } from './metrics';
+import { ServerMetrics, type OpenRequests } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
+import { ConnectionQueues } from './pipeline';
 import { METHODS, route, splitTarget, type Route } from './routes';
 import { warmRunSizes, type WarmupReport } from './warmup';
 
@@ -40,6 +42,8 @@ export interface InferenceServer {
   readonly warmup: WarmupReport;
   /** False once close() has begun. */
   readonly ready: boolean;
+  /** HTTP requests received and not yet answered; `waiting` of them pipelined behind an earlier request on their connection. */
+  readonly requests: OpenRequests;
   /** Starts listening on the options' host and port; resolves to the address bound. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /** Stops accepting, answers every accepted request, disposes owned sessions; idempotent. */
@@ -106,6 +110,7 @@ class V2Server implements InferenceServer {
   /** Responses of requests not yet answered (or whose connection has not closed). */
   private readonly open = new Set<ServerResponse>();
   private readonly idle: (() => void)[] = [];
+  private readonly queues = new ConnectionQueues();
   warmup: WarmupReport = NO_WARMUP;
 
   constructor(
@@ -124,7 +129,7 @@ class V2Server implements InferenceServer {
       maxQueueSize: options.maxQueueSize,
       observer: { batch: (e) => metrics?.observer.batch?.(e), request: (e) => metrics?.observer.request?.(e) },
     });
-    metrics = new ServerMetrics(this.modelName, this.batcher.maxBatch, sessions, () => this.batcher.stats);
+    metrics = new ServerMetrics(this.modelName, this.batcher.maxBatch, sessions, () => this.batcher.stats, () => this.requests);
     this.metrics = metrics;
     this.registry = metrics.registry;
     this.model = {
@@ -155,6 +160,10 @@ class V2Server implements InferenceServer {
 
   get ready(): boolean {
     return this.closing === undefined;
+  }
+
+  get requests(): OpenRequests {
+    return { open: this.open.size, waiting: this.queues.waiting };
   }
 
   listen(): Promise<{ host: string; port: number; url: string }> {
@@ -213,23 +222,32 @@ class V2Server implements InferenceServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.open.add(res);
     let endpoint = 'unknown';
-    res.on('close', () => {
-      // A client that left before its answer was written counts as a failure (499, nginx's code).
-      this.metrics.request(endpoint, res.writableFinished ? res.statusCode : 499);
+    let counted = false;
+    const answered = (status: number): void => {
+      if (counted) return;
+      counted = true;
+      this.metrics.request(endpoint, status);
       this.open.delete(res);
       if (this.open.size === 0) for (const resolve of this.idle.splice(0)) resolve();
-    });
+    };
+    // A client that left before its answer was written counts as a failure (499, nginx's code),
+    // and so does a pipelined request dropped because its connection closed before its turn.
+    res.on('close', () => answered(res.writableFinished ? res.statusCode : 499));
     if (this.closing !== undefined) res.setHeader('Connection', 'close');
     const { path, query } = splitTarget(req.url ?? '/');
     let found: Route | undefined;
+    let refused: unknown;
     try {
       found = route(path);
     } catch (error) {
-      this.fail(res, error);
-      return;
+      refused = error;
     }
     if (found !== undefined) endpoint = found.kind;
-    this.dispatch(req, res, found, path, query).catch((error: unknown) => this.fail(res, error));
+    const start = (): void => {
+      const work = refused === undefined ? this.dispatch(req, res, found, path, query) : Promise.reject(refused);
+      work.catch((error: unknown) => this.fail(res, error));
+    };
+    this.queues.enqueue(req, res, start, () => answered(499));
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string, query: string): Promise<void> {
@@ -249,8 +267,9 @@ class V2Server implements InferenceServer {
       case 'server':
         return sendJson(res, 200, { name: 'inception-cudnn', version: packageVersion(), extensions: ['binary_tensor_data', 'classify'] });
       case 'metrics': {
-        const text = await this.registry.metrics();
-        res.writeHead(200, { 'Content-Type': this.registry.contentType });
+        const text = await this.metrics.text();
+        if (res.destroyed) return;
+        res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
