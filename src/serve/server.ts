@@ -2,7 +2,7 @@
  * The inference server: Open Inference Protocol v2 REST on Node's http, one dynamic batcher
  * in front of one or more session instances, Prometheus metrics, bearer-token auth, limits,
  * pipelined requests taken one at a time per connection, and a graceful close (stop
- * accepting, answer everything accepted, then release).
+ * accepting, answer everything received, each answer saying Connection: close, then release).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -98,6 +98,14 @@ const BODY_POOL_BYTES = 256 * 1024 * 1024;
 /** How long close() waits for connections to go idle once every accepted request is answered. */
 const CLOSE_GRACE_MS = 500;
 
+/**
+ * How long after close() begins a keep-alive connection with no request on it may be closed. A
+ * client that had its answer just before (without Connection: close) sends its next request on
+ * the same connection within this time and gets an answer that says close, instead of a closed
+ * socket and no reply (8 of 48 keep-alive clients met one in issue 16's SIGTERM trial).
+ */
+const IDLE_CLOSE_AFTER_MS = 100;
+
 class V2Server implements InferenceServer {
   readonly modelName: string;
   readonly http: Server;
@@ -186,11 +194,11 @@ class V2Server implements InferenceServer {
   }
 
   private async shutdown(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => {
-      if (!this.http.listening) resolve();
-      else this.http.close(() => resolve());
-    });
-    this.http.closeIdleConnections();
+    const began = performance.now();
+    // From now on every answer says Connection: close, those of requests already received
+    // included, so that no client sends another request on a connection about to be closed.
+    for (const res of this.open) if (!res.headersSent) res.setHeader('Connection', 'close');
+    const stopped = stopAccepting(this.http);
     // Everything accepted runs (the queue is drained without waiting for the batching delay).
     await this.batcher.close();
     // What is still open never reached the closed batcher (e.g. a client still sending its body,
@@ -202,9 +210,13 @@ class V2Server implements InferenceServer {
     for (const res of this.open) {
       this.fail(res, new HttpError(503, 'the server shut down before this request was accepted; retry on another instance', { Connection: 'close', 'Retry-After': '1' }));
     }
-    // Every request is answered. A keep-alive connection turns idle just after its last
-    // response, so keep closing idle ones; after a grace period close whatever is left
-    // (connections with no request we accepted, e.g. a client that went away mid-request).
+    // Every request received is answered, and each answer closed its connection. What is left
+    // are keep-alive connections with no request on them: they are closed once
+    // IDLE_CLOSE_AFTER_MS has passed since close() began (see there), and kept closing as they
+    // turn idle; after a grace period whatever is left (e.g. a client that stopped in the middle
+    // of a request) is closed too.
+    const quietMs = began + IDLE_CLOSE_AFTER_MS - performance.now();
+    if (quietMs > 0) await new Promise((resolve) => setTimeout(resolve, quietMs));
     const sweep = setInterval(() => this.http.closeIdleConnections(), 20);
     const grace = setTimeout(() => this.http.closeAllConnections(), CLOSE_GRACE_MS);
     this.http.closeIdleConnections();
@@ -330,4 +342,27 @@ class V2Server implements InferenceServer {
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
+}
+
+/**
+ * Stops accepting connections: http.Server.close() without its first step (Node >= 19), which
+ * destroys every keep-alive connection that has no request on it at that moment. A client that
+ * had its answer just before may be sending its next request on one of them; it would meet a
+ * closed socket and no reply. Those connections are closed after the drain (see shutdown()).
+ * close() calls closeIdleConnections() on the server object, so an own no-op shadows it for
+ * the call.
+ */
+function stopAccepting(http: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!http.listening) {
+      resolve();
+      return;
+    }
+    Object.defineProperty(http, 'closeIdleConnections', { value: () => undefined, configurable: true, writable: true });
+    try {
+      http.close(() => resolve());
+    } finally {
+      Reflect.deleteProperty(http, 'closeIdleConnections');
+    }
+  });
 }
