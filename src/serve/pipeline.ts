@@ -26,6 +26,8 @@ interface Connection {
   /** The request started and not yet answered. */
   running: Turn | undefined;
   readonly waiting: Turn[];
+  /** Something to do once every request on the connection is answered (an answer to a parse error). */
+  last: (() => void) | undefined;
   waitingForDrain: boolean;
 }
 
@@ -53,11 +55,24 @@ export class ConnectionQueues {
     this.next(connection);
   }
 
+  /** The request started on `socket` and not yet answered, if any. */
+  running(socket: Socket): { readonly req: IncomingMessage; readonly res: ServerResponse } | undefined {
+    return this.connections.get(socket)?.running;
+  }
+
+  /** Calls `last` once every request received on `socket` is answered (at once when none is open). */
+  afterLast(socket: Socket, last: () => void): void {
+    const connection = this.connectionOf(socket);
+    if (connection === undefined) return;
+    connection.last = last;
+    this.next(connection);
+  }
+
   private connectionOf(socket: Socket): Connection | undefined {
     if (socket.destroyed) return undefined;
     let connection = this.connections.get(socket);
     if (connection === undefined) {
-      const created: Connection = { socket, running: undefined, waiting: [], waitingForDrain: false };
+      const created: Connection = { socket, running: undefined, waiting: [], last: undefined, waitingForDrain: false };
       this.connections.set(socket, created);
       socket.once('close', () => this.closed(created));
       connection = created;
@@ -77,7 +92,12 @@ export class ConnectionQueues {
       return;
     }
     const turn = connection.waiting.shift();
-    if (turn === undefined) return;
+    if (turn === undefined) {
+      const last = connection.last;
+      connection.last = undefined;
+      last?.();
+      return;
+    }
     this.waitingCount--;
     connection.running = turn;
     const answered = (): void => {
@@ -92,6 +112,7 @@ export class ConnectionQueues {
 
   private closed(connection: Connection): void {
     this.connections.delete(connection.socket);
+    connection.last = undefined;
     const dropped = connection.waiting.splice(0);
     this.waitingCount -= dropped.length;
     for (const turn of dropped) turn.drop();

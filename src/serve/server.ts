@@ -1,12 +1,15 @@
 /**
  * The inference server: Open Inference Protocol v2 REST on Node's http, one dynamic batcher
  * in front of one or more session instances, Prometheus metrics, bearer-token auth, limits,
- * pipelined requests taken one at a time per connection, and a graceful close (stop
- * accepting, answer everything received, each answer saying Connection: close, then release).
+ * pipelined requests taken one at a time per connection, JSON answers to what the HTTP parser
+ * refuses, and a graceful close (stop accepting, answer everything received, each answer saying
+ * Connection: close, then release).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { createBatcher, type Batcher } from '../batcher';
 import { checkSessions } from '../batcher/options';
@@ -23,6 +26,7 @@ import {
 import { packageVersion } from '../info';
 import { getModel } from '../models/registry';
 import { createSession, type Session } from '../runtime/session';
+import { clientErrorReply, rawErrorResponse, type ParserError } from './client-errors';
 import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
 import { BodyPool, HttpError, sendError, sendJson } from './http';
 import { ServerMetrics, type OpenRequests } from './metrics';
@@ -106,6 +110,15 @@ const CLOSE_GRACE_MS = 500;
  */
 const IDLE_CLOSE_AFTER_MS = 100;
 
+/**
+ * How often Node checks headersTimeout and requestTimeout (its default, 30 s, let a header
+ * timeout fire up to 30 s late).
+ */
+const CONNECTIONS_CHECK_MS = 1000;
+
+/** How long a connection answered after a parse error may stay half-open before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+
 class V2Server implements InferenceServer {
   readonly modelName: string;
   readonly http: Server;
@@ -119,6 +132,8 @@ class V2Server implements InferenceServer {
   private readonly open = new Set<ServerResponse>();
   private readonly idle: (() => void)[] = [];
   private readonly queues = new ConnectionQueues();
+  /** Connections answered after a parse error: their parser is spent, later errors are ignored. */
+  private readonly spentSockets = new WeakSet<Duplex>();
   warmup: WarmupReport = NO_WARMUP;
 
   constructor(
@@ -152,7 +167,8 @@ class V2Server implements InferenceServer {
       requestTimeoutMs: resolved.requestTimeoutMs,
     };
     this.tokenDigest = resolved.token === undefined ? undefined : digest(resolved.token);
-    this.http = createHttpServer((req, res) => this.handle(req, res));
+    this.http = createHttpServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => this.handle(req, res));
+    this.http.on('clientError', (error: ParserError, socket: Duplex) => this.clientError(error, socket));
     // Errors of a listening server (e.g. accept() failing with EMFILE under load) would otherwise be
     // thrown as an uncaught 'error' event and end the process; listen() handles its own errors.
     this.http.on('error', (error: Error) => {
@@ -260,6 +276,41 @@ class V2Server implements InferenceServer {
       work.catch((error: unknown) => this.fail(res, error));
     };
     this.queues.enqueue(req, res, start, () => answered(499));
+  }
+
+  /**
+   * What Node's HTTP parser refused on a connection (Node's own answer has no body). When a
+   * request on the connection is still being read, the error is in its body and it gets the
+   * answer; otherwise the error is in the request after the last one received, and the answer
+   * follows the answers of every earlier request. The connection closes after it either way.
+   */
+  private clientError(error: ParserError, socket: Duplex): void {
+    if (this.spentSockets.has(socket)) return;
+    this.spentSockets.add(socket);
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const limits = { headersTimeoutMs: this.http.headersTimeout, requestTimeoutMs: this.http.requestTimeout, maxHeaderBytes: maxHeaderSize };
+    const running = this.queues.running(socket as Socket);
+    if (running !== undefined && !running.req.complete) {
+      const reply = clientErrorReply(error, 'body', limits);
+      if (running.res.headersSent) socket.destroy();
+      else this.fail(running.res, new HttpError(reply.status, reply.message, { Connection: 'close' }));
+      return;
+    }
+    const reply = clientErrorReply(error, 'headers', limits);
+    this.queues.afterLast(socket as Socket, () => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // end() lets the answer reach a client still sending; one that never closes its side is cut off.
+      const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+      socket.once('close', () => clearTimeout(linger));
+      socket.end(rawErrorResponse(reply.status, reply.message));
+      this.metrics.request('malformed', reply.status);
+    });
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string, query: string): Promise<void> {
