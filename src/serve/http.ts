@@ -85,10 +85,12 @@ export function readBody(
   pool?: BodyPool,
   reserveBytes = BODY_RESERVE_BYTES,
 ): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(tooLarge(Number(declared), limit));
+  try {
+    checkDeclaredLength(req, limit);
+  } catch (error) {
+    return Promise.reject(error);
   }
+  const declared = req.headers['content-length'];
   const expected = declared !== undefined && /^[0-9]+$/.test(declared) ? Number(declared) : undefined;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -143,6 +145,24 @@ export function readBody(
       }
     });
   });
+}
+
+/** Refuses (413) a request whose Content-Length says its body is over `limit` bytes, before any of it is read. */
+export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(Number(declared), limit);
+}
+
+/**
+ * Refuses (415) a body with a Content-Encoding: gzip or deflate bytes were parsed as JSON and
+ * answered "not valid JSON" with the garbled bytes echoed. Decoding them would need its own limit
+ * on the decoded size (a few KiB of gzip can inflate to gigabytes); clients can send identity.
+ */
+export function checkNoContentEncoding(req: IncomingMessage): void {
+  const encoding = req.headers['content-encoding'];
+  if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return;
+  const shown = encoding.length > 40 ? `${encoding.slice(0, 40)}...` : encoding;
+  throw new HttpError(415, `Content-Encoding '${shown}' is not accepted; send the body uncompressed (identity)`, { 'Accept-Encoding': 'identity' });
 }
 
 function tooLarge(size: number, limit: number): HttpError {
