@@ -9,6 +9,7 @@ import { loadSharp, type Sharp } from '../preprocess/sharp-loader';
 import { topK } from '../runtime/scores';
 import type { SessionInfo } from '../runtime/session';
 import { type BodyPool, checkDeclaredLength, checkNoContentEncoding, HttpError, readBody, sendBinary, sendJson } from './http';
+import { leadingBytes, sniffImageFormat } from './image-format';
 import { BINARY_HEADER, encodeInferResponse, parseInferRequest, type InferRequest, type ModelSignature } from './v2-tensors';
 
 export const MODEL_VERSION = '1';
@@ -104,6 +105,9 @@ export async function handleClassify(req: IncomingMessage, res: ServerResponse, 
   checkBeforeReading(req, model);
   const bytes = await readBody(req, model.maxBodyBytes);
   if (bytes.length === 0) throw new HttpError(400, 'the body is empty; send the image file bytes (JPEG, PNG or WebP)');
+  if (sniffImageFormat(bytes) === undefined) {
+    throw new HttpError(415, `the body is not a JPEG, PNG or WebP file (it starts with ${leadingBytes(bytes)}); convert the image to one of those`);
+  }
   await checkPixels(bytes, model.maxInputPixels);
   const { height, width } = model.signature;
   const tensor = await imageToTensor(bytes, { height, width, preprocessing: model.preprocessing, maxInputPixels: model.maxInputPixels });
