@@ -71,7 +71,7 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
   }
   if (resolved.warmup) {
     try {
-      server.warmup = await warmRunSizes(sessions);
+      server.warmup = await warmRunSizes(sessions, server.batcher.maxBatch);
     } catch (error) {
       await server.close();
       throw error;
