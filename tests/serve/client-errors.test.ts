@@ -8,7 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { fakeSession } from '../batcher/fake-session';
 import { startServer } from './helpers';
-import { RawConnection } from './raw-http';
+import { RawConnection } from '../../bench/serve/raw-http';
 
 const INFER = 'POST /v2/models/inception_v4/infer HTTP/1.1\r\nHost: x\r\n';
 

@@ -8,7 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { jsonInfer, startServer } from './helpers';
-import { RawConnection, rawRequest, until } from './raw-http';
+import { RawConnection, rawRequest, until } from '../../bench/serve/raw-http';
 
 const MODEL = 'inception_v4';
 const IMAGE = 3 * 4 * 4;

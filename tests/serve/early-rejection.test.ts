@@ -9,7 +9,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { jsonInfer, request, startServer } from './helpers';
-import { RawConnection, until } from './raw-http';
+import { RawConnection, until } from '../../bench/serve/raw-http';
 
 const MODEL = 'inception_v4';
 

@@ -10,7 +10,7 @@
 import { describe, it, expect } from 'vitest';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { jsonInfer, startServer } from './helpers';
-import { RawConnection, rawRequest, until } from './raw-http';
+import { RawConnection, rawRequest, until } from '../../bench/serve/raw-http';
 import type { InferenceServer } from '../../src/serve';
 
 const MODEL = 'inception_v4';

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import type { Session } from '../../src/runtime/session';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { binaryInfer, request, startServer } from './helpers';
-import { RawConnection } from './raw-http';
+import { RawConnection } from '../../bench/serve/raw-http';
 
 const MODEL = 'inception_v4';
 

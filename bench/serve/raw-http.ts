@@ -3,7 +3,8 @@
  * requests, malformed bytes, a request sent on a keep-alive connection at a chosen moment, and
  * whether the server closed the connection. Responses are parsed in order from the byte stream
  * (status, headers, a Content-Length or chunked body; HEAD is not supported: its response has a
- * Content-Length and no body).
+ * Content-Length and no body). Used by tests/serve and by the adversarial bench, which counts
+ * 20,000 answers a round without keeping them (`keep: false`).
  */
 import { connect, type Socket } from 'node:net';
 
@@ -15,8 +16,16 @@ export interface RawResponse {
   json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
+export interface RawConnectionOptions {
+  /** Keep every response in `responses` (default true); false only counts them and calls onResponse. */
+  readonly keep?: boolean;
+  readonly onResponse?: (response: RawResponse) => void;
+}
+
 export class RawConnection {
   readonly responses: RawResponse[] = [];
+  /** Responses parsed so far (kept or not). */
+  received = 0;
   /** Resolves once the server closed (or reset) the connection. */
   readonly closed: Promise<void>;
   private buffered: Buffer = Buffer.alloc(0);
@@ -24,7 +33,10 @@ export class RawConnection {
   private isClosed = false;
   private parseError: Error | undefined;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    private readonly options: RawConnectionOptions,
+  ) {
     socket.on('data', (chunk: Buffer) => {
       this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
       this.parse();
@@ -40,10 +52,13 @@ export class RawConnection {
     );
   }
 
-  static open(url: string): Promise<RawConnection> {
+  static open(url: string, options: RawConnectionOptions = {}): Promise<RawConnection> {
     const { hostname, port } = new URL(url);
     return new Promise((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => resolve(new RawConnection(socket)));
+      const socket = connect(Number(port), hostname, () => {
+        socket.off('error', reject);
+        resolve(new RawConnection(socket, options));
+      });
       socket.once('error', reject);
     });
   }
@@ -56,14 +71,28 @@ export class RawConnection {
     this.socket.write(bytes);
   }
 
+  /** write(), then waits while the socket's send buffer is full (returns at once if the connection closes). */
+  async send(bytes: string | Buffer): Promise<void> {
+    if (this.socket.write(bytes) || this.isClosed) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+  }
+
   /** Resolves when `count` responses in all have arrived; rejects when the connection closes first or after `timeoutMs`. */
   async waitFor(count: number, timeoutMs: number): Promise<RawResponse[]> {
     const deadline = Date.now() + timeoutMs;
-    while (this.responses.length < count) {
+    while (this.received < count) {
       if (this.parseError !== undefined) throw this.parseError;
-      if (this.isClosed) throw new Error(`the server closed the connection after ${this.responses.length} of ${count} responses`);
+      if (this.isClosed) throw new Error(`the server closed the connection after ${this.received} of ${count} responses`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.responses.length} of ${count} responses after ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`${this.received} of ${count} responses after ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -112,9 +141,13 @@ export class RawConnection {
         return;
       }
       if (parsed === undefined) return;
-      const body = Buffer.from(parsed.body);
+      const keep = this.options.keep ?? true;
+      const body = keep ? Buffer.from(parsed.body) : parsed.body;
       this.buffered = this.buffered.subarray(parsed.next);
-      this.responses.push({ status: Number(status[1]), headers, body, json: () => JSON.parse(body.toString('utf8')) });
+      const response: RawResponse = { status: Number(status[1]), headers, body, json: () => JSON.parse(body.toString('utf8')) };
+      this.received++;
+      if (keep) this.responses.push(response);
+      this.options.onResponse?.(response);
     }
   }
 }
