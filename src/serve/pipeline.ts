@@ -9,10 +9,20 @@
  *
  * Here a request starts once every earlier request on its connection is answered and the socket
  * has sent what it had buffered (a client that stops reading holds no more than one answer), and
- * the requests still waiting when the connection closes are dropped without being started.
+ * the requests still waiting when the connection closes are dropped without being started. A
+ * connection with more than PIPELINE_DEPTH_LIMIT requests waiting is closed (see there).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+
+/**
+ * Most requests one connection may have waiting for their turn; one more closes the connection
+ * (the waiting ones are dropped). Node stops parsing a connection only while answers wait to be
+ * sent, so a client that reads its answers can pipeline without end, each request parsed and held
+ * at about 1.5 KB (20,000 GET requests measured on Node 20): 1,024 bounds that at about 2 MB a
+ * connection, far above what clients that pipeline use (autocannon -p and wrk send 1-16 ahead).
+ */
+export const PIPELINE_DEPTH_LIMIT = 1024;
 
 interface Turn {
   readonly req: IncomingMessage;
@@ -52,6 +62,10 @@ export class ConnectionQueues {
     }
     connection.waiting.push({ req, res, start, drop });
     this.waitingCount++;
+    if (connection.waiting.length > PIPELINE_DEPTH_LIMIT) {
+      connection.socket.destroy();
+      return;
+    }
     this.next(connection);
   }
 
@@ -103,7 +117,14 @@ export class ConnectionQueues {
     const answered = (): void => {
       if (connection.running !== turn) return;
       connection.running = undefined;
-      this.next(connection);
+      // The next pipelined request starts on a later turn of the event loop. Started here, an
+      // answer that the socket takes at once ('finish' comes on the next tick) would start the
+      // next one, and so on, without the event loop ever reading another connection: a health
+      // check waited 1.3 s (p99) behind two connections of 20,000 pipelined /metrics. (1,000
+      // pipelined health checks took 270 ms this way against 184-411 ms from a bare Node server
+      // on the loaded 2-core VM: the turn costs nothing measurable there.)
+      if (connection.waiting.length > 0) setImmediate(() => this.next(connection));
+      else this.next(connection);
     };
     turn.res.once('finish', answered);
     turn.res.once('close', answered);

@@ -4,20 +4,29 @@
  * size, ...]) whose runs can be held. Node parses every pipelined request at once and answers them
  * in order; the server takes them one at a time per connection, so that one connection has at most
  * one request in the batcher or one /metrics render, and a client that goes away leaves nothing
- * behind: the requests it had waiting are dropped uncomputed and counted as 499. Every count here
- * is exact (no timing tolerance); the waits are bounded polls.
+ * behind: the requests it had waiting are dropped uncomputed and counted as 499. A connection
+ * that pipelines more than PIPELINE_DEPTH_LIMIT requests ahead of its answers is closed. Every
+ * count here is exact (no timing tolerance); the waits are bounded polls.
  */
 import { describe, it, expect } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
 import { jsonInfer, startServer } from './helpers';
 import { RawConnection, rawRequest, until } from '../../bench/serve/raw-http';
 import type { InferenceServer } from '../../src/serve';
+import { PIPELINE_DEPTH_LIMIT } from '../../src/serve/pipeline';
 
 const MODEL = 'inception_v4';
 const IMAGE = 3 * 4 * 4;
 
 function inferBytes(value: number): Buffer {
   return rawRequest('POST', `/v2/models/${MODEL}/infer`, { 'Content-Type': 'application/json' }, jsonInfer(imagesFilled([value]), [1, 3, 4, 4]));
+}
+
+/** Requests of `endpoint` counted so far: answered, or 499 (client gone or dropped). */
+async function counted(server: InferenceServer, endpoint: string): Promise<number> {
+  const counts = await requestCounts(server, endpoint);
+  return counts.ok + (counts.byStatus['499'] ?? 0);
 }
 
 /** The server's request counters straight from its registry (not through the cached /metrics text). */
@@ -120,6 +129,34 @@ describe('pipelined requests', () => {
     }
   });
 
+  it('a pipelined flood on one connection does not hold up a request on another: each pipelined answer waits for a turn of the event loop', async () => {
+    const fake = fakeSession();
+    const { server, url } = await startServer({ sessions: [fake.session] });
+    let floodAnswers = 0;
+    let floodAnswersBeforeHealth: number | undefined;
+    server.http.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === '/metrics') res.on('finish', () => floodAnswers++);
+      else res.on('finish', () => (floodAnswersBeforeHealth = floodAnswers));
+    });
+    try {
+      const flood = await RawConnection.open(url, { keep: false });
+      const health = await RawConnection.open(url);
+      await (await fetch(`${url}/metrics`)).text(); // the text is cached from here on: every flood answer is ready at once
+      floodAnswers = 0;
+      // Both at once: the server reads them in the same turn of the event loop, or in the next.
+      flood.write(Buffer.concat(Array.from({ length: 400 }, () => rawRequest('GET', '/metrics'))));
+      health.write(rawRequest('GET', '/v2/health/live'));
+      await health.waitFor(1, 2000);
+      // Answers chained without a turn between them ran hundreds ahead; with a turn each, the
+      // health check is read within a few. Bound 50: generous for a loaded machine, far below the chain.
+      expect(floodAnswersBeforeHealth).toBeLessThan(50);
+      flood.destroy();
+      health.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it('/v2/health/live (no token needed) behind a held infer: a client that goes away leaves no request held, and each request it sent is counted once', async () => {
     const fake = fakeSession({ maxBatch: 1 });
     fake.controls.hold = true;
@@ -128,19 +165,39 @@ describe('pipelined requests', () => {
     server.http.on('request', () => received++);
     try {
       const client = await RawConnection.open(url);
-      const LIVE = 2000;
+      const LIVE = 500;
       const infer = rawRequest('POST', `/v2/models/${MODEL}/infer`, { Authorization: 'Bearer t' }, jsonInfer(imagesFilled([1]), [1, 3, 4, 4]));
       client.write(Buffer.concat([infer, ...Array.from({ length: LIVE }, () => rawRequest('GET', '/v2/health/live'))]));
-      // Node parses what arrived (it may stop early once answers back up); a few hundred ms is plenty for 2,000 small requests.
+      // Node parses what arrived (it may stop early once answers back up); a few hundred ms is plenty for 500 small requests.
       await until(() => received > 1, 2000, 'the pipelined requests received');
       await new Promise((resolve) => setTimeout(resolve, 300));
       client.destroy();
-      const counted = async (endpoint: string): Promise<number> => {
-        const counts = await requestCounts(server, endpoint);
-        return counts.ok + (counts.byStatus['499'] ?? 0);
-      };
-      await until(async () => (await counted('live')) === LIVE && (await counted('infer')) === 1, 2000, 'every received request counted once (answered or 499)');
+      await until(async () => (await counted(server, 'live')) + (await counted(server, 'infer')) === received, 2000, 'every received request counted once (answered or 499)');
       expect(server.requests).toEqual({ open: 0, waiting: 0 });
+    } finally {
+      fake.controls.hold = false;
+      fake.releaseAll();
+      await server.close();
+    }
+  });
+
+  it(`a connection more than PIPELINE_DEPTH_LIMIT (${PIPELINE_DEPTH_LIMIT}) requests ahead of its answers is closed; each request it sent is counted once`, async () => {
+    const fake = fakeSession({ maxBatch: 1 });
+    fake.controls.hold = true;
+    const { server, url } = await startServer({ sessions: [fake.session] });
+    let received = 0;
+    server.http.on('request', () => received++);
+    try {
+      const client = await RawConnection.open(url);
+      // A held infer first, so that nothing behind it is answered: every request parsed waits.
+      const requests = [inferBytes(1), ...Array.from({ length: PIPELINE_DEPTH_LIMIT + 500 }, () => rawRequest('GET', '/v2/health/live'))];
+      client.write(Buffer.concat(requests));
+      expect(await client.closesWithin(5000)).toBe(true);
+      expect(received).toBeGreaterThan(PIPELINE_DEPTH_LIMIT);
+      await until(async () => (await counted(server, 'live')) + (await counted(server, 'infer')) === received, 2000, 'every received request counted once (499)');
+      expect(await requestCounts(server, 'infer')).toEqual({ ok: 0, byStatus: { '499': 1 } });
+      expect(server.requests).toEqual({ open: 0, waiting: 0 });
+      expect(client.received).toBe(0);
     } finally {
       fake.controls.hold = false;
       fake.releaseAll();
