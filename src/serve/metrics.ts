@@ -33,8 +33,8 @@ export class ServerMetrics {
   private readonly computeUs: Histogram<'model'>;
   private readonly totalUs: Histogram<'model'>;
   private readonly batchSize: Histogram<'model'>;
-  private cached: { readonly text: string; readonly at: number } | undefined;
-  private rendering: Promise<string> | undefined;
+  private cached: { readonly bytes: Buffer; readonly at: number } | undefined;
+  private rendering: Promise<Buffer> | undefined;
 
   constructor(
     private readonly model: string,
@@ -106,15 +106,20 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The Prometheus text: rendered at most once per METRICS_CACHE_MS, and once for all callers while a render runs. */
-  text(): Promise<string> {
+  /**
+   * The Prometheus text as UTF-8: rendered at most once per METRICS_CACHE_MS, and once for all
+   * callers while a render runs. Encoded once, so that every answer writes the same bytes (a
+   * string is encoded again for each write: 9 KB of garbage an answer).
+   */
+  text(): Promise<Buffer> {
     const cached = this.cached;
-    if (cached !== undefined && performance.now() - cached.at < METRICS_CACHE_MS) return Promise.resolve(cached.text);
+    if (cached !== undefined && performance.now() - cached.at < METRICS_CACHE_MS) return Promise.resolve(cached.bytes);
     this.rendering ??= this.registry.metrics().then(
       (text) => {
-        this.cached = { text, at: performance.now() };
+        const bytes = Buffer.from(text);
+        this.cached = { bytes, at: performance.now() };
         this.rendering = undefined;
-        return text;
+        return bytes;
       },
       (error: unknown) => {
         this.rendering = undefined;

@@ -332,7 +332,7 @@ class V2Server implements InferenceServer {
       case 'metrics': {
         const text = await this.metrics.text();
         if (res.destroyed) return;
-        res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
+        res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Content-Length': text.length });
         res.end(text);
         return;
       }
