@@ -141,6 +141,7 @@ async function pipelining(): Promise<Scenario> {
     await pipelinedRound(server.url, 'the warm-up round');
     await sleep(5000);
     const startRss = rssBytes(pid);
+    const startHeap = await scrape(server.url, 'nodejs_heap_size_used_bytes');
     log(`  pipelining: RSS ${(listeningRss / MIB).toFixed(0)} MiB when listening, ${(startRss / MIB).toFixed(0)} MiB after the warm-up round`);
     let peakRss = startRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssBytes(pid))), 50);
@@ -165,6 +166,7 @@ async function pipelining(): Promise<Scenario> {
       const open = (await scrape(server.url, 'inception_http_open_requests')) - 1;
       const dropped = await scrape(server.url, 'inception_request_failure_total{model="inception_resnet_v1",endpoint="metrics",status="499"}');
       const endRss = after[after.length - 1].rssMiB * MIB;
+      const endHeap = await scrape(server.url, 'nodejs_heap_size_used_bytes');
       const growth = (endRss - startRss) / MIB;
       return {
         name: 'pipelining',
@@ -172,10 +174,11 @@ async function pipelining(): Promise<Scenario> {
           `3 rounds x (20 connections x 1,000 pipelined GET /metrics, half the answers read, then closed; 1 connection x 20,000, ` +
           `closed by the server after ${rounds.map((r) => r.deepAnswered).join(' / ')} answers): RSS ${(startRss / MIB).toFixed(0)} MiB at the start, ` +
           `peak ${(peakRss / MIB).toFixed(0)} MiB, ${(endRss / MIB).toFixed(0)} MiB 10 s after the last close (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB); ` +
-          `${open} requests still open, ${dropped} counted as dropped (499) in the warm-up round and the three`,
+          `${open} requests still open, ${dropped} counted as dropped (499) in the warm-up round and the three; ` +
+          `V8 heap used ${(startHeap / MIB).toFixed(0)} MiB at the start, ${(endHeap / MIB).toFixed(0)} MiB after (garbage stays until V8's next major GC, which an idle server does not run)`,
         target: 'RSS back within 50 MB of the start',
         met: Math.abs(endRss - startRss) <= 50e6 && open === 0,
-        details: { listeningRssBytes: listeningRss, startRssBytes: startRss, peakRssBytes: peakRss, endRssBytes: endRss, after, rounds, openAfterClose: open, dropped },
+        details: { listeningRssBytes: listeningRss, startRssBytes: startRss, peakRssBytes: peakRss, endRssBytes: endRss, startHeapBytes: startHeap, endHeapBytes: endHeap, after, rounds, openAfterClose: open, dropped },
       };
     } finally {
       clearInterval(sampler);
