@@ -1,5 +1,5 @@
-/** Small HTTP helpers: a status-carrying error, a size-limited body reader, JSON and error replies. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+/** Small HTTP helpers: a status-carrying error, a size-limited body reader, JSON and error replies, closing a server's listener. */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** An error that becomes an HTTP reply: `{"error": message}` with `status` and optional headers. */
 export class HttpError extends Error {
@@ -188,4 +188,27 @@ export function sendBinary(res: ServerResponse, status: number, body: Buffer, he
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { 'Content-Length': body.length, ...headers });
   res.end(body);
+}
+
+/**
+ * Stops accepting connections: http.Server.close() without its first step (Node >= 19), which
+ * destroys every keep-alive connection that has no request on it at that moment. A client that
+ * had its answer just before may be sending its next request on one of them; it would meet a
+ * closed socket and no reply. Those connections are closed after the drain (see shutdown() in server.ts).
+ * close() calls closeIdleConnections() on the server object, so an own no-op shadows it for
+ * the call.
+ */
+export function stopAccepting(http: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!http.listening) {
+      resolve();
+      return;
+    }
+    Object.defineProperty(http, 'closeIdleConnections', { value: () => undefined, configurable: true, writable: true });
+    try {
+      http.close(() => resolve());
+    } finally {
+      Reflect.deleteProperty(http, 'closeIdleConnections');
+    }
+  });
 }

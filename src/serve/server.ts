@@ -28,7 +28,7 @@ import { getModel } from '../models/registry';
 import { createSession, type Session } from '../runtime/session';
 import { clientErrorReply, rawErrorResponse, type ParserError } from './client-errors';
 import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
-import { BodyPool, HttpError, sendError, sendJson } from './http';
+import { BodyPool, HttpError, sendError, sendJson, stopAccepting } from './http';
 import { ServerMetrics, type OpenRequests } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
 import { ConnectionQueues } from './pipeline';
@@ -393,27 +393,4 @@ class V2Server implements InferenceServer {
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
-}
-
-/**
- * Stops accepting connections: http.Server.close() without its first step (Node >= 19), which
- * destroys every keep-alive connection that has no request on it at that moment. A client that
- * had its answer just before may be sending its next request on one of them; it would meet a
- * closed socket and no reply. Those connections are closed after the drain (see shutdown()).
- * close() calls closeIdleConnections() on the server object, so an own no-op shadows it for
- * the call.
- */
-function stopAccepting(http: Server): Promise<void> {
-  return new Promise((resolve) => {
-    if (!http.listening) {
-      resolve();
-      return;
-    }
-    Object.defineProperty(http, 'closeIdleConnections', { value: () => undefined, configurable: true, writable: true });
-    try {
-      http.close(() => resolve());
-    } finally {
-      Reflect.deleteProperty(http, 'closeIdleConnections');
-    }
-  });
 }
