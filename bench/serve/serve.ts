@@ -12,13 +12,13 @@
  *    requests, 8 connections: flat means every sample after warm-up within ±5% of their mean.
  * Writes bench/results/serve-cpu-<date>.{json,md}. Every phase is bounded in count and time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 // Compiled to lib/bench/serve.js: '../../lib/index' resolves to the package's lib/ from both places.
 import { createSession, libraryInfo } from '../../lib/index';
+import { ROOT, rssBytes, startServe, stopServe, type ServeProcess } from './child-server';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -33,7 +33,6 @@ interface AutocannonResult {
   '2xx': number;
 }
 
-const ROOT = resolve(__dirname, '..', '..');
 const QUICK = process.argv.includes('--quick');
 /** --rss-only: skip the throughput phases (a quick memory check). */
 const RSS_ONLY = process.argv.includes('--rss-only');
@@ -128,37 +127,12 @@ async function inProcess(size: number, batch: number, seconds: number, maxRuns: 
   }
 }
 
-interface ServerProcess {
-  readonly child: ChildProcess;
-  readonly url: string;
+function startServer(args: string[]): Promise<ServeProcess> {
+  return startServe(['--model', MODEL, '--weights', 'synthetic', '--port', '0', ...args]);
 }
 
-async function startServer(args: string[]): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli.js'), 'serve', '--model', MODEL, '--weights', 'synthetic', '--port', '0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start within 60 s:\n${stderr}`)), 60_000);
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-      const match = / on (http:\/\/[^ ]+?)\/v2\/models/.exec(stderr);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the server exited with ${String(code)}:\n${stderr}`)));
-  });
-  return { child, url };
-}
-
-async function stopServer(server: ServerProcess): Promise<void> {
-  const exited = new Promise((r) => server.child.once('exit', r));
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
+async function stopServer(server: ServeProcess): Promise<void> {
+  await stopServe(server);
 }
 
 function binaryBody(images: number, size: number): { body: Buffer; headers: Record<string, string> } {
@@ -247,12 +221,6 @@ async function served(size: number, images: number, connections: number, maxBatc
   } finally {
     await stopServer(server);
   }
-}
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /VmRSS:\s+(\d+) kB/.exec(status);
-  return match === null ? NaN : Number(match[1]) * 1024;
 }
 
 async function rssRun(size: number, requests: number, connections: number): Promise<Record<string, unknown>> {

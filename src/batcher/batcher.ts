@@ -55,6 +55,11 @@ export interface Batcher {
   readonly stats: BatcherStats;
   /** `input`: k images [k,3,H,W] flat (1 <= k <= maxBatch); resolves to their rows [k,K]. */
   infer(input: Float32Array, options?: InferOptions): Promise<Float32Array>;
+  /**
+   * Throws the QueueFullError that infer() would reject with now, when the queue is full (counted
+   * in rejectedQueueFull): lets a server refuse a request before it reads the request's body.
+   */
+  checkQueueSpace(): void;
   /** Stops accepting, runs everything queued without waiting for the delay, resolves when all settled. */
   close(): Promise<void>;
 }
@@ -139,11 +144,10 @@ class DynamicBatcher implements Batcher {
     }
     if (this.closing) return Promise.reject(new DisposedError('the batcher is closed (shutting down); send the request to another instance'));
     if (signal?.aborted === true) return Promise.reject(abortedError(signal, 'before it was queued'));
-    if (this.queue.length >= this.options.maxQueueSize) {
-      this.counts.rejectedQueueFull++;
-      return Promise.reject(
-        new QueueFullError(`the queue is full (${this.queue.length} requests waiting, maxQueueSize=${this.options.maxQueueSize}); retry later or raise maxQueueSize`),
-      );
+    try {
+      this.checkQueueSpace();
+    } catch (error) {
+      return Promise.reject(error);
     }
 
     return new Promise<Float32Array>((resolve, reject) => {
@@ -178,6 +182,12 @@ class DynamicBatcher implements Batcher {
       this.queuedImageCount += images;
       this.pump();
     });
+  }
+
+  checkQueueSpace(): void {
+    if (this.queue.length < this.options.maxQueueSize) return;
+    this.counts.rejectedQueueFull++;
+    throw new QueueFullError(`the queue is full (${this.queue.length} requests waiting, maxQueueSize=${this.options.maxQueueSize}); retry later or raise maxQueueSize`);
   }
 
   close(): Promise<void> {

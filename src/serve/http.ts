@@ -1,5 +1,5 @@
-/** Small HTTP helpers: a status-carrying error, a size-limited body reader, JSON and error replies. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+/** Small HTTP helpers: a status-carrying error, a size-limited body reader, JSON and error replies, closing a server's listener. */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** An error that becomes an HTTP reply: `{"error": message}` with `status` and optional headers. */
 export class HttpError extends Error {
@@ -85,10 +85,12 @@ export function readBody(
   pool?: BodyPool,
   reserveBytes = BODY_RESERVE_BYTES,
 ): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) {
-    return Promise.reject(tooLarge(Number(declared), limit));
+  try {
+    checkDeclaredLength(req, limit);
+  } catch (error) {
+    return Promise.reject(error);
   }
+  const declared = req.headers['content-length'];
   const expected = declared !== undefined && /^[0-9]+$/.test(declared) ? Number(declared) : undefined;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -145,6 +147,24 @@ export function readBody(
   });
 }
 
+/** Refuses (413) a request whose Content-Length says its body is over `limit` bytes, before any of it is read. */
+export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(Number(declared), limit);
+}
+
+/**
+ * Refuses (415) a body with a Content-Encoding: gzip or deflate bytes were parsed as JSON and
+ * answered "not valid JSON" with the garbled bytes echoed. Decoding them would need its own limit
+ * on the decoded size (a few KiB of gzip can inflate to gigabytes); clients can send identity.
+ */
+export function checkNoContentEncoding(req: IncomingMessage): void {
+  const encoding = req.headers['content-encoding'];
+  if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return;
+  const shown = encoding.length > 40 ? `${encoding.slice(0, 40)}...` : encoding;
+  throw new HttpError(415, `Content-Encoding '${shown}' is not accepted; send the body uncompressed (identity)`, { 'Accept-Encoding': 'identity' });
+}
+
 function tooLarge(size: number, limit: number): HttpError {
   // Connection: close: the rest of an oversized body is not read.
   return new HttpError(413, `the request body (${size} bytes or more) exceeds the limit of ${limit} bytes; send fewer images per request or raise --max-body-bytes`, {
@@ -168,4 +188,27 @@ export function sendBinary(res: ServerResponse, status: number, body: Buffer, he
   if (res.headersSent || res.destroyed) return;
   res.writeHead(status, { 'Content-Length': body.length, ...headers });
   res.end(body);
+}
+
+/**
+ * Stops accepting connections: http.Server.close() without its first step (Node >= 19), which
+ * destroys every keep-alive connection that has no request on it at that moment. A client that
+ * had its answer just before may be sending its next request on one of them; it would meet a
+ * closed socket and no reply. Those connections are closed after the drain (see shutdown() in server.ts).
+ * close() calls closeIdleConnections() on the server object, so an own no-op shadows it for
+ * the call.
+ */
+export function stopAccepting(http: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!http.listening) {
+      resolve();
+      return;
+    }
+    Object.defineProperty(http, 'closeIdleConnections', { value: () => undefined, configurable: true, writable: true });
+    try {
+      http.close(() => resolve());
+    } finally {
+      Reflect.deleteProperty(http, 'closeIdleConnections');
+    }
+  });
 }

@@ -36,9 +36,9 @@ export interface ServeOptions {
   /** Where internal errors are logged (default stderr). */
   readonly log?: (line: string) => void;
   /**
-   * Before the server is returned, set up every batch size each CUDA session runs at (its
-   * info.runBatchSizes: algorithm timing, CUDA graph capture), so no request waits for it
-   * (default true; CPU sessions need none). See src/serve/warmup.ts.
+   * Before the server is returned, set up every batch size each session runs at, so no request
+   * waits for it (default true): a CUDA session's info.runBatchSizes (algorithm timing, CUDA graph
+   * capture), a CPU session's 1..maxBatch once each (oneDNN primitives). See src/serve/warmup.ts.
    */
   readonly warmup?: boolean;
 }

@@ -1,11 +1,15 @@
 /**
  * The inference server: Open Inference Protocol v2 REST on Node's http, one dynamic batcher
  * in front of one or more session instances, Prometheus metrics, bearer-token auth, limits,
- * and a graceful close (stop accepting, answer everything accepted, then release).
+ * pipelined requests taken one at a time per connection, JSON answers to what the HTTP parser
+ * refuses, and a graceful close (stop accepting, answer everything received, each answer saying
+ * Connection: close, then release).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { createBatcher, type Batcher } from '../batcher';
 import { checkSessions } from '../batcher/options';
@@ -22,10 +26,13 @@ import {
 import { packageVersion } from '../info';
 import { getModel } from '../models/registry';
 import { createSession, type Session } from '../runtime/session';
+import { clientErrorReply, rawErrorResponse, type ParserError } from './client-errors';
 import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
-import { BodyPool, HttpError, sendError, sendJson } from './http';
-import { ServerMetrics } from './metrics';
+import { BodyPool, HttpError, sendError, sendJson, stopAccepting } from './http';
+import { ServerMetrics, type OpenRequests } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
+import { ConnectionQueues } from './pipeline';
+import { METHODS, route, splitTarget, type Route } from './routes';
 import { warmRunSizes, type WarmupReport } from './warmup';
 
 export interface InferenceServer {
@@ -39,6 +46,8 @@ export interface InferenceServer {
   readonly warmup: WarmupReport;
   /** False once close() has begun. */
   readonly ready: boolean;
+  /** HTTP requests received and not yet answered; `waiting` of them pipelined behind an earlier request on their connection. */
+  readonly requests: OpenRequests;
   /** Starts listening on the options' host and port; resolves to the address bound. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /** Stops accepting, answers every accepted request, disposes owned sessions; idempotent. */
@@ -62,7 +71,7 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
   }
   if (resolved.warmup) {
     try {
-      server.warmup = await warmRunSizes(sessions);
+      server.warmup = await warmRunSizes(sessions, server.batcher.maxBatch);
     } catch (error) {
       await server.close();
       throw error;
@@ -93,32 +102,22 @@ const BODY_POOL_BYTES = 256 * 1024 * 1024;
 /** How long close() waits for connections to go idle once every accepted request is answered. */
 const CLOSE_GRACE_MS = 500;
 
-type Route =
-  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
-  | { kind: 'model' | 'model-ready' | 'infer' | 'classify'; model: string; version: string | undefined };
+/**
+ * How long after close() begins a keep-alive connection with no request on it may be closed. A
+ * client that had its answer just before (without Connection: close) sends its next request on
+ * the same connection within this time and gets an answer that says close, instead of a closed
+ * socket and no reply (8 of 48 keep-alive clients met one in issue 16's SIGTERM trial).
+ */
+const IDLE_CLOSE_AFTER_MS = 100;
 
-const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|classify))?\/?$/;
-const METHODS: Readonly<Record<Route['kind'], 'GET' | 'POST'>> = {
-  live: 'GET',
-  ready: 'GET',
-  server: 'GET',
-  metrics: 'GET',
-  model: 'GET',
-  'model-ready': 'GET',
-  infer: 'POST',
-  classify: 'POST',
-};
+/**
+ * How often Node checks headersTimeout and requestTimeout (its default, 30 s, let a header
+ * timeout fire up to 30 s late).
+ */
+const CONNECTIONS_CHECK_MS = 1000;
 
-function route(path: string): Route | undefined {
-  if (path === '/v2/health/live') return { kind: 'live' };
-  if (path === '/v2/health/ready') return { kind: 'ready' };
-  if (path === '/v2' || path === '/v2/') return { kind: 'server' };
-  if (path === '/metrics') return { kind: 'metrics' };
-  const match = MODEL_ROUTE.exec(path);
-  if (match === null) return undefined;
-  const action = match[3] as 'ready' | 'infer' | 'classify' | undefined;
-  return { kind: action === undefined ? 'model' : action === 'ready' ? 'model-ready' : action, model: decodeURIComponent(match[1]), version: match[2] };
-}
+/** How long a connection answered after a parse error may stay half-open before it is closed. */
+const CLIENT_ERROR_LINGER_MS = 1000;
 
 class V2Server implements InferenceServer {
   readonly modelName: string;
@@ -132,6 +131,9 @@ class V2Server implements InferenceServer {
   /** Responses of requests not yet answered (or whose connection has not closed). */
   private readonly open = new Set<ServerResponse>();
   private readonly idle: (() => void)[] = [];
+  private readonly queues = new ConnectionQueues();
+  /** Connections answered after a parse error: their parser is spent, later errors are ignored. */
+  private readonly spentSockets = new WeakSet<Duplex>();
   warmup: WarmupReport = NO_WARMUP;
 
   constructor(
@@ -150,7 +152,7 @@ class V2Server implements InferenceServer {
       maxQueueSize: options.maxQueueSize,
       observer: { batch: (e) => metrics?.observer.batch?.(e), request: (e) => metrics?.observer.request?.(e) },
     });
-    metrics = new ServerMetrics(this.modelName, this.batcher.maxBatch, sessions, () => this.batcher.stats);
+    metrics = new ServerMetrics(this.modelName, this.batcher.maxBatch, sessions, () => this.batcher.stats, () => this.requests);
     this.metrics = metrics;
     this.registry = metrics.registry;
     this.model = {
@@ -165,7 +167,8 @@ class V2Server implements InferenceServer {
       requestTimeoutMs: resolved.requestTimeoutMs,
     };
     this.tokenDigest = resolved.token === undefined ? undefined : digest(resolved.token);
-    this.http = createHttpServer((req, res) => this.handle(req, res));
+    this.http = createHttpServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => this.handle(req, res));
+    this.http.on('clientError', (error: ParserError, socket: Duplex) => this.clientError(error, socket));
     // Errors of a listening server (e.g. accept() failing with EMFILE under load) would otherwise be
     // thrown as an uncaught 'error' event and end the process; listen() handles its own errors.
     this.http.on('error', (error: Error) => {
@@ -181,6 +184,10 @@ class V2Server implements InferenceServer {
 
   get ready(): boolean {
     return this.closing === undefined;
+  }
+
+  get requests(): OpenRequests {
+    return { open: this.open.size, waiting: this.queues.waiting };
   }
 
   listen(): Promise<{ host: string; port: number; url: string }> {
@@ -203,11 +210,11 @@ class V2Server implements InferenceServer {
   }
 
   private async shutdown(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => {
-      if (!this.http.listening) resolve();
-      else this.http.close(() => resolve());
-    });
-    this.http.closeIdleConnections();
+    const began = performance.now();
+    // From now on every answer says Connection: close, those of requests already received
+    // included, so that no client sends another request on a connection about to be closed.
+    for (const res of this.open) if (!res.headersSent) res.setHeader('Connection', 'close');
+    const stopped = stopAccepting(this.http);
     // Everything accepted runs (the queue is drained without waiting for the batching delay).
     await this.batcher.close();
     // What is still open never reached the closed batcher (e.g. a client still sending its body,
@@ -219,9 +226,13 @@ class V2Server implements InferenceServer {
     for (const res of this.open) {
       this.fail(res, new HttpError(503, 'the server shut down before this request was accepted; retry on another instance', { Connection: 'close', 'Retry-After': '1' }));
     }
-    // Every request is answered. A keep-alive connection turns idle just after its last
-    // response, so keep closing idle ones; after a grace period close whatever is left
-    // (connections with no request we accepted, e.g. a client that went away mid-request).
+    // Every request received is answered, and each answer closed its connection. What is left
+    // are keep-alive connections with no request on them: they are closed once
+    // IDLE_CLOSE_AFTER_MS has passed since close() began (see there), and kept closing as they
+    // turn idle; after a grace period whatever is left (e.g. a client that stopped in the middle
+    // of a request) is closed too.
+    const quietMs = began + IDLE_CLOSE_AFTER_MS - performance.now();
+    if (quietMs > 0) await new Promise((resolve) => setTimeout(resolve, quietMs));
     const sweep = setInterval(() => this.http.closeIdleConnections(), 20);
     const grace = setTimeout(() => this.http.closeAllConnections(), CLOSE_GRACE_MS);
     this.http.closeIdleConnections();
@@ -239,27 +250,70 @@ class V2Server implements InferenceServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.open.add(res);
     let endpoint = 'unknown';
-    res.on('close', () => {
-      // A client that left before its answer was written counts as a failure (499, nginx's code).
-      this.metrics.request(endpoint, res.writableFinished ? res.statusCode : 499);
+    let counted = false;
+    const answered = (status: number): void => {
+      if (counted) return;
+      counted = true;
+      this.metrics.request(endpoint, status);
       this.open.delete(res);
       if (this.open.size === 0) for (const resolve of this.idle.splice(0)) resolve();
-    });
+    };
+    // A client that left before its answer was written counts as a failure (499, nginx's code),
+    // and so does a pipelined request dropped because its connection closed before its turn.
+    res.on('close', () => answered(res.writableFinished ? res.statusCode : 499));
     if (this.closing !== undefined) res.setHeader('Connection', 'close');
-    let path: string;
+    const { path, query } = splitTarget(req.url ?? '/');
     let found: Route | undefined;
+    let refused: unknown;
     try {
-      path = new URL(req.url ?? '/', 'http://localhost').pathname;
       found = route(path);
-    } catch {
-      this.fail(res, new HttpError(400, 'the request URL cannot be parsed (bad percent-encoding?)'));
-      return;
+    } catch (error) {
+      refused = error;
     }
     if (found !== undefined) endpoint = found.kind;
-    this.dispatch(req, res, found, path).catch((error: unknown) => this.fail(res, error));
+    const start = (): void => {
+      const work = refused === undefined ? this.dispatch(req, res, found, path, query) : Promise.reject(refused);
+      work.catch((error: unknown) => this.fail(res, error));
+    };
+    this.queues.enqueue(req, res, start, () => answered(499));
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string): Promise<void> {
+  /**
+   * What Node's HTTP parser refused on a connection (Node's own answer has no body). When a
+   * request on the connection is still being read, the error is in its body and it gets the
+   * answer; otherwise the error is in the request after the last one received, and the answer
+   * follows the answers of every earlier request. The connection closes after it either way.
+   */
+  private clientError(error: ParserError, socket: Duplex): void {
+    if (this.spentSockets.has(socket)) return;
+    this.spentSockets.add(socket);
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const limits = { headersTimeoutMs: this.http.headersTimeout, requestTimeoutMs: this.http.requestTimeout, maxHeaderBytes: maxHeaderSize };
+    const running = this.queues.running(socket as Socket);
+    if (running !== undefined && !running.req.complete) {
+      const reply = clientErrorReply(error, 'body', limits);
+      if (running.res.headersSent) socket.destroy();
+      else this.fail(running.res, new HttpError(reply.status, reply.message, { Connection: 'close' }));
+      return;
+    }
+    const reply = clientErrorReply(error, 'headers', limits);
+    this.queues.afterLast(socket as Socket, () => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // end() lets the answer reach a client still sending; one that never closes its side is cut off.
+      const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
+      socket.once('close', () => clearTimeout(linger));
+      socket.end(rawErrorResponse(reply.status, reply.message));
+      this.metrics.request('malformed', reply.status);
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string, query: string): Promise<void> {
     const health = found?.kind === 'live' || found?.kind === 'ready';
     if (!health) this.authorize(req);
     if (found === undefined) throw new HttpError(404, `no route ${path}; see GET /v2 and GET /v2/models/${this.modelName}`);
@@ -276,8 +330,9 @@ class V2Server implements InferenceServer {
       case 'server':
         return sendJson(res, 200, { name: 'inception-cudnn', version: packageVersion(), extensions: ['binary_tensor_data', 'classify'] });
       case 'metrics': {
-        const text = await this.registry.metrics();
-        res.writeHead(200, { 'Content-Type': this.registry.contentType });
+        const text = await this.metrics.text();
+        if (res.destroyed) return;
+        res.writeHead(200, { 'Content-Type': this.registry.contentType, 'Content-Length': text.length });
         res.end(text);
         return;
       }
@@ -294,7 +349,7 @@ class V2Server implements InferenceServer {
         return handleInfer(req, res, this.model);
       case 'classify':
         this.checkAccepting();
-        return handleClassify(req, res, this.model, new URL(req.url ?? '/', 'http://localhost').searchParams);
+        return handleClassify(req, res, this.model, new URLSearchParams(query));
     }
   }
 

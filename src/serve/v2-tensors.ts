@@ -89,6 +89,10 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   const binarySize = isObject(tensor.parameters) ? tensor.parameters.binary_data_size : undefined;
   let input: Float32Array;
   if (binarySize !== undefined) {
+    if (typeof binarySize !== 'number' || !Number.isSafeInteger(binarySize)) {
+      const got = typeof binarySize === 'string' ? `the string '${binarySize.slice(0, 40)}'` : JSON.stringify(binarySize).slice(0, 40);
+      throw bad(`inputs[0].parameters.binary_data_size must be an integer number of bytes (${count * 4} for shape [${images},3,${model.height},${model.width}] of FP32); got ${got}`);
+    }
     if (binary === undefined) throw bad('binary_data_size is set but the Inference-Header-Content-Length header is missing');
     if (binarySize !== count * 4) {
       throw bad(`binary_data_size is ${String(binarySize)} but shape [${images},3,${model.height},${model.width}] of FP32 needs ${count * 4} bytes`);

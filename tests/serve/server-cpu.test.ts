@@ -135,8 +135,9 @@ describe.skipIf(!cpu.available)(`server on the CPU backend${skipReason}`, () => 
       [`${base}/infer`, { method: 'POST', body: jsonInfer(one, [1, 3, SIZE, SIZE]).replace('"input"', '"x"') }, 400, /unknown input 'x'/],
       [`${base}/infer`, { method: 'POST', body: jsonInfer(one, [1, 3, SIZE, SIZE], { outputs: [{ name: 'logits' }] }) }, 400, /unknown output 'logits'/],
       [`${base}/classify`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'text/plain' } }, 415, /Content-Type image\/jpeg/],
-      [`${base}/classify`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'image/png' } }, 400, /cannot decode the image/],
-      [`${base}/classify?top_k=0`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'image/png' } }, 400, /top_k must be an integer/],
+      [`${base}/classify`, { method: 'POST', body: 'hello', headers: { 'Content-Type': 'image/png' } }, 415, /is not a JPEG, PNG or WebP file/],
+      [`${base}/classify`, { method: 'POST', body: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2]), headers: { 'Content-Type': 'image/png' } }, 400, /cannot decode the image/],
+      [`${base}/classify?top_k=0`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'image/png' } }, 400, /top_k applies to classification models/],
     ];
     const wrongSize = binaryInfer(one, [1, 3, SIZE, SIZE]);
     wrongSize.headers['Inference-Header-Content-Length'] = String(Number(wrongSize.headers['Inference-Header-Content-Length']) + 4);

@@ -4,9 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors';
+import type { Session } from '../../src/runtime/session';
 import { createServer } from '../../src/serve';
-import { WARMUP_RUNS_PER_SIZE, warmRunSizes } from '../../src/serve/warmup';
-import { fakeSession } from '../batcher/fake-session';
+import { CPU_WARMUP_RUNS_PER_SIZE, WARMUP_RUNS_PER_SIZE, warmRunSizes } from '../../src/serve/warmup';
+import { fakeSession, imagesFilled } from '../batcher/fake-session';
+import { jsonInfer, request, startServer } from './helpers';
 
 const repeatEach = (sizes: number[]): number[] => sizes.flatMap((n) => Array<number>(WARMUP_RUNS_PER_SIZE).fill(n));
 
@@ -14,24 +16,25 @@ describe('warmRunSizes', () => {
   it('runs each listed size three times (two eager runs, then the graph capture), sessions one after another', async () => {
     const a = fakeSession({ maxBatch: 4, runBatchSizes: [1, 2, 4] });
     const b = fakeSession({ maxBatch: 2, runBatchSizes: [1, 2], instance: 1 });
-    const report = await warmRunSizes([a.session, b.session]);
+    const report = await warmRunSizes([a.session, b.session], 4);
     expect(a.controls.batches).toEqual(repeatEach([1, 2, 4]));
     expect(b.controls.batches).toEqual(repeatEach([1, 2]));
     expect(report).toMatchObject({ sizes: 5, runs: 5 * WARMUP_RUNS_PER_SIZE });
     expect(a.controls.maxActive).toBe(1);
   });
 
-  it('skips sessions without run sizes (the CPU runs every n exactly)', async () => {
-    const cpu = fakeSession({ maxBatch: 4 });
-    const report = await warmRunSizes([cpu.session]);
-    expect(cpu.controls.batches).toEqual([]);
-    expect(report).toMatchObject({ sizes: 0, runs: 0 });
+  it('runs a session without run sizes (the CPU, which runs every n exactly) once at every size up to the batcher maxBatch', async () => {
+    const cpu = fakeSession({ maxBatch: 8 });
+    const report = await warmRunSizes([cpu.session], 5);
+    expect(CPU_WARMUP_RUNS_PER_SIZE).toBe(1);
+    expect(cpu.controls.batches).toEqual([1, 2, 3, 4, 5]);
+    expect(report).toMatchObject({ sizes: 5, runs: 5 });
   });
 
   it('passes a run failure on', async () => {
     const a = fakeSession({ maxBatch: 2, runBatchSizes: [1, 2] });
     a.controls.failNext = new Error('device lost');
-    await expect(warmRunSizes([a.session])).rejects.toThrow('device lost');
+    await expect(warmRunSizes([a.session], 2)).rejects.toThrow('device lost');
   });
 });
 
@@ -55,5 +58,43 @@ describe('createServer warmup option', () => {
     await expect(createServer({ sessions: [fake.session], warmup: 'yes' as never })).rejects.toThrow(InvalidArgumentError);
     fake.controls.failNext = new Error('out of memory');
     await expect(createServer({ sessions: [fake.session], port: 0, log: () => undefined })).rejects.toThrow('out of memory');
+  });
+});
+
+/**
+ * A CPU-like session whose first run at each batch size pays `setupMs` (oneDNN creating that
+ * size's primitives: 0.3-0.6 s for IR-v1 at 80 and 160 on the 2-core build machine) and later
+ * runs `runMs`.
+ */
+function setupPerSize(session: Session, setupMs: number, runMs: number): Session {
+  const seen = new Set<number>();
+  return {
+    ...session,
+    async run(input, shape) {
+      const first = !seen.has(shape[0]);
+      seen.add(shape[0]);
+      await new Promise((resolve) => setTimeout(resolve, first ? setupMs : runMs));
+      return session.run(input, shape);
+    },
+  };
+}
+
+describe('a CPU server warms its batch sizes before it listens', () => {
+  it('the first requests of each size after listen answer within a request timeout shorter than one size set-up', async () => {
+    const fake = fakeSession({ maxBatch: 4 });
+    fake.controls.delayMs = 1;
+    // Set-up 400 ms per size, request timeout 300 ms: without the warm-up the first request of a size gets 504.
+    const { server, url } = await startServer({ sessions: [setupPerSize(fake.session, 400, 1)], requestTimeoutMs: 300, warmup: true });
+    try {
+      expect(server.warmup).toMatchObject({ sizes: 4, runs: 4 });
+      const infer = `${url}/v2/models/inception_v4/infer`;
+      for (const n of [1, 2, 3, 4]) {
+        const values = Array.from({ length: n }, (_, i) => i + 1);
+        const reply = await request(infer, { method: 'POST', body: jsonInfer(imagesFilled(values), [n, 3, 4, 4]) });
+        expect([n, reply.status]).toEqual([n, 200]);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
