@@ -12,6 +12,7 @@ import { loadSharp } from './sharp-loader';
 import { ImageDecodeError, invalidParam } from '../errors';
 import type { Preprocessing } from '../models/types';
 import { cropGeometry, type CropGeometry } from './geometry';
+import { leadingBytes, sniffImageFormat } from './image-format';
 import { resizeAndCrop, sourceWindow } from './resample';
 
 /** Default limit on decoded pixels (width x height) per image, against decompression bombs. */
@@ -80,6 +81,10 @@ export async function decodeAndCrop(
   const fail = (what: string, cause?: unknown): ImageDecodeError =>
     new ImageDecodeError(`cannot decode ${which}: ${what}`, { cause });
   if (bytes.length === 0) throw fail('it is empty (0 bytes); pass JPEG, PNG or WebP file contents');
+  // The signature first, so that no other decoder of libvips (SVG, TIFF, GIF, PDF...) ever runs.
+  if (sniffImageFormat(bytes) === undefined) {
+    throw fail(`it is not a JPEG, PNG or WebP file (it starts with ${leadingBytes(bytes)}); pass JPEG, PNG or WebP file contents`);
+  }
 
   let geometry: CropGeometry;
   let pipeline: SharpPipeline;

@@ -9,7 +9,7 @@ import { loadSharp, type Sharp } from '../preprocess/sharp-loader';
 import { topK } from '../runtime/scores';
 import type { SessionInfo } from '../runtime/session';
 import { type BodyPool, checkDeclaredLength, checkNoContentEncoding, HttpError, readBody, sendBinary, sendJson } from './http';
-import { leadingBytes, sniffImageFormat } from './image-format';
+import { leadingBytes, sniffImageFormat } from '../preprocess/image-format';
 import { BINARY_HEADER, encodeInferResponse, parseInferRequest, type InferRequest, type ModelSignature } from './v2-tensors';
 
 export const MODEL_VERSION = '1';

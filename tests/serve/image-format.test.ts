@@ -1,6 +1,6 @@
 /**
  * /classify hands a body to the image decoder only when its first bytes are a JPEG, PNG or WebP
- * signature (src/serve/image-format.ts): SVG reached librsvg and libxml2 before. Fake session
+ * signature (src/preprocess/image-format.ts): SVG reached librsvg and libxml2 before. Fake session
  * with 1000 logits; real sockets.
  */
 import { describe, it, expect } from 'vitest';

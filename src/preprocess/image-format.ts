@@ -1,6 +1,7 @@
 /**
- * The image format of a /classify body from its first bytes, before any decoder sees it. sharp
- * reads whatever libvips can (SVG through librsvg and libxml2, TIFF, GIF, HEIF, PDF where
+ * The image format of some bytes from their first bytes, before any decoder sees them: the
+ * server's /classify (415) and decodeAndCrop (every session.classify / embed) both check it.
+ * sharp reads whatever libvips can (SVG through librsvg and libxml2, TIFF, GIF, HEIF, PDF where
  * built in); reading the metadata first and checking the format afterwards let one probe reach
  * libxml2's entity expansion. Only JPEG, PNG and WebP get past this.
  */
