@@ -73,11 +73,10 @@ done < <(ldd build/Release/inception_cpu.node | awk '$2 == "=>" && $3 ~ /^\// { 
 
 # The run path and the resolution, checked here rather than on a user's machine.
 readelf -d "$out/inception_cpu.node" | grep -E 'R(UN)?PATH' | grep -q '\$ORIGIN' || fail "$out/inception_cpu.node has no \$ORIGIN run path (native/cpu/CMakeLists.txt)"
-for soname in $(ldd "$out/inception_cpu.node" | awk '$2 == "=>" { print $1 }'); do
+while read -r soname where; do
   system_lib "$soname" && continue
-  where=$(ldd "$out/inception_cpu.node" | awk -v s="$soname" '$1 == s { print $3 }')
   [ "$(dirname "$(readlink -f "$where")")" = "$(readlink -f "$out")" ] || fail "$soname resolves to $where, not inside $out"
-done
+done < <(ldd "$out/inception_cpu.node" | awk '$2 == "=>" { print $1, $3 }')
 if [ -f "$out/inception_cuda.node" ]; then
   for soname in $(ldd "$out/inception_cuda.node" | awk '$2 == "=>" { print $1 }'); do
     system_lib "$soname" || fail "inception_cuda.node needs $soname, which is not bundled (the CUDA runtime must be static)"

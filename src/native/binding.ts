@@ -95,7 +95,8 @@ export function candidatePaths(name: NativeModuleName, root = PACKAGE_ROOT, targ
 /** The "no module here" explanation: an unsupported platform, or a supported one missing its file. */
 export function notFoundMessage(name: NativeModuleName, paths: readonly string[], installHint: string, target: PlatformTarget = currentTarget()): string {
   const fromSource = `- Build it from the sources shipped in the package (CMake, a C++17 compiler and oneDNN 2.x headers, e.g. apt-get install cmake g++ libdnnl-dev): ${FROM_SOURCE_COMMAND}`;
-  if (supportedPlatformFor(target) === undefined) {
+  const supported = supportedPlatformFor(target);
+  if (supported === undefined) {
     return [
       `Could not load the ${name}.node backend module: this package has no prebuilt binary for ${describeTarget(target)}.`,
       `Prebuilt binaries: ${supportedPlatformsText()}.`,
@@ -107,7 +108,7 @@ export function notFoundMessage(name: NativeModuleName, paths: readonly string[]
   return [
     `Could not load the ${name}.node backend module: not found at ${paths.join(' or ')}`,
     'Possible solutions:',
-    `- An installed package ships prebuilds/linux-x64/${name}.node: reinstall inception-cudnn (npm install inception-cudnn)`,
+    `- An installed package ships prebuilds/${supported.folder}/${name}.node: reinstall inception-cudnn (npm install inception-cudnn)`,
     '- In a clone of the repository: bash scripts/setup.sh (or npm run build), then npm run prebuild for the packaged layout',
     fromSource,
     `- ${installHint}`,

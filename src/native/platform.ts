@@ -39,11 +39,17 @@ export const SUPPORTED_PLATFORMS: readonly SupportedPlatform[] = Object.freeze([
  */
 export const FROM_SOURCE_COMMAND = 'cd node_modules/inception-cudnn && npx --yes cmake-js@7 compile --out build';
 
+/** This process's C library, read once: a process report takes a few milliseconds. */
+let processLibc: Libc | undefined;
+
 /** glibc or musl on Linux (from the process report, as detect-libc does); null elsewhere. */
-export function detectLibc(platform: string = process.platform): Libc | null {
-  if (platform !== 'linux') return null;
-  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return report?.header?.glibcVersionRuntime !== undefined ? 'glibc' : 'musl';
+export function detectLibc(): Libc | null {
+  if (process.platform !== 'linux') return null;
+  if (processLibc === undefined) {
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+    processLibc = report?.header?.glibcVersionRuntime !== undefined ? 'glibc' : 'musl';
+  }
+  return processLibc;
 }
 
 export function currentTarget(): PlatformTarget {

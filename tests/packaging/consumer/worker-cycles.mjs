@@ -2,8 +2,8 @@
 // session; odd ones exit without dispose(), so the module's environment cleanup hook must free
 // it. Two checks:
 // - exact: after every cycle the CPU module's process-wide count of live programs is back to 0
-//   (the module file is required directly for its livePrograms(); the same file the package
-//   loads, so the same process-wide counter);
+//   (the module file the package loaded, as libraryInfo() names it, is required directly for
+//   its livePrograms(): the same file, so the same process-wide counter);
 // - RSS within a bound. The main thread's RSS is read after each cycle and a GC. glibc gives each
 //   worker thread a malloc arena and raises its mmap threshold as large blocks are freed, so RSS
 //   swings by up to ~160 MB between cycles and can keep about one session's worth for many
@@ -13,11 +13,9 @@
 //   does. One leaked session is ~100 MB (IR-v1's weights alone are 94 MB in fp32): a leak in
 //   every cycle is ~4 GB over 50 cycles, and a leak in one cycle of ten puts 2-3 sessions
 //   (200-300 MB) between the two windows.
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { Worker, isMainThread, parentPort } from 'node:worker_threads';
-import { createSession } from 'inception-cudnn';
+import { createSession, libraryInfo } from 'inception-cudnn';
 import { input, SESSION_OPTIONS } from './common.mjs';
 
 const CYCLES = Number(process.env.CYCLES ?? 50);
@@ -27,10 +25,9 @@ const BOUND_MB = 160;
 if (isMainThread) {
   if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
   if (CYCLES < 5 + 2 * WINDOW) throw new Error(`needs at least ${5 + 2 * WINDOW} cycles`);
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve('inception-cudnn/package.json'));
-  const modulePath = [join(root, 'build', 'Release', 'inception_cpu.node'), join(root, 'prebuilds', 'linux-x64', 'inception_cpu.node')].find((p) => existsSync(p));
-  const cpuModule = require(modulePath);
+  const cpu = (await libraryInfo()).backends.find((b) => b.name === 'cpu');
+  if (cpu?.module === undefined) throw new Error(`the CPU module did not load: ${cpu?.reason}`);
+  const cpuModule = createRequire(import.meta.url)(cpu.module);
   const rss = [];
   const t0 = performance.now();
   for (let cycle = 0; cycle < CYCLES; cycle++) {
