@@ -3,8 +3,17 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    setupFiles: ['tests/setup/event-loop-stalls.ts'],
+    // Generous per-test limits: a loaded two-core machine runs the network tests several times slower
+    // than an idle one, and a timeout here is a false failure, not a finding.
     testTimeout: 120_000,
     hookTimeout: 300_000,
+    // Separate processes: the native modules hold thread teams and process-wide state.
     pool: 'forks',
+    // Two files at once on two cores. vitest's default (cores - 1) ran one file at a time here, and
+    // that worker kept about 0.85 of a core busy: much of a file is JavaScript on one thread, child
+    // processes and sockets. A second worker fills the other core.
+    maxWorkers: 2,
+    minWorkers: 1,
   },
 });

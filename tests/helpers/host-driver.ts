@@ -3,7 +3,8 @@
  * (the algo cache file, the graph-API layouts, the parallel copy): build once per test file into a
  * temporary folder, then run with arguments and read the printed lines.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,14 +23,18 @@ export interface HostDriver {
   dispose(): void;
 }
 
-/** Compiles `source` (+ native/`extraSources`) with -std=c++17 -Wall -Wextra -pthread and -Inative. */
-export function buildHostDriver(name: string, source: string, extraSources: readonly string[] = []): HostDriver {
+/**
+ * Compiles `source` (+ native/`extraSources`) with -std=c++17 -Wall -Wextra -pthread and -Inative.
+ * The compiler runs asynchronously: a compile takes seconds (tens on a loaded machine), and a test
+ * worker that blocks its event loop that long misses vitest's RPC deadline.
+ */
+export async function buildHostDriver(name: string, source: string, extraSources: readonly string[] = []): Promise<HostDriver> {
   if (hostCxx === undefined) throw new Error('no host C++ compiler (c++ or g++) found');
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   const src = join(dir, 'driver.cc');
   const exe = join(dir, 'driver');
   writeFileSync(src, source);
-  execFileSync(hostCxx, ['-std=c++17', '-O1', '-Wall', '-Wextra', '-pthread', `-I${NATIVE}`, src, ...extraSources.map((s) => join(NATIVE, s)), '-o', exe]);
+  await promisify(execFile)(hostCxx, ['-std=c++17', '-O1', '-Wall', '-Wextra', '-pthread', `-I${NATIVE}`, src, ...extraSources.map((s) => join(NATIVE, s)), '-o', exe], { maxBuffer: 16 * 1024 * 1024 });
   return {
     dir,
     run: (args, env) =>

@@ -64,8 +64,8 @@ const GRAPH_KEY = `${TIMED_KEY}|graph-api`;
 
 describe.skipIf(hostCxx === undefined)(`algo cache file format${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
   let driver: HostDriver;
-  beforeAll(() => {
-    driver = buildHostDriver('algo-cache', DRIVER, ['cuda/algo_cache.cc']);
+  beforeAll(async () => {
+    driver = await buildHostDriver('algo-cache', DRIVER, ['cuda/algo_cache.cc']);
   });
   afterAll(() => driver?.dispose());
   const run = (file: string, args: string[]): string[] => driver.run(args, { INCEPTION_CUDNN_ALGO_CACHE: file });

@@ -83,8 +83,8 @@ int main(int argc, char** argv) {
 
 describe.skipIf(hostCxx === undefined)(`graph-API conv layouts${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
   let driver: HostDriver;
-  beforeAll(() => {
-    driver = buildHostDriver('graph-conv-layout', DRIVER);
+  beforeAll(async () => {
+    driver = await buildHostDriver('graph-conv-layout', DRIVER);
   });
   afterAll(() => driver?.dispose());
 

@@ -35,8 +35,8 @@ int main(int argc, char** argv) {
 
 describe.skipIf(hostCxx === undefined)(`ForEachCopyChunk, copying with memcpy (host compiler)${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
   let driver: HostDriver;
-  beforeAll(() => {
-    driver = buildHostDriver('parallel-copy', DRIVER);
+  beforeAll(async () => {
+    driver = await buildHostDriver('parallel-copy', DRIVER);
   });
   afterAll(() => driver?.dispose());
 
@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
 
 describe.skipIf(hostCxx === undefined)(`ParallelCopyFloatsFindNonFinite (host compiler)${hostCxx === undefined ? ' [SKIPPED: no C++ compiler]' : ''}`, () => {
   let driver: HostDriver;
-  beforeAll(() => {
-    driver = buildHostDriver('parallel-copy-checked', CHECKED_DRIVER);
+  beforeAll(async () => {
+    driver = await buildHostDriver('parallel-copy-checked', CHECKED_DRIVER);
   });
   afterAll(() => driver?.dispose());
 

@@ -5,7 +5,8 @@
  * the next build:native, once the headers can be found, must configure it in again. Configure
  * steps only (no compile), in a temporary build folder.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,13 +33,14 @@ function configured(): { includeDir: string; cpuTarget: boolean } {
 }
 
 describe.skipIf(skip !== '')(`build:native after a configure that missed oneDNN${skip}`, () => {
-  it('configures the CPU module in once oneDNN can be found, without deleting the build folder', () => {
-    const run = (args: string[]): void => {
-      execFileSync('bash', [join(repo, 'scripts', 'build-native.sh'), '--out', out, '--configure-only', ...args], { cwd: repo, stdio: 'pipe', timeout: 120_000 });
+  it('configures the CPU module in once oneDNN can be found, without deleting the build folder', async () => {
+    // Asynchronous: a CMake configure takes seconds, and a blocked test worker misses vitest's RPC deadline.
+    const run = async (args: string[]): Promise<void> => {
+      await promisify(execFile)('bash', [join(repo, 'scripts', 'build-native.sh'), '--out', out, '--configure-only', ...args], { cwd: repo, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
     };
-    run(['--CDCMAKE_IGNORE_PREFIX_PATH=/usr']);
+    await run(['--CDCMAKE_IGNORE_PREFIX_PATH=/usr']);
     expect(configured()).toEqual({ includeDir: 'DNNL_INCLUDE_DIR-NOTFOUND', cpuTarget: false });
-    run(['--CDCMAKE_IGNORE_PREFIX_PATH=/nonexistent']);
+    await run(['--CDCMAKE_IGNORE_PREFIX_PATH=/nonexistent']);
     expect(configured()).toEqual({ includeDir: '/usr/include', cpuTarget: true });
   }, 240_000);
 });

@@ -24,12 +24,11 @@ describe('a full queue answers 429 before the body is read', () => {
       const held = [request(infer, { method: 'POST', body }), request(infer, { method: 'POST', body })];
       await until(() => server.batcher.stats.runningBatches === 1 && server.batcher.stats.queuedRequests === 1, 2000, 'one running, one queued');
       const client = await RawConnection.open(url);
-      // Headers of an 8 MB body, and not one byte of it.
-      const started = Date.now();
+      // Headers of an 8 MB body, and not one byte of it: any reply at all was decided from the headers
+      // alone (a server that read the body first would answer 408 after its request timeout, or
+      // nothing). How fast it comes is the adversarial bench's measurement (target 50 ms), not a test's.
       client.write(`POST /v2/models/${MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 8000000\r\n\r\n`);
-      const [reply] = await client.waitFor(1, 2000);
-      // Bound: loopback plus a loaded machine's scheduling; the adversarial bench measures it (target 50 ms).
-      expect(Date.now() - started).toBeLessThan(1000);
+      const [reply] = await client.waitFor(1, 10_000);
       expect(reply.status).toBe(429);
       expect(reply.headers['retry-after']).toBe('1');
       expect(reply.json().error).toMatch(/queue is full/);
