@@ -25,20 +25,20 @@ describe('close() with keep-alive connections', () => {
     // An idle keep-alive connection: its first answer came before close() and did not say close.
     const idle = await RawConnection.open(url);
     idle.write(inferBytes(9));
-    const [before] = await idle.waitFor(1, 2000);
+    const [before] = await idle.waitFor(1, 10_000);
     expect(before.status).toBe(200);
     expect(before.headers.connection).toBe('keep-alive');
 
     fake.controls.hold = true;
     const busy = await Promise.all([1, 2, 3].map(() => RawConnection.open(url)));
     busy.forEach((c, i) => c.write(inferBytes(i + 1)));
-    await until(() => server.batcher.stats.accepted === 4, 2000, 'the three held requests accepted');
+    await until(() => server.batcher.stats.accepted === 4, 10_000, 'the three held requests accepted');
 
     const closing = server.close();
     await wait(100);
     // A request on the idle connection during the drain: received, so it is answered (503, not a reset).
     idle.write(inferBytes(10));
-    const [during] = await idle.waitFor(2, 2000).then((r) => r.slice(1));
+    const [during] = await idle.waitFor(2, 10_000).then((r) => r.slice(1));
     expect(during.status).toBe(503);
     expect(during.headers.connection).toBe('close');
     expect(during.json().error).toMatch(/shutting down/);
@@ -47,7 +47,7 @@ describe('close() with keep-alive connections', () => {
     fake.controls.hold = false;
     fake.releaseAll();
     for (const [i, c] of busy.entries()) {
-      const [reply] = await c.waitFor(1, 2000);
+      const [reply] = await c.waitFor(1, 10_000);
       expect(reply.status).toBe(200);
       expect(reply.json().outputs[0].data[0]).toBe((i + 1) * IMAGE);
       // Accepted before close() began, answered after: it must still say close.
@@ -62,7 +62,7 @@ describe('close() with keep-alive connections', () => {
     const { server, url } = await startServer({ sessions: [fake.session] });
     const idle = await RawConnection.open(url);
     idle.write(rawRequest('GET', '/v2/health/ready'));
-    expect((await idle.waitFor(1, 2000))[0].status).toBe(200);
+    expect((await idle.waitFor(1, 10_000))[0].status).toBe(200);
     const started = Date.now();
     await server.close();
     // Bound: the quiet period for idle connections plus the connection grace (well under 2 s), with slack for a loaded machine.

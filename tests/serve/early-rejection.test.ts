@@ -22,7 +22,7 @@ describe('a full queue answers 429 before the body is read', () => {
       const infer = `${url}/v2/models/${MODEL}/infer`;
       const body = jsonInfer(imagesFilled([1]), [1, 3, 4, 4]);
       const held = [request(infer, { method: 'POST', body }), request(infer, { method: 'POST', body })];
-      await until(() => server.batcher.stats.runningBatches === 1 && server.batcher.stats.queuedRequests === 1, 2000, 'one running, one queued');
+      await until(() => server.batcher.stats.runningBatches === 1 && server.batcher.stats.queuedRequests === 1, 10_000, 'one running, one queued');
       const client = await RawConnection.open(url);
       // Headers of an 8 MB body, and not one byte of it: any reply at all was decided from the headers
       // alone (a server that read the body first would answer 408 after its request timeout, or

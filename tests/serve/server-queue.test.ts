@@ -11,6 +11,7 @@ import { imagenetLabels } from '../../src/models/labels';
 import { createServer } from '../../src/serve';
 import sharp from 'sharp';
 import { fakeSession, imagesFilled } from '../batcher/fake-session';
+import { until } from '../../bench/serve/raw-http';
 import { jsonInfer, request, startServer } from './helpers';
 
 const MODEL = 'inception_v4';
@@ -27,7 +28,9 @@ describe('server queueing (fake sessions)', () => {
     fake.controls.hold = true;
     const { server, url } = await startServer({ sessions: [fake.session], maxQueueSize: 4 });
     const replies = Array.from({ length: 12 }, (_, i) => infer(url, i + 1));
-    await wait(300);
+    // Wait for all 12 to have arrived (1 running, 4 queued, 7 refused) rather than for a fixed time:
+    // on a loaded machine some requests are still connecting after hundreds of milliseconds.
+    await until(() => server.batcher.stats.rejectedQueueFull === 7, 20_000, 'the 7 requests beyond the queue refused');
     expect(server.batcher.stats).toMatchObject({ runningBatches: 1, queuedRequests: 4 });
     fake.controls.hold = false;
     fake.releaseAll();
@@ -56,7 +59,8 @@ describe('server queueing (fake sessions)', () => {
     expect(reply.status).toBe(504);
     expect(reply.json().error).toMatch(/timed out after 50 ms/);
     fake.controls.delayMs = 1;
-    await wait(300);
+    // The timed-out request's 300 ms run must end first, or the next one would queue behind it past 50 ms.
+    await until(() => server.batcher.stats.runningBatches === 0, 20_000, 'the timed-out run ended');
     expect((await infer(url, 2)).status).toBe(200);
     await server.close();
   });
@@ -68,11 +72,10 @@ describe('server queueing (fake sessions)', () => {
     const first = infer(url, 1);
     const controller = new AbortController();
     const second = infer(url, 2, { signal: controller.signal }).catch((e: unknown) => e);
-    await wait(200);
-    expect(server.batcher.stats.queuedRequests).toBe(1);
+    await until(() => server.batcher.stats.runningBatches === 1 && server.batcher.stats.queuedRequests === 1, 20_000, 'one running, one queued');
     controller.abort();
     expect(await second).toBeInstanceOf(Error);
-    await wait(100);
+    await until(() => server.batcher.stats.aborted === 1, 20_000, 'the disconnected request aborted');
     expect(server.batcher.stats).toMatchObject({ queuedRequests: 0, aborted: 1 });
     fake.controls.hold = false;
     fake.releaseAll();
@@ -88,7 +91,7 @@ describe('server queueing (fake sessions)', () => {
     fake.controls.hold = true;
     const { server, url } = await startServer({ sessions: [fake.session], maxQueueDelayMicroseconds: 60_000_000 });
     const accepted = [1, 2, 3, 4, 5].map((v) => infer(url, v));
-    await wait(300);
+    await until(() => server.batcher.stats.accepted === 5, 20_000, 'all 5 requests accepted');
     let closed = false;
     const closing = server.close().then(() => (closed = true));
     await wait(50);
