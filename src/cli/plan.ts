@@ -9,6 +9,7 @@ import { getModel } from '../models/registry';
 import { optimize } from '../optimize';
 import { lowerToPlan } from '../plan/lower';
 import type { LayoutPolicy } from '../plan/types';
+import { yieldToEventLoop } from '../runtime/event-loop';
 import { COMMON_OPTIONS, optionalInteger, parse, printedHelp, requireString } from './args';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
@@ -80,6 +81,9 @@ export async function planCommand(argv: readonly string[], io: CliIo): Promise<n
   });
   const inputSize = optionalInteger(parsed, 'input-size', 'plan');
   const layout = typeof parsed.values.layout === 'string' ? parsed.values.layout : 'cpu-avx2';
-  for (const batch of batches) io.stdout(`${JSON.stringify(planReport(model, batch, inputSize, layout))}\n`);
+  for (const batch of batches) {
+    await yieldToEventLoop(); // each report plans a whole network (seconds): keep an embedding process responsive
+    io.stdout(`${JSON.stringify(planReport(model, batch, inputSize, layout))}\n`);
+  }
   return EXIT_OK;
 }

@@ -20,6 +20,7 @@ import { InputCopies } from './input-copies';
 import { callNative, toNativeError } from './native-call';
 import { deviceName, resolveOptions, type ResolvedOptions, type SessionOptions, type SyntheticProfile } from './options';
 import { SerialQueue } from './queue';
+import { yieldToEventLoop } from './event-loop';
 import { topK, type Classification } from './scores';
 
 /** Where a downloaded checkpoint came from and how it was verified. */
@@ -135,9 +136,14 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
         "use head 'embedding' or a facenet-pytorch checkpoint saved with its classifier",
     );
   }
+  // Each phase below is synchronous and takes up to seconds on the large networks: the event loop
+  // runs between them (see event-loop.ts).
+  await yieldToEventLoop();
   const graph = model.build(wantsLogitsHead ? { ...buildOptions, logitsClasses: logitsClasses as number } : buildOptions);
   const optimised = optimize(graph, weights);
+  await yieldToEventLoop();
   const { plan, report } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(options.precision), { streams: options.streams });
+  await yieldToEventLoop();
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
   const batchSizes = device.kind === 'cuda' ? Object.freeze(runBatchSizes(options.maxBatch)) : null;

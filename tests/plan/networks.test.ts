@@ -10,6 +10,7 @@ import { maxRelativeError } from '../helpers/compare';
 import { interpretPlan } from '../helpers/plan-interpreter';
 import { randomInput, randomWeights } from '../helpers/random-graph';
 import { referenceForward } from '../helpers/reference';
+import { yieldToEventLoop } from '../../src/runtime/event-loop';
 import { checkLayout } from './layout-invariants';
 
 const blocked: LayoutPolicy = { elementBytes: 4, channelBlock: 8, alignment: 64, concatViews: true };
@@ -54,15 +55,17 @@ describe('a real network through the plan interpreter', () => {
   // of the Inception-ResNets (Block35/17/8 chains in place, Mixed_6a/7a views, last_bn folded
   // into last_linear, l2norm) against the float64 reference of the unoptimised graph.
   // Tolerance 1e-5 relative: float32 arena and folded weights over ~130 layers (observed ~1e-6 or less).
-  it('interpretPlan(lowerToPlan(optimize(inception_resnet_v1))) matches referenceForward', () => {
+  it('interpretPlan(lowerToPlan(optimize(inception_resnet_v1))) matches referenceForward', async () => {
     const model = getModel('inception_resnet_v1');
     const graph = model.build({ batch: 2, height: 75, width: 75 });
     const weights = randomWeights(graph, 1);
     const input = randomInput(graph, 1, 1);
     const single: Graph = { ...graph, tensors: graph.tensors.map((t) => ({ ...t, shape: [1, ...t.shape.slice(1)] })) };
     const expected = referenceForward(single, weights, input);
+    await yieldToEventLoop(); // each phase takes seconds: let the worker answer vitest's RPC between them
     const opt = optimize(graph, weights);
     const { plan } = lowerToPlan(opt.graph, opt.weights, { ...blocked, channelBlock: 1 });
+    await yieldToEventLoop();
     const err = maxRelativeError(interpretPlan(plan, input, 1), expected, 0); // relative to the largest |embedding value|
     console.log(`inception_resnet_v1 75x75 plan vs reference: max relative error ${err.toExponential(2)}`);
     expect(err).toBeLessThan(1e-5);

@@ -14,6 +14,7 @@ import {
   transitiveReduction,
 } from '../../src/plan/schedule';
 import type { LayoutPolicy, Plan, PlanBuffer, PlanSchedule, PlanStep, PlanTensor } from '../../src/plan/types';
+import { yieldToEventLoop } from '../../src/runtime/event-loop';
 import { makeRng } from '../helpers/random-graph';
 import { checkLayout } from './layout-invariants';
 import { type PhysicalLayout, blockOf, happensBefore, randomOrder, simulate, unorderedConflicts, width } from './schedule-check';
@@ -188,9 +189,6 @@ function constantWeights(graph: Graph): WeightStore {
   return new Map(graph.params.map((p) => [p.name, new Float32Array(p.shape.reduce((a, b) => a * b, 1)).fill(p.name.endsWith('running_var') ? 1 : 0.01)]));
 }
 
-/** Lets the worker's event loop run between heavy synchronous steps (vitest's RPC replies wait on it). */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as const)('%s schedules', (name) => {
   const model = getModel(name);
   const size = model.preprocessing.inputSize;
@@ -214,7 +212,7 @@ describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as 
     // streams = 1 is the sequential plan the others must keep the step order of.
     let base: Plan | undefined;
     for (const streams of [1, 2, 3, 4]) {
-      await yieldToEventLoop();
+      await yieldToEventLoop(); // lowering takes ~1 s: let the worker answer vitest's RPC between cases
       const { plan } = lowerToPlan(opt.graph, opt.weights, layout.policy, { streams });
       base ??= plan;
       const schedule = plan.schedule!;
