@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatCudaProfile, profileCuda } from '../bench/cuda-profile';
 import { formatProfile, profileCpu } from '../bench/profile';
-import { getModel } from '../models/registry';
-import { COMMON_OPTIONS, type Parsed, optionalInteger, parse, parseConvolution, printedHelp, requireString } from './args';
+import { COMMON_OPTIONS, type Parsed, optionalInputSize, optionalInteger, parse, parseConvolution, printedHelp, requireModel } from './args';
 import { checkDevice } from './bench-options';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import type { ModelName } from '../models/types';
@@ -46,11 +45,12 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   }
   const hot = parsed.values.hot === true;
   checkDevice(parsed, command);
-  const model = getModel(requireString(parsed, 'model', command)).name;
+  const modelDefinition = requireModel(parsed, command);
+  const model = modelDefinition.name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
   const threads = optionalInteger(parsed, 'threads', command) ?? os.availableParallelism();
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 5;
-  const inputSize = optionalInteger(parsed, 'input-size', command);
+  const inputSize = optionalInputSize(parsed, modelDefinition, command);
   const top = optionalInteger(parsed, 'top', command) ?? 25;
   const convolution = parseConvolution(typeof parsed.values.convolution === 'string' ? parsed.values.convolution : undefined, command);
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
@@ -79,11 +79,11 @@ async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, de
   }
   if (parsed.values.threads !== undefined) throw new UsageError('--threads applies to --device cpu only', command);
   if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only (cuDNN chooses its own algorithms)', command);
-  if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only', command);
-  const model: ModelName = getModel(requireString(parsed, 'model', command)).name;
+  const modelDefinition = requireModel(parsed, command);
+  const model: ModelName = modelDefinition.name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 20;
-  const inputSize = optionalInteger(parsed, 'input-size', command);
+  const inputSize = optionalInputSize(parsed, modelDefinition, command);
   const top = optionalInteger(parsed, 'top', command) ?? 25;
   const precisionText = parsed.values.precision ?? 'fp32';
   if (typeof precisionText !== 'string' || !(PRECISIONS as readonly string[]).includes(precisionText)) {
