@@ -18,6 +18,8 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --streams N         cuda: run each block's branches on up to N streams (1..4; default 4 up to --max-batch 16, else 1)
       --no-benchmark      take the library's first choice instead of timing candidates (cuda:
                           cuDNN's heuristic algorithms; cpu: oneDNN's first Winograd kernel)
+      --deterministic     every choice by that fixed rule, never timed: bitwise the same
+                          outputs in every process on this machine (implies --no-benchmark)
   -v, --verbose           print stacks on errors
   -h, --help              this help`;
 
@@ -39,7 +41,8 @@ commands:
   weights   known checkpoints and the download cache: list, pull, verify, path, rm, convert
 
 run 'inception-cudnn <command> --help' for the options of a command.
-exit codes: 0 ok, 1 error, 2 bad command line.
+exit codes: 0 ok, 1 error at run time (predict/embed: after the other files' lines),
+2 bad command line (an unknown option or command, a wrong or missing value).
 `,
   weights: `usage: inception-cudnn weights list [--json]
        inception-cudnn weights pull TAG|URL|pretrained [--model NAME] [--weights-sha256 HEX]
@@ -188,7 +191,8 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
                           time, an engine woken from idle). N > 1: one untimed run, then N-1
                           timed runs back to back, the sustained rate of a busy engine
       --folded-only       skip onnxruntime on the unfolded graph
-      --out DIR           where results go (default bench/results)
+      --out DIR           where results go (default: the current directory; the
+                          repository's own results: --out bench/results)
   -h, --help              this help
 `,
   profile: `usage: inception-cudnn profile --model NAME [--batch B] [options]

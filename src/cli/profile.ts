@@ -54,7 +54,8 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   const top = optionalInteger(parsed, 'top', command) ?? 25;
   const convolution = parseConvolution(typeof parsed.values.convolution === 'string' ? parsed.values.convolution : undefined, command);
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
-  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, ...(inputSize === undefined ? {} : { inputSize }) });
+  const progress = (line: string): void => io.stderr(`  ${line}...\n`);
+  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, progress, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatProfile(report, top));
   await writeJson(parsed.values.json, report, io);
   return EXIT_OK;

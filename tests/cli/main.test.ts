@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
-import { readNpy, writeNpy } from '../../src/io/npy';
+import { readNpySync, writeNpy } from '../../src/io/npy';
 import { generateInput } from '../../src/weights/synthetic';
 import { createSession } from '../../src/runtime/session';
 import { imagesToTensor } from '../../src/preprocess/image';
@@ -147,7 +147,7 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     const r = await cli('run', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--input', input, '--output', output, '--max-batch', '2');
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`wrote ${output}: float32 [3,512]`);
-    const y = readNpy(output);
+    const y = readNpySync(output);
     expect(y.shape).toEqual([3, 512]);
     // The last chunk is a batch of 1: the same primitives as a batch-1 API run, so bitwise equal.
     const session = await createSession({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 2 });
@@ -167,7 +167,7 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     const output = join(dir, 'e.npy');
     const r = await cli('embed', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--output', output, ...images.slice(0, 2));
     expect(r.code).toBe(0);
-    const written = readNpy(output);
+    const written = readNpySync(output);
     expect(written.shape).toEqual([2, 512]);
     // One batch of 2 in both: bitwise the rows of session.run on the preprocessed images.
     const rows = await referenceRows('inception_resnet_v1', { synthetic: 'plain' }, images.slice(0, 2), 2);
