@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NpyError } from '../../src/errors';
-import { encodeNpy, readNpySync, writeNpy } from '../../src/io/npy';
+import { encodeNpy, readNpy, readNpySync, writeNpy, writeNpySync } from '../../src/io/npy';
 import { fixturesDir, fixturesSkipReason } from '../helpers/fixtures';
 import { concat, tempDir } from '../weights/builders';
 
@@ -44,6 +44,23 @@ describe('npy round trip (exact: raw float bytes are copied)', () => {
     expect(back.data).toBeInstanceOf(Float32Array);
     expect(back.data).toEqual(data);
     expect(readFileSync(file).length % 64).toBe(8 * 3); // 128-byte header + 24 data bytes
+  });
+
+  it('readNpy / writeNpy return Promises, readNpySync / writeNpySync block; all four agree', async () => {
+    const data = Float64Array.from([1.5, -2, Math.PI]);
+    const file = path.join(tmp.dir, 'pair.npy');
+    const written = writeNpy(file, data, [3]);
+    expect(written).toBeInstanceOf(Promise);
+    await written;
+    const read = readNpy(file);
+    expect(read).toBeInstanceOf(Promise);
+    expect((await read).data).toEqual(data);
+    const syncFile = path.join(tmp.dir, 'pair-sync.npy');
+    expect(writeNpySync(syncFile, data, [3])).toBeUndefined();
+    expect(readFileSync(syncFile)).toEqual(readFileSync(file));
+    expect(readNpySync(syncFile)).toEqual(await readNpy(readFileSync(file)));
+    await expect(readNpy(path.join(tmp.dir, 'none.npy'))).rejects.toThrow(/cannot read .*none\.npy/);
+    expect(() => writeNpySync(path.join(tmp.dir, 'no', 'dir.npy'), data, [3])).toThrow(/cannot write .*dir\.npy/);
   });
 
   it('float64, 1-d and 0-d shapes', () => {
