@@ -233,6 +233,19 @@ describe.skipIf(!existsSync(compiled))(`compiled lib/cli.js${existsSync(compiled
     expect(model.status).toBe(2);
   });
 
+  it('export-onnx without the optional onnx-proto: exit 1 and the install command', () => {
+    // A preload makes require('onnx-proto') fail as it does where the optional peer is not installed.
+    const hide = join(dir, 'hide-onnx-proto.cjs');
+    writeFileSync(
+      hide,
+      "const M = require('node:module'); const resolve = M._resolveFilename; M._resolveFilename = function (request, ...rest) { if (request === 'onnx-proto') { const e = new Error(\"Cannot find module 'onnx-proto'\"); e.code = 'MODULE_NOT_FOUND'; throw e; } return resolve.call(this, request, ...rest); };\n",
+    );
+    const r = spawnSync(process.execPath, ['--require', hide, compiled, 'export-onnx', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--output', join(dir, 'never.onnx')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error: ONNX export needs the optional package onnx-proto: npm install onnx-proto\n');
+    expect(existsSync(join(dir, 'never.onnx'))).toBe(false);
+  });
+
   it.skipIf(!cpu.available)(`--deterministic: two processes give bitwise-equal outputs${cpuSkip}`, async () => {
     // inception_resnet_v1 at batch 1: the case where the timed Winograd choice (benchmark: true)
     // can differ between processes; deterministic chooses without timing. Tolerance: none (bytes).
