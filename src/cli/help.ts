@@ -80,6 +80,8 @@ known tags). See docs/weights.md.
 Decodes each image (JPEG, PNG, WebP), preprocesses it as the model's checkpoint expects
 (resize, centre crop, normalise) and prints one JSON line per image:
   {"file":"cat.jpg","top":[{"index":281,"label":"tabby, tabby cat","probability":0.93},...]}
+A file that cannot be read or decoded gets {"file":"x.jpg","error":"..."} instead; the other
+files are still computed, and the command exits 1 at the end.
 
 ${SESSION_HELP}
   -k, --top-k K           classes per image (default 5)
@@ -88,7 +90,9 @@ ${SESSION_HELP}
 
 Decodes each image (an aligned face crop; JPEG, PNG, WebP), resizes it to 160x160 and prints
 one JSON line per image: {"file":"a.png","embedding":[...512 numbers...]}; with --output,
-writes all embeddings as one float32 .npy [N,512] instead.
+writes all embeddings as one float32 .npy [N,512] instead. A file that cannot be read or
+decoded gets {"file":"x.png","error":"..."} (with --output: a NaN row and the error on stderr);
+the other files are still computed, and the command exits 1 at the end.
 
 ${SESSION_HELP}
   -o, --output FILE       write a .npy [N,512] instead of JSON lines
