@@ -7,7 +7,7 @@ import { loadCheckpoint } from '../weights/load';
 import { syntheticWeights } from '../weights/synthetic';
 import { pullWeights } from '../weights/pull';
 import { parseWeightsReference } from '../weights/weights-reference';
-import { cliProgress } from './session';
+import { cliProgress, syntheticNotice } from './session';
 import { checkWeightsReference, COMMON_OPTIONS, optionalInputSize, optionalInteger, parse, parseWeights, printedHelp, requireModel, requireString } from './args';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
@@ -21,7 +21,7 @@ export async function loadWeightsFor(model: ModelDefinition, weights: string, co
     return (await loadCheckpoint(path, model)).weights;
   }
   const profile = typeof spec === 'string' ? 'dcfree' : spec.synthetic;
-  io.stderr(`notice: synthetic fixture weights (profile '${profile}'): outputs are meaningless; pass --weights pretrained (or a tag, URL or checkpoint) for real ones\n`);
+  io.stderr(syntheticNotice(profile));
   return syntheticWeights(model, profile);
 }
 

@@ -3,7 +3,7 @@ import { createServer } from '../serve';
 import { cliProgress } from './session';
 import { defined, flagTermsError, optionalInputSize, optionalInteger, parse, type Parsed, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
 import { getModel } from '../models/registry';
-import { setupLine } from './session';
+import { setupLine, syntheticNotice } from './session';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
 const SERVE_OPTIONS = {
@@ -86,7 +86,7 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
   const stop = stopSignal ?? processStopSignal(io);
   try {
     const source = server.sessions[0].weightsSource;
-    if (source.kind === 'synthetic') io.stderr(`notice: ${source.notice}\n`);
+    if (source.kind === 'synthetic') io.stderr(syntheticNotice(source.profile));
     if (server.warmup.sizes > 0) io.stderr(`warmed ${server.warmup.sizes} batch size(s) (${server.warmup.runs} runs) in ${(server.warmup.ms / 1000).toFixed(1)} s\n`);
     const { url } = await server.listen();
     const info = server.sessions[0].info;

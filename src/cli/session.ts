@@ -12,6 +12,11 @@ export function cliProgress(io: CliIo): ProgressListener {
   return progressPrinter((text) => io.stderr(text), io.stderrIsTTY === true);
 }
 
+/** The synthetic-weights notice in the command line's terms (the API's notice names weights: 'pretrained'). */
+export function syntheticNotice(profile: string): string {
+  return `notice: synthetic fixture weights (profile '${profile}'): outputs are meaningless; pass --weights pretrained (or a tag, URL or checkpoint) for real ones\n`;
+}
+
 /**
  * The line printed before a session is set up: loading the weights, planning and compiling take
  * seconds (more at a large max batch, and with kernel timing), during which nothing else prints.
@@ -25,7 +30,7 @@ export async function withSession<T>(options: SessionOptions, io: CliIo, work: (
   io.stderr(setupLine(options));
   const session = await createSession(defined({ ...options, onProgress: options.onProgress ?? cliProgress(io) }));
   try {
-    if (session.weightsSource.kind === 'synthetic') io.stderr(`notice: ${session.weightsSource.notice}\n`);
+    if (session.weightsSource.kind === 'synthetic') io.stderr(syntheticNotice(session.weightsSource.profile));
     return await work(session);
   } finally {
     await session.dispose();

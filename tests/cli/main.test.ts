@@ -141,7 +141,7 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
   it('predict prints one JSON line per image, the top-k of session.run on the preprocessed tensor, and a synthetic-weights notice', async () => {
     const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '2', '--top-k', '3', ...images);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^setting up inception_v4 on cpu for batches up to 2 \(weights, plan, kernels\)\.\.\.\nnotice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless/);
+    expect(r.stderr).toMatch(/^setting up inception_v4 on cpu for batches up to 2 \(weights, plan, kernels\)\.\.\.\nnotice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless; pass --weights pretrained \(or a tag, URL or checkpoint\) for real ones\n/);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: { index: number; label: string; probability: number }[] });
     expect(lines.map((l) => l.file)).toEqual(images);
     // Same weights, inputs, batch sizes (2 then 1) and primitives: the same logits bit for bit, and
