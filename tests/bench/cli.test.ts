@@ -137,6 +137,10 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     }
     expect(result.machine.logicalCores).toBeGreaterThan(0);
     expect(r.stdout).toContain('| inception_resnet_v1 | 80 | 2 |');
+    // Progress on stderr for the long silent steps (a log gets these lines, not the terminal's transient ones).
+    expect(r.stderr).toContain('inception_resnet_v1 at 80x80: compiling ours for batches up to 2\n');
+    expect(r.stderr).toContain('inception_resnet_v1: exporting the folded ONNX graph and creating its onnxruntime session\n');
+    expect(r.stderr).toContain('inception_resnet_v1 batch 2: 0 warm-up and 2 timed turns of ours, ort-folded\n');
     const png = await sharp(join(out, files[2]!)).png().toBuffer();
     const meta = await sharp(png).metadata();
     expect(meta.width).toBe(900);
@@ -158,6 +162,8 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     const r = await cli('profile', '--model', 'inception_resnet_v1', '--batch', '2', '--repeats', '1', '--input-size', '80', '--top', '5', '--json', json);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/measured fp32 peak: \d+\.\d GFLOP\/s/);
+    // Each phase says it has started, on stderr.
+    expect(r.stderr).toMatch(/ {2}compiling \d+ steps\.\.\.\n {2}timing every step \(1 runs after a warm-up\)\.\.\.\n {2}timing 1 whole runs\.\.\.\n {2}measuring this machine's fp32 peak/);
     expect(r.stdout).toMatch(/whole network: .* GFLOP\/s, \d+\.\d% of peak/);
     expect(r.stdout).toMatch(/whole runs: \d+\.\d\d ms, \d+\.\d\d images\/s \(median of 1 runs back to back/);
     const report = JSON.parse(readFileSync(json, 'utf8'));
