@@ -61,6 +61,8 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
   }
   const token = typeof parsed.values.token === 'string' ? parsed.values.token : process.env.INCEPTION_SERVE_TOKEN || undefined;
   const instances = optionalInteger(parsed, 'instances', 'serve');
+  const port = nonNegativeInteger(parsed, 'port');
+  if (port !== undefined && port > 65535) throw new UsageError(`--port expects 0 to 65535 (0 picks a free port), got '${port}'`, 'serve');
   io.stderr(instances !== undefined && instances > 1 ? setupLine(session).replace('setting up ', `setting up ${instances} instances of `) : setupLine(session));
   // The server's own option errors (e.g. --preferred-batch-sizes over --max-batch) are command-line errors.
   const server = await createServer(
@@ -71,7 +73,7 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
       maxQueueSize: optionalInteger(parsed, 'max-queue-size', 'serve'),
       preferredBatchSizes: preferred,
       host: typeof parsed.values.host === 'string' ? parsed.values.host : undefined,
-      port: nonNegativeInteger(parsed, 'port'),
+      port,
       token,
       maxBodyBytes: optionalInteger(parsed, 'max-body-bytes', 'serve'),
       maxInputPixels: optionalInteger(parsed, 'max-input-pixels', 'serve'),
