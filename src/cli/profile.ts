@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatCudaProfile, profileCuda } from '../bench/cuda-profile';
 import { formatProfile, profileCpu } from '../bench/profile';
-import { COMMON_OPTIONS, type Parsed, optionalInputSize, optionalInteger, parse, parseConvolution, printedHelp, requireModel } from './args';
+import { COMMON_OPTIONS, parseDeviceFlag, type Parsed, optionalInputSize, optionalInteger, parse, parseConvolution, printedHelp, requireModel } from './args';
 import { checkDevice } from './bench-options';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import type { ModelName } from '../models/types';
-import { checkStreams } from '../plan/schedule';
+import { MAX_STREAMS } from '../plan/schedule';
 import type { Precision } from '../runtime/backend';
 import { parseDevice } from '../runtime/options';
 
@@ -72,12 +72,7 @@ const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 
 /** profile --device cuda[:N]: the per-layer GPU profile (BackendUnavailableError without a usable GPU and cuDNN). */
 async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, deviceText: string): Promise<number> {
-  let deviceIndex: number;
-  try {
-    deviceIndex = parseDevice(deviceText).index;
-  } catch (error) {
-    throw new UsageError(`--device ${deviceText}: ${error instanceof Error ? error.message : String(error)}`, command);
-  }
+  const deviceIndex = parseDevice(parseDeviceFlag(deviceText, command)).index;
   if (parsed.values.threads !== undefined) throw new UsageError('--threads applies to --device cpu only', command);
   if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only (cuDNN chooses its own algorithms)', command);
   const modelDefinition = requireModel(parsed, command);
@@ -91,12 +86,7 @@ async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, de
     throw new UsageError(`--precision ${String(precisionText)}: use fp32, tf32 or fp16`, command);
   }
   const precision = precisionText as Precision;
-  const streamsValue = optionalInteger(parsed, 'streams', command) ?? 1;
-  try {
-    checkStreams(streamsValue, '--streams');
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), command);
-  }
+  const streamsValue = optionalInteger(parsed, 'streams', command, MAX_STREAMS) ?? 1;
   io.stderr(`profiling ${model} batch ${batch} ${precision} on cuda:${deviceIndex} (${repeats} timed runs after a warm-up)...\n`);
   const report = await profileCuda({ model, batch, repeats, precision, streams: streamsValue, deviceIndex, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatCudaProfile(report, top));
