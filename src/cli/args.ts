@@ -4,7 +4,7 @@ import { MODEL_NAMES, getModel, isModelName } from '../models/registry';
 import type { ModelDefinition, ModelName } from '../models/types';
 import { InceptionError, InvalidArgumentError } from '../errors';
 import { parseWeightsReference } from '../weights/weights-reference';
-import { MAX_BATCH_LIMIT, MAX_INPUT_SIDE, parseSyntheticWeights, type DeviceName, type SessionOptions } from '../runtime/options';
+import { MAX_BATCH_LIMIT, MAX_INPUT_SIDE, MAX_THREADS, parseSyntheticWeights, type DeviceName, type SessionOptions } from '../runtime/options';
 import { CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type Precision } from '../runtime/backend';
 import { MAX_STREAMS } from '../plan/schedule';
 import { HELP } from './help';
@@ -170,7 +170,7 @@ export function sessionOptions(parsed: Parsed, command: string): Omit<SessionOpt
     parseConvolution(convolution, command);
     if (!cpu) throw new UsageError('--convolution applies to --device cpu only (cuDNN chooses its own algorithms)', command);
   }
-  const threads = optionalInteger(parsed, 'threads', command, 1024);
+  const threads = optionalInteger(parsed, 'threads', command, MAX_THREADS);
   if (threads !== undefined && !cpu) throw new UsageError('--threads applies to --device cpu only', command);
   const streams = optionalInteger(parsed, 'streams', command, MAX_STREAMS);
   if (streams !== undefined && streams !== 1 && cpu) {

@@ -115,6 +115,7 @@ export const DEFAULT_MAX_BATCH = 8;
 /** Upper bounds that only exist to turn a typo into an error instead of a huge allocation. */
 export const MAX_BATCH_LIMIT = 4096;
 export const MAX_INPUT_SIDE = 4096;
+export const MAX_THREADS = 1024;
 
 const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'onProgress', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark', 'deterministic'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
@@ -233,7 +234,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const threads = options.threads;
   if (threads !== undefined) {
-    if (!isIntegerIn(threads, 1, 1024)) throw invalidParam('threads', 'an integer in [1, 1024]', threads);
+    if (!isIntegerIn(threads, 1, MAX_THREADS)) throw invalidParam('threads', `an integer in [1, ${MAX_THREADS}]`, threads);
     if (device.kind !== 'cpu') throw new InvalidArgumentError("threads applies to device 'cpu' only; remove it for 'cuda'");
   }
 
