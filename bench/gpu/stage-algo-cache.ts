@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithReference } from '../../src/check/fixture-compare';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import { getModel } from '../../src/models/registry';
 import { cudaBackendInfo, loadCudaBackend, type CudaConvChoice, type CudaProgram } from '../../src/native/cuda-backend';
 import { optimize } from '../../src/optimize/index';
@@ -57,7 +57,7 @@ export async function stageAlgoCacheCompile(args: Args): Promise<void> {
     const backend = loadCudaBackend();
     const model = getModel(MODEL);
     const { weights } = await loadCheckpoint(await ensureCheckpoint(args, MODEL, 'plain'), model);
-    const ref = readNpy(join(args.fixtures, 'plain', `${MODEL}_${BATCH}x${SIZE}_out_f64.npy`)).data;
+    const ref = readNpySync(join(args.fixtures, 'plain', `${MODEL}_${BATCH}x${SIZE}_out_f64.npy`)).data;
     const input = generateInput(BATCH, SIZE, SIZE);
     for (const precision of PRECISIONS) {
       const optimised = optimize(model.build({ batch: BATCH, height: SIZE, width: SIZE }), weights);

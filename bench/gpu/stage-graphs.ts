@@ -22,7 +22,7 @@
 import { join } from 'node:path';
 import { compareWithReference, type Tolerance } from '../../src/check/fixture-compare';
 import type { WeightStore } from '../../src/graph/ir';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import { percentile } from '../../src/bench/stats';
 import { getModel } from '../../src/models/registry';
 import type { ModelName } from '../../src/models/types';
@@ -166,7 +166,7 @@ async function runBatch(args: Args, model: ModelName, size: number, precision: P
   let fixture: GraphsBatchResult['fixture'];
   if (n === FIXTURE_N) {
     const bound = networkBound(args.fixtures, model, 'plain', precision);
-    const ref = readNpy(join(args.fixtures, 'plain', `${model}_${n}x${size}_out_f64.npy`)).data;
+    const ref = readNpySync(join(args.fixtures, 'plain', `${model}_${n}x${size}_out_f64.npy`)).data;
     const out = onOut[WARMUP - 1]!;
     const report = compareWithReference(out, ref, [n, out.length / n], bound);
     fixture = { relL2: report.relL2, maxAbsOverMaxRef: report.maxAbsOverMaxRef, bound, pass: report.pass, why: report.why };

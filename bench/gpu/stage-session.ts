@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { compareWithReference, type CompareReport } from '../../src/check/fixture-compare';
 import { DeviceError, DisposedError, InvalidInputError } from '../../src/errors';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import type { ModelName } from '../../src/models/types';
 import { cudaBackendInfo, cudaMemoryInfo } from '../../src/native/cuda-backend';
 import type { MemoryReport } from '../../src/plan/types';
@@ -84,7 +84,7 @@ export async function checkModel(args: Args, model: ModelName, precision: Precis
   try {
     const weights = await ensureCheckpoint(args, model, 'plain');
     const bound = networkBound(args.fixtures, model, 'plain', precision);
-    const ref = readNpy(join(args.fixtures, 'plain', `${model}_${n}x${size}_out_f64.npy`)).data;
+    const ref = readNpySync(join(args.fixtures, 'plain', `${model}_${n}x${size}_out_f64.npy`)).data;
     const k = ref.length / n;
     const refRow = (i: number): ArrayLike<number> => ref.subarray(i * k, (i + 1) * k);
     row.freeBefore = readFree();

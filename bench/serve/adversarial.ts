@@ -30,7 +30,7 @@
  * 5. parser errors: malformed requests (framing, method, URL, version, header size) answered
  *    with the server's JSON error body; target: all of them.
  *
- * Writes bench/results/serve-adversarial-<date>-<machine>-<commit>.{md,json}. `--only flood,drain`
+ * Writes serve-adversarial-<date>-<machine>-<commit>.{md,json} into --out DIR (default a new temporary directory; the repository's results: --out bench/results). `--only flood,drain`
  * runs only the scenarios named (pipelining, parser-errors, flood, drain, full-queue).
  */
 import { execFileSync } from 'node:child_process';
@@ -39,6 +39,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ROOT, rssBytes, startServe, stopServe, type ServeProcess } from './child-server';
+import { resultsDir } from './results-dir';
 import { RawConnection, type RawResponse } from './raw-http';
 
 const MODEL = 'inception_resnet_v1';
@@ -535,11 +536,10 @@ async function main(): Promise<void> {
     ...scenarios.map((s) => `| ${s.name} | ${s.figure} | ${s.target} | ${s.met ? 'met' : '**missed**'} |`),
     '',
   ];
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
+  const dir = resultsDir(process.argv, 'bench-adversarial');
   writeFileSync(join(dir, `${name}.md`), lines.join('\n'));
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify({ date, commit, machine, cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, seconds, scenarios }, null, 2)}\n`);
-  log(`wrote bench/results/${name}.{md,json} in ${seconds.toFixed(0)} s`);
+  log(`wrote ${join(dir, name)}.{md,json} in ${seconds.toFixed(0)} s`);
   if (scenarios.some((s) => !s.met)) process.exitCode = 1;
 }
 

@@ -4,13 +4,14 @@
  *   npm run bench:serve            (builds lib/, then node lib/bench/serve.js)
  *   node lib/bench/serve.js --quick   (a short run while developing)
  *   node lib/bench/serve.js --suffix b --no-rss   (results named serve-cpu-<date>-b; no RSS phase)
+ *   npm run bench:serve -- --out bench/results   (the repository's results; default: a new temporary directory)
  *
  * 1. Throughput and p50/p99 latency of inception_resnet_v1 at 160x160, batch 8: in-process
  *    session.run vs the server (a child process, binary tensors over loopback, autocannon
  *    with 1 and 2 connections), plus 1-image requests through the dynamic batcher.
  * 2. The server's RSS (from /proc) sampled over a 20,000-request run at 80x80, 1-image
  *    requests, 8 connections: flat means every sample after warm-up within ±5% of their mean.
- * Writes bench/results/serve-cpu-<date>.{json,md}. Every phase is bounded in count and time.
+ * Writes serve-cpu-<date>.{json,md} into --out DIR (default a new temporary directory; see results-dir.ts). Every phase is bounded in count and time.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -19,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 // Compiled to lib/bench/serve.js: '../../lib/index' resolves to the package's lib/ from both places.
 import { createSession, libraryInfo } from '../../lib/index';
 import { ROOT, rssBytes, startServe, stopServe, type ServeProcess } from './child-server';
+import { resultsDir } from './results-dir';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -230,12 +232,18 @@ async function rssRun(size: number, requests: number, connections: number): Prom
   let completed = 0;
   const start = performance.now();
   const timer = setInterval(() => samples.push({ t: (performance.now() - start) / 1000, completed, rssBytes: rssBytes(pid) }), 250);
+  // A line every 10 s: the phase takes about a minute and prints nothing else.
+  const progress = setInterval(() => {
+    const last = samples[samples.length - 1];
+    process.stderr.write(`  RSS phase: ${completed} of ${requests} requests, ${((performance.now() - start) / 1000).toFixed(0)} s, RSS ${last === undefined ? '?' : (last.rssBytes / 2 ** 20).toFixed(0)} MiB\n`);
+  }, 10_000);
   try {
     const { body, headers } = binaryBody(1, size);
     const instance = autocannon({ url: `${server.url}/v2/models/${MODEL}/infer`, method: 'POST', body, headers, connections, amount: requests, timeout: 30 });
     (instance as unknown as { on?: (e: string, f: () => void) => void }).on?.('response', () => completed++);
     const result = await withDeadline(instance, 600);
     clearInterval(timer);
+    clearInterval(progress);
     samples.push({ t: (performance.now() - start) / 1000, completed: result['2xx'], rssBytes: rssBytes(pid) });
     // Warm-up: the first 10% of the requests (allocator arenas, oneDNN primitives for each batch size).
     const steady = samples.filter((s) => s.completed >= requests * 0.1);
@@ -259,6 +267,7 @@ async function rssRun(size: number, requests: number, connections: number): Prom
     };
   } finally {
     clearInterval(timer);
+    clearInterval(progress);
     await stopServer(server);
   }
 }
@@ -389,14 +398,13 @@ async function main(): Promise<void> {
   report.rows = rows;
   report.rss = rss;
 
-  const dir = join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
+  const dir = resultsDir(process.argv, 'bench-serve');
   const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}${RSS_ONLY ? '-rss' : ''}${SUFFIX === undefined ? '' : `-${SUFFIX}`}`;
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
   const md = markdown(report, rows, rss);
   writeFileSync(join(dir, `${name}.md`), md);
   process.stdout.write(md);
-  log(`wrote bench/results/${name}.{json,md} in ${Number(report.wallSeconds).toFixed(0)} s`);
+  log(`wrote ${join(dir, name)}.{json,md} in ${Number(report.wallSeconds).toFixed(0)} s`);
 }
 
 main().catch((error: unknown) => {

@@ -105,16 +105,22 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   for (const model of options.models) {
     const def = getModel(model);
     const size = options.inputSize ?? def.preprocessing.inputSize;
-    progress(`${model}: preparing ours and the onnxruntime session(s) at ${size}x${size}\n`, false);
-    const engines: BenchEngine[] = [];
+        const engines: BenchEngine[] = [];
     try {
+      // Each of these takes seconds (up to a minute for the unfolded export on two cores): say which runs.
+      progress(`${model} at ${size}x${size}: compiling ours for batches up to ${maxBatch}\n`, false);
       engines.push(await oursEngine(model, size, maxBatch, options.threads, options.convolution ?? 'auto'));
+      progress(`${model}: exporting the folded ONNX graph and creating its onnxruntime session\n`, false);
       engines.push(await ortEngine(ort, def, size, options.threads, true));
-      if (options.unfolded) engines.push(await ortEngine(ort, def, size, options.threads, false));
+      if (options.unfolded) {
+        progress(`${model}: exporting the unfolded ONNX graph and creating its onnxruntime session\n`, false);
+        engines.push(await ortEngine(ort, def, size, options.threads, false));
+      }
       for (const batch of options.batches) {
         const input = generateInput(batch, size, size);
         const samples = engines.map(() => [] as number[]);
         const total = options.warmup + options.iterations;
+        progress(`${model} batch ${batch}: ${options.warmup} warm-up and ${options.iterations} timed turns of ${engines.map((e) => e.name).join(', ')}\n`, false);
         for (let i = 0; i < total; i++) {
           const phase = i < options.warmup ? `warm-up ${i + 1}/${options.warmup}` : `iteration ${i - options.warmup + 1}/${options.iterations}`;
           // Odd iterations run the engines in reverse order: neither always follows the other.

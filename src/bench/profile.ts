@@ -26,6 +26,8 @@ export interface ProfileOptions {
   readonly peakSize?: number;
   /** Also time every step's second run right after its timed one (CpuProgram.profile's hot). */
   readonly hot?: boolean;
+  /** Told each phase as it starts (compile, per-step timing, whole runs, the peak), a line each. */
+  readonly progress?: (line: string) => void;
 }
 
 export interface ProfiledStep {
@@ -115,12 +117,16 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
   const optimised = optimize(graph, syntheticWeights(def, 'plain'));
   const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy('fp32'));
   const convolution = options.convolution ?? 'auto';
+  const progress = options.progress ?? (() => undefined);
+  progress(`compiling ${plan.steps.length} steps`);
   const program = (await backend.compile(plan, { precision: 'fp32', threads: options.threads, convolution })) as CpuProgram;
   let timings;
   const runs: number[] = [];
   try {
     const input = generateInput(options.batch, size, size);
+    progress(`timing every step (${options.repeats} runs after a warm-up${options.hot === true ? ', each step again with its data in cache' : ''})`);
     timings = await program.profile(input, options.batch, options.repeats, options.hot === true);
+    progress(`timing ${options.repeats} whole runs`);
     for (let i = 0; i < options.repeats; i++) {
       const start = process.hrtime.bigint();
       await program.run(input, options.batch);
@@ -130,6 +136,7 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
     program.dispose();
   }
   const runMs = latencyStats(runs).p50Ms;
+  progress("measuring this machine's fp32 peak (a large oneDNN matmul and convolutions)");
   const peak = await measureCpuPeak({ threads: options.threads, ...(options.peakSize === undefined ? {} : { size: options.peakSize }) });
   const peakGflops = Math.max(peak.gflops, peak.conv1x1Gflops, peak.conv3x3Gflops);
   const nodes = macsByNode(optimised.graph);

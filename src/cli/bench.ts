@@ -1,6 +1,6 @@
 /**
- * `bench --device cpu`: ours vs onnxruntime-node, interleaved, written to bench/results as JSON,
- * Markdown and an SVG chart. `bench --profile` is the per-layer profile (see profile.ts).
+ * `bench --device cpu`: ours vs onnxruntime-node, interleaved, written to --out DIR (default the
+ * current directory; the repository's results: --out bench/results) as JSON, Markdown and an SVG chart. `bench --profile` is the per-layer profile (see profile.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { checkDevice, parseBatches, parseModels, stringOption as str } from './b
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import { profileCommand } from './profile';
 
-export const BENCH_DEFAULTS = { batches: [1, 8], iterations: 10, warmup: 2, out: path.join('bench', 'results') } as const;
+export const BENCH_DEFAULTS = { batches: [1, 8], iterations: 10, warmup: 2, out: '.' } as const;
 
 /** Transient statuses overwrite each other on a terminal ('\r', padded) and are dropped in a log. */
 export function progressPrinter(io: CliIo, terminal: boolean): (text: string, transient: boolean) => void {

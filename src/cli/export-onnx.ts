@@ -1,19 +1,19 @@
 /** `export-onnx`: writes a model with its weights as an ONNX file (checkpoint graph or our folded one). */
 import { writeFile } from 'node:fs/promises';
 import type { WeightStore } from '../graph/ir';
-import { getModel } from '../models/registry';
 import type { ModelDefinition } from '../models/types';
 import { exportOnnx } from '../onnx/export';
 import { loadCheckpoint } from '../weights/load';
 import { syntheticWeights } from '../weights/synthetic';
 import { pullWeights } from '../weights/pull';
 import { parseWeightsReference } from '../weights/weights-reference';
-import { cliProgress } from './session';
-import { COMMON_OPTIONS, optionalInteger, parse, parseWeights, printedHelp, requireString } from './args';
-import { EXIT_OK, type CliIo } from './io';
+import { cliProgress, syntheticNotice } from './session';
+import { checkWeightsReference, COMMON_OPTIONS, optionalInputSize, optionalInteger, parse, parseWeights, printedHelp, requireModel, requireString } from './args';
+import { EXIT_OK, UsageError, type CliIo } from './io';
 
 export async function loadWeightsFor(model: ModelDefinition, weights: string, command: string, io: CliIo, sha256?: string): Promise<WeightStore> {
   const spec = parseWeights(weights, command, sha256);
+  checkWeightsReference(spec, model.name, command);
   if (typeof spec === 'object' && 'url' in spec) return (await loadCheckpoint((await pullWeights(spec.url, { model: model.name, sha256: spec.sha256, onProgress: cliProgress(io) })).path, model)).weights;
   if (typeof spec === 'string' && spec !== 'synthetic') {
     const reference = parseWeightsReference(spec, model.name);
@@ -21,7 +21,7 @@ export async function loadWeightsFor(model: ModelDefinition, weights: string, co
     return (await loadCheckpoint(path, model)).weights;
   }
   const profile = typeof spec === 'string' ? 'dcfree' : spec.synthetic;
-  io.stderr(`notice: synthetic fixture weights (profile '${profile}'): outputs are meaningless; pass --weights pretrained (or a tag, URL or checkpoint) for real ones\n`);
+  io.stderr(syntheticNotice(profile));
   return syntheticWeights(model, profile);
 }
 
@@ -42,11 +42,12 @@ export async function exportOnnxCommand(argv: readonly string[], io: CliIo): Pro
     false,
   );
   if (printedHelp(parsed, 'export-onnx', io)) return EXIT_OK;
-  const model = getModel(requireString(parsed, 'model', 'export-onnx'));
+  const model = requireModel(parsed, 'export-onnx');
   const weightsArg = requireString(parsed, 'weights', 'export-onnx');
   const output = requireString(parsed, 'output', 'export-onnx');
-  const inputSize = optionalInteger(parsed, 'input-size', 'export-onnx');
+  const inputSize = optionalInputSize(parsed, model, 'export-onnx');
   const opset = optionalInteger(parsed, 'opset', 'export-onnx');
+  if (opset !== undefined && (opset < 13 || opset > 17)) throw new UsageError(`--opset ${opset}: use 13 to 17 (default 17)`, 'export-onnx');
   const fold = parsed.values.fold === true;
   const sha256 = parsed.values['weights-sha256'];
   const weights = await loadWeightsFor(model, weightsArg, 'export-onnx', io, typeof sha256 === 'string' ? sha256 : undefined);

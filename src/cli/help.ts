@@ -18,6 +18,8 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --streams N         cuda: run each block's branches on up to N streams (1..4; default 4 up to --max-batch 16, else 1)
       --no-benchmark      take the library's first choice instead of timing candidates (cuda:
                           cuDNN's heuristic algorithms; cpu: oneDNN's first Winograd kernel)
+      --deterministic     every choice by that fixed rule, never timed: bitwise the same
+                          outputs in every process on this machine (implies --no-benchmark)
   -v, --verbose           print stacks on errors
   -h, --help              this help`;
 
@@ -39,7 +41,8 @@ commands:
   weights   known checkpoints and the download cache: list, pull, verify, path, rm, convert
 
 run 'inception-cudnn <command> --help' for the options of a command.
-exit codes: 0 ok, 1 error, 2 bad command line.
+exit codes: 0 ok, 1 error at run time (predict/embed: after the other files' lines),
+2 bad command line (an unknown option or command, a wrong or missing value).
 `,
   weights: `usage: inception-cudnn weights list [--json]
        inception-cudnn weights pull TAG|URL|pretrained [--model NAME] [--weights-sha256 HEX]
@@ -77,6 +80,8 @@ known tags). See docs/weights.md.
 Decodes each image (JPEG, PNG, WebP), preprocesses it as the model's checkpoint expects
 (resize, centre crop, normalise) and prints one JSON line per image:
   {"file":"cat.jpg","top":[{"index":281,"label":"tabby, tabby cat","probability":0.93},...]}
+A file that cannot be read or decoded gets {"file":"x.jpg","error":"..."} instead; the other
+files are still computed, and the command exits 1 at the end.
 
 ${SESSION_HELP}
   -k, --top-k K           classes per image (default 5)
@@ -85,7 +90,9 @@ ${SESSION_HELP}
 
 Decodes each image (an aligned face crop; JPEG, PNG, WebP), resizes it to 160x160 and prints
 one JSON line per image: {"file":"a.png","embedding":[...512 numbers...]}; with --output,
-writes all embeddings as one float32 .npy [N,512] instead.
+writes all embeddings as one float32 .npy [N,512] instead. A file that cannot be read or
+decoded gets {"file":"x.png","error":"..."} (with --output: a NaN row and the error on stderr);
+the other files are still computed, and the command exits 1 at the end.
 
 ${SESSION_HELP}
   -o, --output FILE       write a .npy [N,512] instead of JSON lines
@@ -188,7 +195,8 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
                           time, an engine woken from idle). N > 1: one untimed run, then N-1
                           timed runs back to back, the sustained rate of a busy engine
       --folded-only       skip onnxruntime on the unfolded graph
-      --out DIR           where results go (default bench/results)
+      --out DIR           where results go (default: the current directory; the
+                          repository's own results: --out bench/results)
   -h, --help              this help
 `,
   profile: `usage: inception-cudnn profile --model NAME [--batch B] [options]

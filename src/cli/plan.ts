@@ -10,7 +10,7 @@ import { optimize } from '../optimize';
 import { lowerToPlan } from '../plan/lower';
 import type { LayoutPolicy } from '../plan/types';
 import { yieldToEventLoop } from '../runtime/event-loop';
-import { COMMON_OPTIONS, optionalInteger, parse, printedHelp, requireString } from './args';
+import { COMMON_OPTIONS, optionalInputSize, parse, printedHelp, requireModel } from './args';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
 const LAYOUTS: Readonly<Record<string, LayoutPolicy>> = {
@@ -73,13 +73,14 @@ export async function planCommand(argv: readonly string[], io: CliIo): Promise<n
     false,
   );
   if (printedHelp(parsed, 'plan', io)) return EXIT_OK;
-  const model = requireString(parsed, 'model', 'plan');
+  const definition = requireModel(parsed, 'plan');
+  const model = definition.name;
   const batchText = typeof parsed.values.batch === 'string' ? parsed.values.batch : '1,8';
   const batches = batchText.split(',').map((b) => {
     if (!/^[0-9]+$/.test(b) || Number(b) < 1) throw new UsageError(`--batch expects positive integers separated by commas, got '${batchText}'`, 'plan');
     return Number(b);
   });
-  const inputSize = optionalInteger(parsed, 'input-size', 'plan');
+  const inputSize = optionalInputSize(parsed, definition, 'plan');
   const layout = typeof parsed.values.layout === 'string' ? parsed.values.layout : 'cpu-avx2';
   for (const batch of batches) {
     await yieldToEventLoop(); // each report plans a whole network (seconds): keep an embedding process responsive

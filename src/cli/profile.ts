@@ -8,12 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatCudaProfile, profileCuda } from '../bench/cuda-profile';
 import { formatProfile, profileCpu } from '../bench/profile';
-import { getModel } from '../models/registry';
-import { COMMON_OPTIONS, type Parsed, optionalInteger, parse, parseConvolution, printedHelp, requireString } from './args';
+import { COMMON_OPTIONS, parseDeviceFlag, type Parsed, optionalInputSize, optionalInteger, parse, parseConvolution, printedHelp, requireModel } from './args';
 import { checkDevice } from './bench-options';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 import type { ModelName } from '../models/types';
-import { checkStreams } from '../plan/schedule';
+import { MAX_STREAMS } from '../plan/schedule';
 import type { Precision } from '../runtime/backend';
 import { parseDevice } from '../runtime/options';
 
@@ -46,15 +45,17 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   }
   const hot = parsed.values.hot === true;
   checkDevice(parsed, command);
-  const model = getModel(requireString(parsed, 'model', command)).name;
+  const modelDefinition = requireModel(parsed, command);
+  const model = modelDefinition.name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
   const threads = optionalInteger(parsed, 'threads', command) ?? os.availableParallelism();
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 5;
-  const inputSize = optionalInteger(parsed, 'input-size', command);
+  const inputSize = optionalInputSize(parsed, modelDefinition, command);
   const top = optionalInteger(parsed, 'top', command) ?? 25;
   const convolution = parseConvolution(typeof parsed.values.convolution === 'string' ? parsed.values.convolution : undefined, command);
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
-  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, ...(inputSize === undefined ? {} : { inputSize }) });
+  const progress = (line: string): void => io.stderr(`  ${line}...\n`);
+  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, progress, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatProfile(report, top));
   await writeJson(parsed.values.json, report, io);
   return EXIT_OK;
@@ -71,31 +72,21 @@ const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 
 /** profile --device cuda[:N]: the per-layer GPU profile (BackendUnavailableError without a usable GPU and cuDNN). */
 async function profileCudaCommand(parsed: Parsed, io: CliIo, command: string, deviceText: string): Promise<number> {
-  let deviceIndex: number;
-  try {
-    deviceIndex = parseDevice(deviceText).index;
-  } catch (error) {
-    throw new UsageError(`--device ${deviceText}: ${error instanceof Error ? error.message : String(error)}`, command);
-  }
+  const deviceIndex = parseDevice(parseDeviceFlag(deviceText, command)).index;
   if (parsed.values.threads !== undefined) throw new UsageError('--threads applies to --device cpu only', command);
   if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only (cuDNN chooses its own algorithms)', command);
-  if (parsed.values.convolution !== undefined) throw new UsageError('--convolution applies to --device cpu only', command);
-  const model: ModelName = getModel(requireString(parsed, 'model', command)).name;
+  const modelDefinition = requireModel(parsed, command);
+  const model: ModelName = modelDefinition.name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 20;
-  const inputSize = optionalInteger(parsed, 'input-size', command);
+  const inputSize = optionalInputSize(parsed, modelDefinition, command);
   const top = optionalInteger(parsed, 'top', command) ?? 25;
   const precisionText = parsed.values.precision ?? 'fp32';
   if (typeof precisionText !== 'string' || !(PRECISIONS as readonly string[]).includes(precisionText)) {
     throw new UsageError(`--precision ${String(precisionText)}: use fp32, tf32 or fp16`, command);
   }
   const precision = precisionText as Precision;
-  const streamsValue = optionalInteger(parsed, 'streams', command) ?? 1;
-  try {
-    checkStreams(streamsValue, '--streams');
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), command);
-  }
+  const streamsValue = optionalInteger(parsed, 'streams', command, MAX_STREAMS) ?? 1;
   io.stderr(`profiling ${model} batch ${batch} ${precision} on cuda:${deviceIndex} (${repeats} timed runs after a warm-up)...\n`);
   const report = await profileCuda({ model, batch, repeats, precision, streams: streamsValue, deviceIndex, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatCudaProfile(report, top));

@@ -13,7 +13,7 @@ export async function runCommand(argv: readonly string[], io: CliIo): Promise<nu
   const inputPath = requireString(parsed, 'input', 'run');
   const outputPath = requireString(parsed, 'output', 'run');
 
-  const array = readNpy(inputPath);
+  const array = await readNpy(inputPath);
   const shape = array.shape;
   if (shape.length !== 4 || shape[1] !== 3 || shape[0] < 1) {
     throw new InvalidInputError(`${inputPath} has shape [${shape.join(',')}]; run expects a preprocessed batch [N,3,H,W] with N >= 1`);

@@ -1,7 +1,9 @@
 /** `serve`: the HTTP inference server until SIGTERM/SIGINT, then a graceful drain. */
 import { createServer } from '../serve';
 import { cliProgress } from './session';
-import { defined, optionalInteger, parse, type Parsed, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
+import { defined, flagTermsError, optionalInputSize, optionalInteger, parse, type Parsed, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
+import { getModel } from '../models/registry';
+import { setupLine, syntheticNotice } from './session';
 import { EXIT_OK, UsageError, type CliIo } from './io';
 
 const SERVE_OPTIONS = {
@@ -49,7 +51,8 @@ function nonNegativeInteger(parsed: Parsed, name: string): number | undefined {
 export async function serveCommand(argv: readonly string[], io: CliIo, stopSignal?: StopSignal): Promise<number> {
   const parsed = parse('serve', argv, SERVE_OPTIONS, false);
   if (printedHelp(parsed, 'serve', io)) return EXIT_OK;
-  const session = defined({ ...sessionOptions(parsed, 'serve'), inputSize: optionalInteger(parsed, 'input-size', 'serve'), onProgress: cliProgress(io) });
+  const options = sessionOptions(parsed, 'serve');
+  const session = defined({ ...options, inputSize: optionalInputSize(parsed, getModel(options.model), 'serve'), onProgress: cliProgress(io) });
   const preferredText = parsed.values['preferred-batch-sizes'];
   let preferred: number[] | undefined;
   if (typeof preferredText === 'string') {
@@ -57,15 +60,20 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
     if (preferred.some((p) => !Number.isInteger(p) || p < 1)) throw new UsageError(`--preferred-batch-sizes expects positive integers like 4,8; got '${preferredText}'`, 'serve');
   }
   const token = typeof parsed.values.token === 'string' ? parsed.values.token : process.env.INCEPTION_SERVE_TOKEN || undefined;
+  const instances = optionalInteger(parsed, 'instances', 'serve');
+  const port = nonNegativeInteger(parsed, 'port');
+  if (port !== undefined && port > 65535) throw new UsageError(`--port expects 0 to 65535 (0 picks a free port), got '${port}'`, 'serve');
+  io.stderr(instances !== undefined && instances > 1 ? setupLine(session).replace('setting up ', `setting up ${instances} instances of `) : setupLine(session));
+  // The server's own option errors (e.g. --preferred-batch-sizes over --max-batch) are command-line errors.
   const server = await createServer(
     defined({
       session,
-      instances: optionalInteger(parsed, 'instances', 'serve'),
+      instances,
       maxQueueDelayMicroseconds: nonNegativeInteger(parsed, 'max-queue-delay-us'),
       maxQueueSize: optionalInteger(parsed, 'max-queue-size', 'serve'),
       preferredBatchSizes: preferred,
       host: typeof parsed.values.host === 'string' ? parsed.values.host : undefined,
-      port: nonNegativeInteger(parsed, 'port'),
+      port,
       token,
       maxBodyBytes: optionalInteger(parsed, 'max-body-bytes', 'serve'),
       maxInputPixels: optionalInteger(parsed, 'max-input-pixels', 'serve'),
@@ -74,11 +82,13 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
       log: (line: string) => io.stderr(`${line}\n`),
       warmup: parsed.values['no-warmup'] === true ? false : undefined,
     }),
-  );
+  ).catch((error: unknown) => {
+    throw flagTermsError(error, 'serve');
+  });
   const stop = stopSignal ?? processStopSignal(io);
   try {
     const source = server.sessions[0].weightsSource;
-    if (source.kind === 'synthetic') io.stderr(`notice: ${source.notice}\n`);
+    if (source.kind === 'synthetic') io.stderr(syntheticNotice(source.profile));
     if (server.warmup.sizes > 0) io.stderr(`warmed ${server.warmup.sizes} batch size(s) (${server.warmup.runs} runs) in ${(server.warmup.ms / 1000).toFixed(1)} s\n`);
     const { url } = await server.listen();
     const info = server.sessions[0].info;

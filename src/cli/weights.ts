@@ -1,6 +1,7 @@
 /**
  * `weights list | pull | verify | path | rm | convert`: the known checkpoints and the cache.
  */
+import { InceptionError } from '../errors';
 import { isModelName } from '../models/registry';
 import type { ModelName } from '../models/types';
 import { cacheEntryStatus, cachedUrlTargets, removeCached } from '../weights/cache-inventory';
@@ -30,9 +31,22 @@ function optionalModel(parsed: Parsed): ModelName | undefined {
   return model;
 }
 
+/**
+ * The download target a tag or URL of the command line names. An unknown tag, a local path, a
+ * URL that is not https or a malformed --weights-sha256 is a bad command line (exit 2).
+ */
+function commandLineTarget(source: string, options: { model?: ModelName; sha256?: string }): DownloadTarget {
+  try {
+    return downloadTarget(source, options);
+  } catch (error) {
+    if (error instanceof InceptionError) throw new UsageError(error.message.replace(/^weights:? /, '').replace(/^sha256/, '--weights-sha256'), 'weights');
+    throw error;
+  }
+}
+
 /** Tags and URLs named on the command line ('pretrained' with --model), or every cached entry (and, for rm, partial downloads). */
 async function targetsOf(sources: readonly string[], model: ModelName | undefined, withPartial: boolean): Promise<DownloadTarget[]> {
-  if (sources.length > 0) return sources.map((source) => downloadTarget(source, { model }));
+  if (sources.length > 0) return sources.map((source) => commandLineTarget(source, { model }));
   const targets: DownloadTarget[] = [];
   for (const tag of KNOWN_TAGS) {
     const target = downloadTarget(tag);
@@ -83,6 +97,7 @@ async function pull(parsed: Parsed, sources: readonly string[], io: CliIo): Prom
   const sha = parsed.values['weights-sha256'];
   if (sha !== undefined && sources.length !== 1) throw new UsageError('--weights-sha256 applies to one tag or URL at a time', 'weights');
   const model = optionalModel(parsed);
+  for (const source of sources) commandLineTarget(source, { model, ...(typeof sha === 'string' ? { sha256: sha } : {}) });
   const onProgress = cliProgress(io);
   for (const source of sources) {
     const pulled = await pullWeights(source, { model, ...(typeof sha === 'string' ? { sha256: sha } : {}), onProgress });
@@ -115,7 +130,7 @@ async function verify(parsed: Parsed, sources: readonly string[], io: CliIo): Pr
 
 async function path(parsed: Parsed, sources: readonly string[], io: CliIo): Promise<number> {
   if (sources.length !== 1) throw new UsageError("weights path takes one tag, 'pretrained' (with --model) or URL", 'weights');
-  const target = downloadTarget(sources[0]!, { model: optionalModel(parsed) });
+  const target = commandLineTarget(sources[0]!, { model: optionalModel(parsed) });
   const status = await cacheEntryStatus(target);
   if (!status.cached) {
     io.stderr(`error: ${target.label} is not in the cache (it would be ${target.paths.file}); run 'inception-cudnn weights pull ${target.label}'\n`);

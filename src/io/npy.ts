@@ -6,8 +6,8 @@
  * Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 1000), }
  * padded with spaces and a newline, then the raw data.
  */
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { NpyError } from '../errors';
 
@@ -21,20 +21,31 @@ export interface NpyArray {
   data: Float32Array | Float64Array;
 }
 
-/** Reads an .npy file (by path) or its bytes. */
-export function readNpy(source: string | Uint8Array): NpyArray {
-  const label = typeof source === 'string' ? source : '.npy data';
+/**
+ * Reads an .npy file (by path) or its bytes. Like node:fs, each reader and writer comes as a
+ * pair: readNpy / writeNpy return Promises, readNpySync / writeNpySync block.
+ */
+export async function readNpy(source: string | Uint8Array): Promise<NpyArray> {
+  if (typeof source !== 'string') return decodeNpy(source, '.npy data');
   let bytes: Uint8Array;
-  if (typeof source === 'string') {
-    try {
-      bytes = readFileSync(source);
-    } catch (cause) {
-      throw new NpyError(`cannot read ${source}: ${(cause as Error).message}`, { cause });
-    }
-  } else {
-    bytes = source;
+  try {
+    bytes = await readFile(source);
+  } catch (cause) {
+    throw new NpyError(`cannot read ${source}: ${(cause as Error).message}`, { cause });
   }
-  return decodeNpy(bytes, label);
+  return decodeNpy(bytes, source);
+}
+
+/** readNpy, blocking. */
+export function readNpySync(source: string | Uint8Array): NpyArray {
+  if (typeof source !== 'string') return decodeNpy(source, '.npy data');
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(source);
+  } catch (cause) {
+    throw new NpyError(`cannot read ${source}: ${(cause as Error).message}`, { cause });
+  }
+  return decodeNpy(bytes, source);
 }
 
 function decodeNpy(bytes: Uint8Array, label: string): NpyArray {
@@ -172,11 +183,21 @@ export function encodeNpy(data: Float32Array | Float64Array, shape: readonly num
   return out;
 }
 
-/** Writes float32 `data` with `shape` as a .npy file. */
-export async function writeNpy(path: string, data: Float32Array, shape: readonly number[]): Promise<void> {
+/** Writes float32 (or float64) `data` with `shape` as a .npy file. */
+export async function writeNpy(path: string, data: Float32Array | Float64Array, shape: readonly number[]): Promise<void> {
   const bytes = encodeNpy(data, shape);
   try {
     await writeFile(path, bytes);
+  } catch (cause) {
+    throw new NpyError(`cannot write ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** writeNpy, blocking. */
+export function writeNpySync(path: string, data: Float32Array | Float64Array, shape: readonly number[]): void {
+  const bytes = encodeNpy(data, shape);
+  try {
+    writeFileSync(path, bytes);
   } catch (cause) {
     throw new NpyError(`cannot write ${path}: ${(cause as Error).message}`, { cause });
   }

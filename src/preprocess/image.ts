@@ -91,8 +91,12 @@ export async function decodeAndCrop(
   let width: number;
   let height: number;
   try {
-    pipeline = loadSharp()(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
-    const meta = await pipeline.metadata();
+    // The header is read without sharp's pixel limit, so that an image over maxInputPixels gets
+    // this package's message (its size, the limit, what to do) rather than sharp's; the pixels are
+    // then decoded by a pipeline that has the limit too.
+    const sharp = loadSharp();
+    const meta = await sharp(bytes, { limitInputPixels: false, autoOrient: true, failOn: 'warning' }).metadata();
+    pipeline = sharp(bytes, { limitInputPixels: limit, autoOrient: true, failOn: 'warning' });
     if (meta.format === undefined || !SUPPORTED_FORMATS.includes(meta.format)) {
       throw fail(`unsupported format '${String(meta.format)}'; supported: ${SUPPORTED_FORMATS.join(', ')}`);
     }
@@ -110,7 +114,7 @@ export async function decodeAndCrop(
     geometry = cropGeometry(width, height, options.height, options.width, options.preprocessing.cropPct);
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
-    throw fail(sharpMessage(error) + '; pass JPEG, PNG or WebP file contents', error);
+    throw fail(explainSharpError(error, limit), error);
   }
 
   const filter = options.preprocessing.interpolation;
@@ -143,7 +147,7 @@ export async function decodeAndCrop(
     });
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
-    throw fail(sharpMessage(error), error);
+    throw fail(explainSharpError(error, limit), error);
   }
 }
 
@@ -185,4 +189,26 @@ export function normalise(rgb: Uint8Array, height: number, width: number, p: Pre
 function sharpMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.trim().replace(/\s+/g, ' ');
+}
+
+/**
+ * What a decoder failure means and what to do about it, with libvips' own words last. Damaged
+ * files are refused (sharp's failOn: 'warning') rather than decoded partly and classified as if
+ * whole: a truncated JPEG would otherwise be grey below the point where it ends.
+ */
+export function explainSharpError(error: unknown, limit: number): string {
+  const detail = sharpMessage(error);
+  if (/exceeds pixel limit/i.test(detail)) {
+    return `it has more than maxInputPixels=${limit} pixels; raise maxInputPixels if you trust this image (libvips: ${detail})`;
+  }
+  if (/corrupt/i.test(detail)) {
+    return `the file is corrupt: its image data is damaged (libvips: ${detail}); damaged images are refused rather than decoded partly: re-save or download the image again`;
+  }
+  if (/premature end|truncat|unexpected end|end of (file|stream)|not enough data|short read/i.test(detail)) {
+    return `the file is truncated: it ends before the image data does (libvips: ${detail}); copy or download it again in full`;
+  }
+  if (/warning treated as error|failOn/i.test(detail)) {
+    return `the decoder reported damage in the file (a truncated or corrupt image; libvips: ${detail}); damaged images are refused rather than decoded partly: re-save or download the image again`;
+  }
+  return `the image data is corrupt or not supported (libvips: ${detail}); pass an intact JPEG, PNG or WebP file`;
 }

@@ -23,7 +23,8 @@ export interface SessionOptions {
    * ('inception_v4.tf_in1k', ...: downloaded once into the cache, verified), an https:// URL,
    * `{ url, sha256 }` (a URL whose file must have that sha256), or the path of a .safetensors
    * or PyTorch .pt/.pth file. Or fixture weights that make the outputs meaningless but let
-   * everything run without a download: 'synthetic' (= { synthetic: 'dcfree' }).
+   * everything run without a download: 'synthetic' (= { synthetic: 'dcfree' }),
+   * 'synthetic:dcfree' or 'synthetic:plain' (the CLI's --weights strings; = { synthetic: profile }).
    */
   readonly weights: string | { readonly synthetic: SyntheticProfile } | { readonly url: string; readonly sha256?: string };
   /** Progress of a checkpoint download (weights given as a tag or URL); see DownloadProgress. */
@@ -67,6 +68,16 @@ export interface SessionOptions {
    * decisions hold for the whole process, so its sessions agree bitwise.
    */
   readonly benchmark?: boolean;
+  /**
+   * true: every kernel and algorithm is chosen by a fixed rule, without timing, so every process
+   * on the same machine (same CPU or GPU, library versions and thread count) makes the same
+   * choices and gives bitwise the same outputs for the same inputs, as
+   * torch.backends.cudnn.deterministic does. The rule is the library's own first choice: CPU,
+   * oneDNN's first-listed Winograd kernel; CUDA, cuDNN's heuristic algorithm (no timing, no
+   * on-disk algorithm cache). It implies benchmark: false (benchmark: true with it is an error).
+   * Default false.
+   */
+  readonly deterministic?: boolean;
 }
 
 export type WeightsSpec =
@@ -93,8 +104,10 @@ export interface ResolvedOptions {
   readonly convolution: ConvolutionAlgorithm;
   readonly head: Head;
   readonly streams: number;
-  /** Time candidate kernels at setup (SessionOptions.benchmark). */
+  /** Time candidate kernels at setup (SessionOptions.benchmark); false when deterministic. */
   readonly benchmark: boolean;
+  /** Choices by a fixed rule only (SessionOptions.deterministic). */
+  readonly deterministic: boolean;
   readonly onProgress: ProgressListener | undefined;
 }
 
@@ -102,8 +115,9 @@ export const DEFAULT_MAX_BATCH = 8;
 /** Upper bounds that only exist to turn a typo into an error instead of a huge allocation. */
 export const MAX_BATCH_LIMIT = 4096;
 export const MAX_INPUT_SIDE = 4096;
+export const MAX_THREADS = 1024;
 
-const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'onProgress', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark'];
+const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'onProgress', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark', 'deterministic'];
 const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
 const PROFILES: readonly SyntheticProfile[] = ['dcfree', 'plain'];
 
@@ -130,11 +144,24 @@ export function deviceName(device: DeviceSpec): string {
   return device.kind === 'cpu' ? 'cpu' : `cuda:${device.index}`;
 }
 
-const WEIGHTS_FORMS = "'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic' or { synthetic: 'dcfree' | 'plain' }";
+const WEIGHTS_FORMS =
+  "'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic', 'synthetic:dcfree', 'synthetic:plain' or { synthetic: 'dcfree' | 'plain' }";
+
+/** 'synthetic' and 'synthetic:PROFILE' (the same strings as the CLI's --weights), else null. */
+export function parseSyntheticWeights(value: string): SyntheticProfile | null {
+  if (value === 'synthetic') return 'dcfree';
+  if (!value.startsWith('synthetic:')) return null;
+  const profile = value.slice('synthetic:'.length);
+  if ((PROFILES as readonly string[]).includes(profile)) return profile as SyntheticProfile;
+  throw new InvalidArgumentError(
+    `Unknown synthetic weights '${value}'; the synthetic profiles are 'synthetic:dcfree' (= 'synthetic') and 'synthetic:plain' (or { synthetic: 'dcfree' | 'plain' })`,
+  );
+}
 
 function parseWeights(value: unknown, model: ModelDefinition): WeightsSpec {
   if (typeof value === 'string') {
-    if (value === 'synthetic') return { kind: 'synthetic', profile: 'dcfree' };
+    const profile = parseSyntheticWeights(value);
+    if (profile !== null) return { kind: 'synthetic', profile };
     if (value.length === 0) throw invalidParam('weights', WEIGHTS_FORMS, value);
     const reference = parseWeightsReference(value, model.name);
     if (reference.kind === 'path') return { kind: 'checkpoint', path: reference.path };
@@ -207,7 +234,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const threads = options.threads;
   if (threads !== undefined) {
-    if (!isIntegerIn(threads, 1, 1024)) throw invalidParam('threads', 'an integer in [1, 1024]', threads);
+    if (!isIntegerIn(threads, 1, MAX_THREADS)) throw invalidParam('threads', `an integer in [1, ${MAX_THREADS}]`, threads);
     if (device.kind !== 'cpu') throw new InvalidArgumentError("threads applies to device 'cpu' only; remove it for 'cuda'");
   }
 
@@ -231,8 +258,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const streams = sessionStreams(options.streams, device.kind, process.env.INCEPTION_CUDA_STREAMS, maxBatch);
 
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
-  const benchmark = options.benchmark ?? true;
+  if (options.deterministic !== undefined && typeof options.deterministic !== 'boolean') throw invalidParam('deterministic', 'a boolean', options.deterministic);
+  const deterministic = options.deterministic ?? false;
+  if (deterministic && options.benchmark === true) {
+    throw new InvalidArgumentError('deterministic: true chooses every kernel without timing; remove benchmark: true (or deterministic)');
+  }
+  const benchmark = deterministic ? false : (options.benchmark ?? true);
 
   const onProgress = options.onProgress as ProgressListener | undefined;
-  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams, benchmark, onProgress };
+  return { model, weights, device, precision: precision as Precision, maxBatch, height, width, threads: threads as number | undefined, convolution: convolution as ConvolutionAlgorithm, head, streams, benchmark, deterministic, onProgress };
 }

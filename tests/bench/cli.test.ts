@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { BENCH_DEFAULTS } from '../../src/cli/bench';
+import { resultsDir } from '../../bench/serve/results-dir';
 import { onnx } from 'onnx-proto';
 import sharp from 'sharp';
 import type { CliIo } from '../../src/cli/io';
@@ -24,6 +26,28 @@ try {
 const cpu = cpuBackendInfo();
 const skip = !cpu.available ? `CPU backend unavailable: ${cpu.reason}` : !ortLoads ? 'onnxruntime-node does not load' : '';
 const dir = mkdtempSync(join(tmpdir(), 'inception-bench-'));
+
+describe('where benchmarks write', () => {
+  it('bench defaults to the current directory and bench:serve to a new temporary one; --out names another (never the package unless asked)', () => {
+    expect(BENCH_DEFAULTS.out).toBe('.');
+    const root = resolve(__dirname, '../..');
+    const first = resultsDir(['node', 'serve.js'], 'bench-serve');
+    const second = resultsDir(['node', 'serve.js', '--quick'], 'bench-serve');
+    expect(first.startsWith(tmpdir())).toBe(true);
+    expect(first).not.toBe(second);
+    expect(first.startsWith(root)).toBe(false);
+    const base = mkdtempSync(join(tmpdir(), 'bench-out-'));
+    const saved = process.env.INIT_CWD;
+    process.env.INIT_CWD = base;
+    try {
+      expect(resultsDir(['node', 'serve.js', '--out', 'results'], 'bench-serve')).toBe(join(base, 'results'));
+    } finally {
+      if (saved === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = saved;
+    }
+    expect(() => resultsDir(['node', 'serve.js', '--out'], 'bench-serve')).toThrow('--out needs a directory');
+  });
+});
 
 describe('bench, profile and export-onnx command lines', () => {
   it('help for each command exits 0', async () => {
@@ -57,6 +81,11 @@ describe('bench, profile and export-onnx command lines', () => {
       [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic'], 'missing required option --output'],
       [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic:foo', '--output', 'x.onnx'], "the synthetic profiles are 'synthetic:dcfree' and 'synthetic:plain'"],
       [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic', '--output', 'x.onnx', '--input-size', '0'], "--input-size expects a positive integer, got '0'"],
+      // Values the command line got wrong exit 2 too, named by their flags.
+      [['export-onnx', '--model', 'inception_v9', '--weights', 'synthetic', '--output', 'x.onnx'], '--model inception_v9: unknown model; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1'],
+      [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic', '--output', 'x.onnx', '--input-size', '40'], '--input-size 40: inception_v4 needs at least 75 (its default is 299)'],
+      [['export-onnx', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--output', 'x.onnx', '--opset', '9'], '--opset 9: use 13 to 17 (default 17)'],
+      [['profile', '--model', 'inception_v9'], '--model inception_v9: unknown model'],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(...argv);
@@ -66,16 +95,12 @@ describe('bench, profile and export-onnx command lines', () => {
     }
   });
 
-  it('errors that are not usage errors exit 1 with the typed message', async () => {
-    const r = await cli('export-onnx', '--model', 'inception_v9', '--weights', 'synthetic', '--output', join(dir, 'x.onnx'));
+  it('errors at run time exit 1 with the typed message', async () => {
+    const missing = join(dir, 'missing.safetensors');
+    const r = await cli('export-onnx', '--model', 'inception_v4', '--weights', missing, '--output', join(dir, 'x.onnx'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("Unknown model 'inception_v9'");
-    const small = await cli('export-onnx', '--model', 'inception_v4', '--weights', 'synthetic', '--output', join(dir, 'x.onnx'), '--input-size', '40');
-    expect(small.code).toBe(1);
-    expect(small.stderr).toMatch(/at least \d+ for inception_v4's inputSize/);
-    const opset = await cli('export-onnx', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--output', join(dir, 'x.onnx'), '--opset', '9');
-    expect(opset.code).toBe(1);
-    expect(opset.stderr).toContain('between 13 and 17 for opset');
+    expect(r.stderr).toContain(missing);
+    expect(r.stderr).not.toContain('--help');
   });
 });
 
@@ -112,6 +137,10 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     }
     expect(result.machine.logicalCores).toBeGreaterThan(0);
     expect(r.stdout).toContain('| inception_resnet_v1 | 80 | 2 |');
+    // Progress on stderr for the long silent steps (a log gets these lines, not the terminal's transient ones).
+    expect(r.stderr).toContain('inception_resnet_v1 at 80x80: compiling ours for batches up to 2\n');
+    expect(r.stderr).toContain('inception_resnet_v1: exporting the folded ONNX graph and creating its onnxruntime session\n');
+    expect(r.stderr).toContain('inception_resnet_v1 batch 2: 0 warm-up and 2 timed turns of ours, ort-folded\n');
     const png = await sharp(join(out, files[2]!)).png().toBuffer();
     const meta = await sharp(png).metadata();
     expect(meta.width).toBe(900);
@@ -133,6 +162,8 @@ describe.skipIf(Boolean(skip))(`bench, profile and export-onnx on the CPU${skip 
     const r = await cli('profile', '--model', 'inception_resnet_v1', '--batch', '2', '--repeats', '1', '--input-size', '80', '--top', '5', '--json', json);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/measured fp32 peak: \d+\.\d GFLOP\/s/);
+    // Each phase says it has started, on stderr.
+    expect(r.stderr).toMatch(/ {2}compiling \d+ steps\.\.\.\n {2}timing every step \(1 runs after a warm-up\)\.\.\.\n {2}timing 1 whole runs\.\.\.\n {2}measuring this machine's fp32 peak/);
     expect(r.stdout).toMatch(/whole network: .* GFLOP\/s, \d+\.\d% of peak/);
     expect(r.stdout).toMatch(/whole runs: \d+\.\d\d ms, \d+\.\d\d images\/s \(median of 1 runs back to back/);
     const report = JSON.parse(readFileSync(json, 'utf8'));

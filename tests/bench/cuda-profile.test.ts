@@ -71,11 +71,11 @@ describe('profile --device cuda', () => {
 
   it('usage errors exit 2', async () => {
     const cases: [string[], RegExp][] = [
-      [['profile', '--device', 'cuda', '--model', 'inception_v4', '--streams', '5'], /between 1 and 4 for --streams but received 5/],
+      [['profile', '--device', 'cuda', '--model', 'inception_v4', '--streams', '5'], /--streams expects an integer from 1 to 4, got '5'/],
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--precision', 'fp8'], /--precision fp8: use fp32, tf32 or fp16/],
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--threads', '2'], /--threads applies to --device cpu only/],
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--convolution', 'direct'], /--convolution applies to --device cpu only/],
-      [['profile', '--device', 'cuda:x', '--model', 'inception_v4'], /--device cuda:x/],
+      [['profile', '--device', 'cuda:x', '--model', 'inception_v4'], /--device cuda:x: use cpu, cuda or cuda:N/],
       [['profile', '--model', 'inception_v4', '--precision', 'fp16'], /--precision and --streams apply to --device cuda only/],
     ];
     for (const [argv, message] of cases) {

@@ -7,11 +7,14 @@ import { cli } from '../helpers/cli';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
+import { UsageError } from '../../src/cli/io';
+import { flagTermsError } from '../../src/cli/args';
+import { InvalidArgumentError, WeightsError, invalidParam } from '../../src/errors';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
-import { readNpy, writeNpy } from '../../src/io/npy';
+import { readNpySync, writeNpy } from '../../src/io/npy';
 import { generateInput } from '../../src/weights/synthetic';
 import { createSession } from '../../src/runtime/session';
 import { imagesToTensor } from '../../src/preprocess/image';
@@ -50,6 +53,24 @@ describe('CLI usage and errors', () => {
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '0', 'a.jpg'], "error: --max-batch expects a positive integer, got '0'"],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic:foo', 'a.jpg'], "error: --weights synthetic:foo: the synthetic profiles are 'synthetic:dcfree' and 'synthetic:plain'"],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic'], 'error: no images given; pass one or more image files'],
+      // Any value the command line got wrong exits 2, in the flags' own terms (not the API's field names).
+      [['predict', '--model', 'inception_v5', '--weights', 'synthetic', 'a.jpg'], 'error: --model inception_v5: unknown model; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'gpu', 'a.jpg'], "error: --device gpu: use cpu, cuda or cuda:N (N = the GPU's ordinal, e.g. cuda:1)"],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp16', 'a.jpg'], 'error: --precision fp16 needs --device cuda; the CPU backend runs fp32 only'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp8', 'a.jpg'], 'error: --precision fp8: use fp32, tf32 or fp16'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--convolution', 'fast', 'a.jpg'], "error: --convolution expects 'auto' or 'direct', got 'fast'"],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--top-k', '2000', 'a.jpg'], "error: --top-k expects an integer from 1 to 1000, got '2000'"],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--top-k', '0', 'a.jpg'], "error: --top-k expects a positive integer, got '0'"],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '5000', 'a.jpg'], "error: --max-batch expects an integer from 1 to 4096, got '5000'"],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--streams', '2', 'a.jpg'], 'error: --streams applies to --device cuda only (the CPU backend runs the steps in order)'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'cuda', '--threads', '2', 'a.jpg'], 'error: --threads applies to --device cpu only'],
+      [['predict', '--model', 'inception_v4', '--weights', 'inception_v4.nope', 'a.jpg'], "error: --weights: 'inception_v4.nope' is neither a known tag nor an existing file"],
+      [['predict', '--model', 'inception_v4', '--weights', 'inception_resnet_v1.vggface2', 'a.jpg'], "error: --weights: 'inception_resnet_v1.vggface2' is a checkpoint of inception_resnet_v1, not inception_v4"],
+      [['predict', '--model', 'inception_resnet_v1', '--weights', 'synthetic', 'a.jpg'], "error: inception_resnet_v1 outputs face embeddings, not classes; use 'inception-cudnn embed'"],
+      [['embed', '--model', 'inception_v4', '--weights', 'synthetic', 'a.jpg'], "error: inception_v4 outputs ImageNet classes, not embeddings; use 'inception-cudnn predict'"],
+      [['run', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'cuda:x', '--input', 'x.npy', '--output', 'y.npy'], 'error: --device cuda:x: use cpu, cuda or cuda:N'],
+      [['plan', '--model', 'inception_v5'], 'error: --model inception_v5: unknown model'],
+      [['export-onnx', '--model', 'inception_v4', '--weights', 'synthetic', '--output', 'x.onnx', '--opset', '9'], 'error: --opset 9: use 13 to 17 (default 17)'],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(...argv);
@@ -59,24 +80,24 @@ describe('CLI usage and errors', () => {
     }
   });
 
-  it('other errors exit 1 with "error: <message>", stacks only with --verbose', async () => {
-    const r = await cli('predict', '--model', 'resnet50', '--weights', 'synthetic', 'a.jpg');
-    expect(r).toEqual({ code: 1, stdout: '', stderr: "error: Unknown model 'resnet50'; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1\n" });
-    const v = await cli('predict', '--verbose', '--model', 'resnet50', '--weights', 'synthetic', 'a.jpg');
+  it('failures at run time exit 1 with "error: <message>", stacks only with --verbose', async () => {
+    const missing = join(dir, 'missing.safetensors');
+    const r = await cli('predict', '--model', 'inception_v4', '--weights', missing, 'a.jpg');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^setting up inception_v4 on cpu for batches up to 1 \\(weights, plan, kernels\\)\\.\\.\\.\\nerror: .*${missing.replace(/[.]/g, '\\.')}`));
+    const v = await cli('predict', '--verbose', '--model', 'inception_v4', '--weights', missing, 'a.jpg');
     expect(v.code).toBe(1);
-    expect(v.stderr).toContain('[E_UNKNOWN_MODEL]');
-    expect(v.stderr).toMatch(/UnknownModelError: Unknown model 'resnet50'.*\n\s+at /);
-    const precision = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp16', 'a.jpg');
-    expect(precision.stderr).toBe("error: precision 'fp16' needs device 'cuda'; the CPU backend runs 'fp32' only\n");
-    // The CUDA-only session flag reaches createSession, which names the device it needs.
-    const streams = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--streams', '2', 'a.jpg');
-    expect(streams.stderr).toBe("error: streams applies to device 'cuda' only (the CPU backend runs the steps in order); remove it for 'cpu'\n");
-    const convolution = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--convolution', 'fft', 'a.jpg');
-    expect(convolution.stderr).toBe("error: Expected 'auto' or 'direct' for convolution but received 'fft' of type string\n");
-    const device = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'gpu', 'a.jpg');
-    expect(device.stderr).toContain("error: Unknown device 'gpu' of type string");
-    const embedModel = await cli('predict', '--model', 'inception_resnet_v1', '--weights', 'synthetic', 'a.jpg');
-    expect(embedModel.stderr).toBe("error: inception_resnet_v1 outputs face embeddings, not classes; use 'inception-cudnn embed'\n");
+    expect(v.stderr).toMatch(/\[E_[A-Z_]+\]/);
+    expect(v.stderr).toMatch(/Error: .*\n\s+at /);
+  });
+
+  it('flagTermsError tells an API option error in flag terms (exit 2); other errors pass through', () => {
+    const usage = flagTermsError(invalidParam('preferredBatchSizes', 'an array of integers in [1, 2] (maxBatch)', [4]), 'serve');
+    expect(usage).toBeInstanceOf(UsageError);
+    expect((usage as Error).message).toBe('--preferred-batch-sizes expects an array of integers in [1, 2] (--max-batch), got an array of length 1');
+    expect((flagTermsError(new InvalidArgumentError('maxQueueSize must be at least maxBatch'), 'serve') as Error).message).toBe('--max-queue-size must be at least --max-batch');
+    const runtime = new WeightsError('x');
+    expect(flagTermsError(runtime, 'serve')).toBe(runtime);
   });
 
   it('info never fails and lists both backends', async () => {
@@ -120,7 +141,7 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
   it('predict prints one JSON line per image, the top-k of session.run on the preprocessed tensor, and a synthetic-weights notice', async () => {
     const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '2', '--top-k', '3', ...images);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^notice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless/);
+    expect(r.stderr).toMatch(/^setting up inception_v4 on cpu for batches up to 2 \(weights, plan, kernels\)\.\.\.\nnotice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless; pass --weights pretrained \(or a tag, URL or checkpoint\) for real ones\n/);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: { index: number; label: string; probability: number }[] });
     expect(lines.map((l) => l.file)).toEqual(images);
     // Same weights, inputs, batch sizes (2 then 1) and primitives: the same logits bit for bit, and
@@ -130,13 +151,34 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     lines.forEach((l, i) => expect(l.top).toEqual(topK(rows[i], 3, (index) => labels[index])));
   });
 
-  it('predict names an undecodable or missing file', async () => {
-    const bad = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', images[0], join(dir, 'broken.jpg'));
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain(`error: cannot decode ${join(dir, 'broken.jpg')}: `);
-    const missing = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', join(dir, 'nope.jpg'));
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`error: cannot read image file ${join(dir, 'nope.jpg')}: ENOENT`);
+  it('predict: a line per file, an error line for a bad or missing one, the good ones still computed, exit 1 at the end', async () => {
+    const broken = join(dir, 'broken.jpg');
+    const missing = join(dir, 'nope.jpg');
+    const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--top-k', '2', images[0], broken, missing, images[1]);
+    expect(r.code).toBe(1);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top?: unknown; error?: string });
+    expect(lines.map((l) => l.file)).toEqual([images[0], broken, missing, images[1]]);
+    expect(lines[1].error).toMatch(new RegExp(`^cannot decode ${broken.replace(/[.]/g, '\\.')}: it is not a JPEG, PNG or WebP file`));
+    expect(lines[2].error).toMatch(new RegExp(`^cannot read image file ${missing.replace(/[.]/g, '\\.')}: ENOENT`));
+    // The two good files ran as one batch of 2: bitwise the top-k of session.run on them.
+    const labels = imagenetLabels();
+    const rows = await referenceRows('inception_v4', 'synthetic', [images[0], images[1]], 2);
+    expect(lines[0].top).toEqual(topK(rows[0], 2, (index) => labels[index]));
+    expect(lines[3].top).toEqual(topK(rows[1], 2, (index) => labels[index]));
+    expect(r.stderr).toContain(`error: 2 of 4 image file(s) failed (${broken}, ${missing})`);
+  });
+
+  it('embed --output: a failed file gets a NaN row (rows stay aligned with the files), exit 1', async () => {
+    const output = join(dir, 'e-partial.npy');
+    const broken = join(dir, 'broken.jpg');
+    const r = await cli('embed', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--output', output, broken, images[0]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: cannot decode ${broken}: `);
+    expect(r.stderr).toContain(`wrote ${output}: float32 [2,512]; the rows of the 1 failed file(s) are NaN`);
+    const written = readNpySync(output);
+    expect(Array.from(written.data.subarray(0, 512)).every(Number.isNaN)).toBe(true);
+    const rows = await referenceRows('inception_resnet_v1', { synthetic: 'plain' }, [images[0]], 1);
+    expect(Array.from(written.data.subarray(512))).toEqual(Array.from(rows[0]));
   });
 
   it('run splits a batch larger than --max-batch and writes [N,K]', async () => {
@@ -147,7 +189,7 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     const r = await cli('run', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--input', input, '--output', output, '--max-batch', '2');
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`wrote ${output}: float32 [3,512]`);
-    const y = readNpy(output);
+    const y = readNpySync(output);
     expect(y.shape).toEqual([3, 512]);
     // The last chunk is a batch of 1: the same primitives as a batch-1 API run, so bitwise equal.
     const session = await createSession({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 2 });
@@ -167,7 +209,7 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     const output = join(dir, 'e.npy');
     const r = await cli('embed', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--output', output, ...images.slice(0, 2));
     expect(r.code).toBe(0);
-    const written = readNpy(output);
+    const written = readNpySync(output);
     expect(written.shape).toEqual([2, 512]);
     // One batch of 2 in both: bitwise the rows of session.run on the preprocessed images.
     const rows = await referenceRows('inception_resnet_v1', { synthetic: 'plain' }, images.slice(0, 2), 2);
@@ -187,5 +229,38 @@ describe.skipIf(!existsSync(compiled))(`compiled lib/cli.js${existsSync(compiled
     const info = spawnSync(process.execPath, [compiled, 'info'], { encoding: 'utf8' });
     expect(info.status).toBe(0);
     expect(info.stdout).toContain('backends:');
+    const model = spawnSync(process.execPath, [compiled, 'predict', '--model', 'inception_v5', '--weights', 'synthetic', 'a.jpg'], { encoding: 'utf8' });
+    expect(model.status).toBe(2);
+  });
+
+  it('export-onnx without the optional onnx-proto: exit 1 and the install command', () => {
+    // A preload makes require('onnx-proto') fail as it does where the optional peer is not installed.
+    const hide = join(dir, 'hide-onnx-proto.cjs');
+    writeFileSync(
+      hide,
+      "const M = require('node:module'); const resolve = M._resolveFilename; M._resolveFilename = function (request, ...rest) { if (request === 'onnx-proto') { const e = new Error(\"Cannot find module 'onnx-proto'\"); e.code = 'MODULE_NOT_FOUND'; throw e; } return resolve.call(this, request, ...rest); };\n",
+    );
+    const r = spawnSync(process.execPath, ['--require', hide, compiled, 'export-onnx', '--model', 'inception_resnet_v1', '--weights', 'synthetic', '--output', join(dir, 'never.onnx')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error: ONNX export needs the optional package onnx-proto: npm install onnx-proto\n');
+    expect(existsSync(join(dir, 'never.onnx'))).toBe(false);
+  });
+
+  it.skipIf(!cpu.available)(`--deterministic: two processes give bitwise-equal outputs${cpuSkip}`, async () => {
+    // inception_resnet_v1 at batch 1: the case where the timed Winograd choice (benchmark: true)
+    // can differ between processes; deterministic chooses without timing. Tolerance: none (bytes).
+    const input = join(dir, 'det-x.npy');
+    await writeNpy(input, generateInput(1, 160, 160), [1, 3, 160, 160]);
+    const runOnce = (output: string): Promise<number | null> =>
+      new Promise((done, fail) => {
+        const child = spawn(process.execPath, [compiled, 'run', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--deterministic', '--max-batch', '1', '--input', input, '--output', output], { stdio: 'ignore' });
+        child.on('error', fail);
+        child.on('exit', (code) => done(code));
+      });
+    const outputs = [join(dir, 'det-y1.npy'), join(dir, 'det-y2.npy')];
+    expect(await Promise.all(outputs.map(runOnce))).toEqual([0, 0]);
+    const [a, b] = outputs.map((f) => readFileSync(f));
+    expect(a.length).toBe(128 + 512 * 4);
+    expect(a.equals(b)).toBe(true);
   });
 });

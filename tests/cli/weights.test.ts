@@ -50,6 +50,12 @@ describe('weights: bad command lines exit 2', () => {
     [['weights', 'convert', 'a.pt'], 'weights convert takes IN.pt OUT.safetensors'],
     [['predict', '--model', 'inception_v4', '--weights', 'pretrained', '--weights-sha256', SHA, 'x.jpg'], '--weights-sha256 goes with --weights URL'],
     [['predict', '--model', 'inception_v4', '--weights', 'https://example.com/m.safetensors', '--weights-sha256', 'zz', 'x.jpg'], "--weights-sha256 expects 64 hex digits, got 'zz'"],
+    // A tag or URL the command line got wrong is a bad command line too, before any download.
+    [['weights', 'pull', 'inception_v4.nope'], "'inception_v4.nope' is neither a known tag nor an existing file"],
+    [['weights', 'path', 'inception_v4.nope'], "'inception_v4.nope' is neither a known tag nor an existing file"],
+    [['weights', 'pull', 'https://example.com/m.safetensors', '--weights-sha256', 'zz'], '--weights-sha256 must be a sha256 of 64 hex digits, got "zz"'],
+    [['weights', 'rm', './local.pt'], "'./local.pt' is a local path, not a tag or URL; nothing to download"],
+    [['weights', 'pull', 'http://example.com/m.safetensors'], 'http://example.com/m.safetensors is plain http to another machine; use https://'],
   ])('%j', async (argv, message) => {
     const r = await cli(...argv);
     expect(r.code).toBe(2);

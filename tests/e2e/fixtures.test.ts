@@ -17,7 +17,7 @@ import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import { createSession } from '../../src/runtime/session';
 import { getModel } from '../../src/models/registry';
 import { generateInput, writeSyntheticCheckpoint, type Profile } from '../../src/weights/synthetic';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import { compareWithReference, type Tolerance } from '../../src/check/fixture-compare';
 import type { ModelName } from '../../src/models/types';
 
@@ -55,7 +55,7 @@ describe.skipIf(Boolean(skipReason))('networks match the shared fixtures (CPU, f
             const session = await createSession({ model, weights: file, device: 'cpu', maxBatch: n, inputSize: size });
             try {
               const out = await session.run(generateInput(n, size, size), [n, 3, size, size]);
-              const ref = readNpy(path.join(dir!, profile, `${model}_${n}x${size}_out_f64.npy`));
+              const ref = readNpySync(path.join(dir!, profile, `${model}_${n}x${size}_out_f64.npy`));
               const k = ref.shape[1];
               const report = compareWithReference(out, ref.data, [n, k], tol);
               console.log(`${profile} ${model} ${n}x${size}: rel_l2 ${report.relL2.toExponential(2)} max_abs/max_ref ${report.maxAbsOverMaxRef.toExponential(2)} top1 ${report.samples.map((s) => `${s.candTop1}/${s.refTop1}`).join(',')}`);

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareWithReference, type CompareReport, type Tolerance } from '../../src/check/fixture-compare';
 import type { WeightStore } from '../../src/graph/ir';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import { getModel } from '../../src/models/registry';
 import type { ModelName } from '../../src/models/types';
 import type { CudaConvChoice } from '../../src/native/cuda-backend';
@@ -67,7 +67,7 @@ export async function runNetworkCase(
     const output = await program.run(generateInput(n, size, size), n);
     const runMs = Date.now() - r0;
     const choices = (program as { choices?: () => CudaConvChoice[] }).choices?.call(program) ?? [];
-    const ref = readNpy(join(fixtures, profile, `${model}_${n}x${size}_out_f64.npy`));
+    const ref = readNpySync(join(fixtures, profile, `${model}_${n}x${size}_out_f64.npy`));
     const bound = networkBound(fixtures, model, profile, precision);
     const report = compareWithReference(output, ref.data, [n, output.length / n], bound);
     return { output, report, bound, compileMs, runMs, choices };

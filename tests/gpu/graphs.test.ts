@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareWithReference } from '../../src/check/fixture-compare';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import { getModel } from '../../src/models/registry';
 import { cudaBackendInfo, loadCudaBackend, type CudaProgram } from '../../src/native/cuda-backend';
 import { optimize } from '../../src/optimize/index';
@@ -53,7 +53,7 @@ describe.skipIf(skip)(`CUDA graphs${reason}`, () => {
         expect(after?.captured).toBe(true);
         expect(after?.nodes ?? 0).toBeGreaterThan(plan.steps.length);
         expect(replay).toEqual(eager);
-        const ref = readNpy(join(fixtures!, 'plain', `${MODEL}_${N}x${SIZE}_out_f64.npy`)).data;
+        const ref = readNpySync(join(fixtures!, 'plain', `${MODEL}_${N}x${SIZE}_out_f64.npy`)).data;
         const report = compareWithReference(replay, ref, [N, replay.length / N], networkBound(fixtures!, MODEL, 'plain', precision));
         expect(report.why, report.why).toBeUndefined();
         expect(report.pass).toBe(true);

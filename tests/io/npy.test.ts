@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NpyError } from '../../src/errors';
-import { encodeNpy, readNpy, writeNpy } from '../../src/io/npy';
+import { encodeNpy, readNpy, readNpySync, writeNpy, writeNpySync } from '../../src/io/npy';
 import { fixturesDir, fixturesSkipReason } from '../helpers/fixtures';
 import { concat, tempDir } from '../weights/builders';
 
@@ -25,7 +25,7 @@ function npyBytes(dict: string, data: Uint8Array, major = 1): Uint8Array {
 function expectNpyError(bytes: Uint8Array, fragment: string | RegExp): void {
   let caught: unknown = null;
   try {
-    readNpy(bytes);
+    readNpySync(bytes);
   } catch (e) {
     caught = e;
   }
@@ -39,18 +39,35 @@ describe('npy round trip (exact: raw float bytes are copied)', () => {
     const data = Float32Array.from([1, -2, 3.5, 1e-40, -0, 6e30]);
     const file = path.join(tmp.dir, 'a.npy');
     await writeNpy(file, data, [2, 3]);
-    const back = readNpy(file);
+    const back = readNpySync(file);
     expect(back.shape).toEqual([2, 3]);
     expect(back.data).toBeInstanceOf(Float32Array);
     expect(back.data).toEqual(data);
     expect(readFileSync(file).length % 64).toBe(8 * 3); // 128-byte header + 24 data bytes
   });
 
+  it('readNpy / writeNpy return Promises, readNpySync / writeNpySync block; all four agree', async () => {
+    const data = Float64Array.from([1.5, -2, Math.PI]);
+    const file = path.join(tmp.dir, 'pair.npy');
+    const written = writeNpy(file, data, [3]);
+    expect(written).toBeInstanceOf(Promise);
+    await written;
+    const read = readNpy(file);
+    expect(read).toBeInstanceOf(Promise);
+    expect((await read).data).toEqual(data);
+    const syncFile = path.join(tmp.dir, 'pair-sync.npy');
+    expect(writeNpySync(syncFile, data, [3])).toBeUndefined();
+    expect(readFileSync(syncFile)).toEqual(readFileSync(file));
+    expect(readNpySync(syncFile)).toEqual(await readNpy(readFileSync(file)));
+    await expect(readNpy(path.join(tmp.dir, 'none.npy'))).rejects.toThrow(/cannot read .*none\.npy/);
+    expect(() => writeNpySync(path.join(tmp.dir, 'no', 'dir.npy'), data, [3])).toThrow(/cannot write .*dir\.npy/);
+  });
+
   it('float64, 1-d and 0-d shapes', () => {
-    const one = readNpy(encodeNpy(Float64Array.from([Math.PI, -1]), [2]));
+    const one = readNpySync(encodeNpy(Float64Array.from([Math.PI, -1]), [2]));
     expect(one.shape).toEqual([2]);
     expect([...one.data]).toEqual([Math.PI, -1]);
-    const scalar = readNpy(encodeNpy(Float32Array.from([7]), []));
+    const scalar = readNpySync(encodeNpy(Float32Array.from([7]), []));
     expect(scalar.shape).toEqual([]);
     expect([...scalar.data]).toEqual([7]);
   });
@@ -64,8 +81,8 @@ describe('npy round trip (exact: raw float bytes are copied)', () => {
 
   it('v2 and v3 headers are read', () => {
     const data = new Uint8Array(Float32Array.from([1, 2]).buffer);
-    expect([...readNpy(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 2)).data]).toEqual([1, 2]);
-    expect([...readNpy(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 3)).data]).toEqual([1, 2]);
+    expect([...readNpySync(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 2)).data]).toEqual([1, 2]);
+    expect([...readNpySync(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data, 3)).data]).toEqual([1, 2]);
   });
 
   it('encodeNpy refuses a shape that does not match the data', () => {
@@ -75,7 +92,7 @@ describe('npy round trip (exact: raw float bytes are copied)', () => {
   });
 });
 
-describe('readNpy rejects (one test per problem)', () => {
+describe('readNpySync rejects (one test per problem)', () => {
   const f4x2 = new Uint8Array(8);
   it('bytes that are not .npy', () => expectNpyError(new TextEncoder().encode('hello world!'), /not a .npy file/));
   it('an unknown format version', () => expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f4x2, 4), /format version 4.0 is not supported/));
@@ -99,12 +116,12 @@ describe('readNpy rejects (one test per problem)', () => {
   it('a shape entry beyond 2^53 (inexact; with a 0 dimension the empty data would pass)', () =>
     expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 9007199254740993), }", new Uint8Array(0)), /shape entry '9007199254740993' is not a non-negative integer below 2\^53/));
   it('a header without a shape', () => expectNpyError(npyBytes("{'descr': '<f4', 'fortran_order': False, }", f4x2), /no 'shape' tuple/));
-  it('a missing file', () => expect(() => readNpy(path.join(tmp.dir, 'none.npy'))).toThrow(/cannot read .*none\.npy/));
+  it('a missing file', () => expect(() => readNpySync(path.join(tmp.dir, 'none.npy'))).toThrow(/cannot read .*none\.npy/));
 });
 
 describe.skipIf(fixturesDir() === null)(`npy fixtures${fixturesSkipReason()}`, () => {
   it('reads plain/inception_v4_2x299_out_f64.npy as [2,1000] float64', () => {
-    const arr = readNpy(path.join(fixturesDir() as string, 'plain', 'inception_v4_2x299_out_f64.npy'));
+    const arr = readNpySync(path.join(fixturesDir() as string, 'plain', 'inception_v4_2x299_out_f64.npy'));
     expect(arr.shape).toEqual([2, 1000]);
     expect(arr.data).toBeInstanceOf(Float64Array);
     // README "Health of the reference outputs": plain v4 2x299 mean 0.115, std 2.479 (3 digits given).
@@ -117,7 +134,7 @@ describe.skipIf(fixturesDir() === null)(`npy fixtures${fixturesSkipReason()}`, (
 
   it('re-encoding a numpy-written float32 file gives the same bytes', () => {
     const file = path.join(fixturesDir() as string, 'plain', 'inception_v4_2x299_out_f32.npy');
-    const arr = readNpy(file);
+    const arr = readNpySync(file);
     expect(arr.data).toBeInstanceOf(Float32Array);
     expect(Buffer.from(encodeNpy(arr.data, arr.shape)).equals(readFileSync(file))).toBe(true);
   });

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import sharp from 'sharp';
-import { imagesToTensor, imageToTensor, decodeAndCrop, checkImages } from '../../src/preprocess/image';
+import { imagesToTensor, imageToTensor, decodeAndCrop, checkImages, explainSharpError } from '../../src/preprocess/image';
 import { ImageDecodeError, InvalidArgumentError } from '../../src/errors';
 import type { Preprocessing } from '../../src/models/types';
 
@@ -147,7 +147,20 @@ describe('imageToTensor rejects bad bytes', () => {
     const jpeg = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
     const error = await imageToTensor(jpeg.subarray(0, Math.floor(jpeg.length / 2)), options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImageDecodeError);
-    expect((error as Error).message).toMatch(/^cannot decode the image: /);
+    // What happened and what to do, in this package's words; libvips' own last (never sharp's bare failOn wording).
+    expect((error as Error).message).toMatch(/^cannot decode the image: the file is truncated: it ends before the image data does \(libvips: .*\); copy or download it again in full$/);
+  });
+
+  it('damaged JPEG data is called corrupt, and sharp failOn wording is explained', async () => {
+    const jpeg = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#3366aa' } }).jpeg().toBuffer();
+    const damaged = Buffer.from(jpeg);
+    damaged.fill(0xff, Math.floor(jpeg.length / 2), Math.floor(jpeg.length / 2) + 64);
+    const error = await imageToTensor(damaged, options).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageDecodeError);
+    expect((error as Error).message).toMatch(/^cannot decode the image: the file (is corrupt|is truncated)/);
+    expect(explainSharpError(new Error('Warning treated as error due to failOn setting'), 10)).toBe(
+      'the decoder reported damage in the file (a truncated or corrupt image; libvips: Warning treated as error due to failOn setting); damaged images are refused rather than decoded partly: re-save or download the image again',
+    );
   });
 
   it('empty bytes, an unsupported format, too many pixels', async () => {
@@ -156,7 +169,10 @@ describe('imageToTensor rejects bad bytes', () => {
     await expect(imageToTensor(gif, options)).rejects.toThrow('cannot decode the image: it is not a JPEG, PNG or WebP file (it starts with 47 49 46 38 39 61');
     const big = await solidPng(100, 100, [0, 0, 0]);
     await expect(imageToTensor(big, { ...options, maxInputPixels: 5000 })).rejects.toThrow(ImageDecodeError);
-    await expect(imageToTensor(big, { ...options, maxInputPixels: 5000 })).rejects.toThrow(/exceeds.*pixel limit|exceeds maxInputPixels=5000/);
+    // The package's own message (size, limit, what to do), not sharp's 'Input image exceeds pixel limit'.
+    await expect(imageToTensor(big, { ...options, maxInputPixels: 5000 })).rejects.toThrow(
+      'cannot decode the image: 100x100 = 10000 pixels exceeds maxInputPixels=5000; raise maxInputPixels if you trust this image',
+    );
   });
 
   it('invalid arguments are InvalidArgumentError with sharp-style messages', async () => {

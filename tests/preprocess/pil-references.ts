@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import type { ModelName } from '../../src/models/types';
 import type { CropGeometry } from '../../src/preprocess/geometry';
 
@@ -56,7 +56,7 @@ export async function referenceCrop(reference: PilReference): Promise<Uint8Array
 }
 
 export function referencePatch(reference: PilReference): Float32Array {
-  return readNpy(path.join(PIL_FIXTURES, reference.patch)).data as Float32Array;
+  return readNpySync(path.join(PIL_FIXTURES, reference.patch)).data as Float32Array;
 }
 
 export interface PixelDifference {

@@ -21,6 +21,29 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', benchmark: false }).benchmark).toBe(false);
   });
 
+  it("weights: the CLI's strings 'synthetic:dcfree' and 'synthetic:plain' mean the same as the object form", () => {
+    const weights = (w: unknown) => resolveOptions({ model: 'inception_v4', weights: w }).weights;
+    expect(weights('synthetic:plain')).toEqual(weights({ synthetic: 'plain' }));
+    expect(weights('synthetic:plain')).toEqual({ kind: 'synthetic', profile: 'plain' });
+    expect(weights('synthetic:dcfree')).toEqual(weights('synthetic'));
+    expect(() => weights('synthetic:foo')).toThrow(
+      new InvalidArgumentError("Unknown synthetic weights 'synthetic:foo'; the synthetic profiles are 'synthetic:dcfree' (= 'synthetic') and 'synthetic:plain' (or { synthetic: 'dcfree' | 'plain' })"),
+    );
+  });
+
+  it('deterministic: no timing (benchmark false) on every device; with benchmark: true it is an error', () => {
+    for (const device of ['cpu', 'cuda'] as const) {
+      const r = resolveOptions({ model: 'inception_v4', weights: 'synthetic', device, deterministic: true });
+      expect([r.deterministic, r.benchmark]).toEqual([true, false]);
+    }
+    expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic' }).deterministic).toBe(false);
+    expect(resolveOptions({ model: 'inception_v4', weights: 'synthetic', deterministic: true, benchmark: false }).benchmark).toBe(false);
+    expect(() => resolveOptions({ model: 'inception_v4', weights: 'synthetic', deterministic: true, benchmark: true })).toThrow(
+      new InvalidArgumentError('deterministic: true chooses every kernel without timing; remove benchmark: true (or deterministic)'),
+    );
+    expect(() => resolveOptions({ model: 'inception_v4', weights: 'synthetic', deterministic: 1 })).toThrow("Expected a boolean for deterministic but received 1 of type number");
+  });
+
   it('weights: pretrained, tags, URLs, { url, sha256 } and paths', () => {
     const weights = (model: string, w: unknown) => resolveOptions({ model, weights: w }).weights;
     expect(weights('inception_v4', 'pretrained')).toEqual({ kind: 'download', source: 'inception_v4.tf_in1k', sha256: null });
@@ -38,11 +61,11 @@ describe('resolveOptions', () => {
 
   const cases: [string, unknown, new (...args: never[]) => Error, string][] = [
     ['not an object', 'inception_v4', InvalidArgumentError, "Expected an object with at least model and weights for options but received 'inception_v4' of type string"],
-    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, onProgress, device, precision, maxBatch, inputSize, threads, convolution, head, streams, benchmark"],
+    ['unknown key', { model: 'inception_v4', weights: 'synthetic', batch: 2 }, InvalidArgumentError, "Unknown option 'batch'; the options are: model, weights, onProgress, device, precision, maxBatch, inputSize, threads, convolution, head, streams, benchmark, deterministic"],
     ['missing model', { weights: 'synthetic' }, InvalidArgumentError, 'Expected a model name for model but received undefined'],
     ['unknown model', { model: 'resnet50', weights: 'synthetic' }, UnknownModelError, "Unknown model 'resnet50'; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1"],
-    ['missing weights', { model: 'inception_v4' }, InvalidArgumentError, "Expected 'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received undefined"],
-    ['empty weights', { model: 'inception_v4', weights: '' }, InvalidArgumentError, "Expected 'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic' or { synthetic: 'dcfree' | 'plain' } for weights but received '' of type string"],
+    ['missing weights', { model: 'inception_v4' }, InvalidArgumentError, "Expected 'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic', 'synthetic:dcfree', 'synthetic:plain' or { synthetic: 'dcfree' | 'plain' } for weights but received undefined"],
+    ['empty weights', { model: 'inception_v4', weights: '' }, InvalidArgumentError, "Expected 'pretrained', a tag, a URL, a checkpoint path, { url, sha256 }, 'synthetic', 'synthetic:dcfree', 'synthetic:plain' or { synthetic: 'dcfree' | 'plain' } for weights but received '' of type string"],
     ['a tag of another model', { model: 'inception_v4', weights: 'inception_resnet_v1.vggface2' }, InvalidArgumentError, "weights 'inception_resnet_v1.vggface2' is a checkpoint of inception_resnet_v1, not inception_v4; the tags of inception_v4 are: inception_v4.tf_in1k"],
     ['an unknown tag', { model: 'inception_v4', weights: 'inception_v4.tf_in22k' }, InvalidArgumentError, "weights 'inception_v4.tf_in22k' is neither a known tag nor an existing file; the known tags are: inception_v4.tf_in1k, inception_resnet_v2.tf_in1k, inception_resnet_v2.tf_ens_adv_in1k, inception_resnet_v1.vggface2, inception_resnet_v1.casia_webface ('inception-cudnn weights list' shows them)"],
     ['plain http elsewhere', { model: 'inception_v4', weights: 'http://example.com/m.safetensors' }, WeightsDownloadError, 'weights: http://example.com/m.safetensors is plain http to another machine; use https:// (http:// is accepted only for this machine, e.g. a local mirror on 127.0.0.1)'],

@@ -9,7 +9,7 @@ import { cudaBackendInfo } from '../../src/native/cuda-backend';
 import { createSession, type Session } from '../../src/runtime/session';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import { generateInput } from '../../src/weights/synthetic';
-import { readNpy } from '../../src/io/npy';
+import { readNpySync } from '../../src/io/npy';
 import { DisposedError, InvalidInputError, BackendUnavailableError, DeviceError } from '../../src/errors';
 import { fixturesDir } from '../helpers/fixtures';
 import { imagesToTensor } from '../../src/preprocess/image';
@@ -61,7 +61,7 @@ describe.skipIf(!cpu.available)(`Session on the CPU backend${skipReason}`, () =>
   it.skipIf(REFERENCE === null)(`matches the float64 reference on the dcfree fixture input${referenceSkip}`, async () => {
     const out = await session.run(generateInput(2, 160, 160), [2, 3, 160, 160]);
     // Bound from ../shared/fixtures/tolerances.json (dcfree, inception_resnet_v1: rel_l2 1e-3).
-    expect(relL2(out, readNpy(REFERENCE as string).data)).toBeLessThan(1e-3);
+    expect(relL2(out, readNpySync(REFERENCE as string).data)).toBeLessThan(1e-3);
   });
 
   it('rejected calls leave the session usable', async () => {
