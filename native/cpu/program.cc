@@ -115,9 +115,9 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
   AssignDataTypes();
   for (size_t i = 0; i < plan_.buffers.size(); ++i) {
     const PlanBuffer& b = plan_.buffers[i];
-    const int64_t needed = static_cast<int64_t>(BufferDesc(layouts_.back(), plan_.batch).get_size());
+    const int64_t needed = static_cast<int64_t>(BufferDesc(layouts_[i], plan_.batch).get_size());
     INCEPTION_CHECK_PLAN(needed <= b.bytes, "buffer ", i, " [", b.n, ",", b.c, ",", b.h, ",", b.w, "] needs ", needed,
-                         " bytes in layout ", LayoutName(layouts_.back()), " but the plan reserves ", b.bytes,
+                         " bytes in layout ", LayoutName(layouts_[i]), " but the plan reserves ", b.bytes,
                          " (was the plan made with this backend's layoutPolicy()?)");
     INCEPTION_CHECK_PLAN(b.offset % kAlignment == 0, "buffer ", i, " offset ", b.offset, " is not ", kAlignment,
                          "-byte aligned");

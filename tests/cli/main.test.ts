@@ -67,7 +67,7 @@ describe('CLI usage and errors', () => {
     expect(v.stderr).toContain('[E_UNKNOWN_MODEL]');
     expect(v.stderr).toMatch(/UnknownModelError: Unknown model 'resnet50'.*\n\s+at /);
     const precision = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp16', 'a.jpg');
-    expect(precision.stderr).toBe("error: precision 'fp16' needs device 'cuda'; the CPU backend runs 'fp32' only\n");
+    expect(precision.stderr).toBe("error: precision 'fp16' needs device 'cuda'; the CPU backend runs 'fp32' or 'bf16'\n");
     // The CUDA-only session flag reaches createSession, which names the device it needs.
     const streams = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--streams', '2', 'a.jpg');
     expect(streams.stderr).toBe("error: streams applies to device 'cuda' only (the CPU backend runs the steps in order); remove it for 'cpu'\n");
