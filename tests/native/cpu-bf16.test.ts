@@ -14,7 +14,8 @@
  * margin and still fails a wrong layout or a missing conversion, which moves the outputs by O(1).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +24,10 @@ import type { ModelName } from '../../src/models/types';
 import { loadCpuModule, type CpuProgram } from '../../src/native/cpu-backend';
 import { optimize } from '../../src/optimize';
 import { lowerToPlan } from '../../src/plan/lower';
+import { readNpy, writeNpy } from '../../src/io/npy';
+import { createSession } from '../../src/runtime/session';
 import { generateInput, syntheticWeights } from '../../src/weights/synthetic';
+import { cli } from '../helpers/cli';
 import type { RefusalChildResult } from './bf16-refusal-child';
 import { cpuBackend, cpuSuiteName } from './cpu-harness';
 import { relativeL2 } from './plan-kit';
@@ -74,6 +78,26 @@ describe.skipIf(nativeSkip !== '')(`CPU precision 'bf16' on native bf16${nativeS
       expect(error).toBeLessThan(BF16_VS_FP32);
     }, 300_000);
   }
+
+  it('the CLI takes --precision bf16: run writes the bf16 session API output bit for bit, and session.info says bf16', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'inception-bf16-cli-'));
+    try {
+      const x = generateInput(2, 160, 160);
+      await writeNpy(join(dir, 'x.npy'), x, [2, 3, 160, 160]);
+      const r = await cli('run', '--model', 'inception_resnet_v1', '--weights', 'synthetic:plain', '--precision', 'bf16', '--max-batch', '2', '--input', join(dir, 'x.npy'), '--output', join(dir, 'y.npy'));
+      expect(r.code, r.stderr).toBe(0);
+      const session = await createSession({ model: 'inception_resnet_v1', weights: { synthetic: 'plain' }, precision: 'bf16', maxBatch: 2 });
+      try {
+        expect(session.info.precision).toBe('bf16');
+        const api = await session.run(x, [2, 3, 160, 160]);
+        expect(Array.from(readNpy(join(dir, 'y.npy')).data)).toEqual(Array.from(api));
+      } finally {
+        await session.dispose();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('INCEPTION_CPU_BF16_FP32 is checked, and "none" puts the first conv in bf16', async () => {
     const def = getModel('inception_resnet_v1');
