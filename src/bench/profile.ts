@@ -187,7 +187,7 @@ export function formatProfile(report: ProfileReport, top = 25): string {
   const lines: string[] = [];
   const p = report.peak;
   const convolution = report.convolution === 'auto' ? `convolutions 'auto' (${AUTO_CONVOLUTION_SUMMARY})` : "convolutions 'direct'";
-  const precision = report.precision === 'bf16' ? ", precision 'bf16' (bf16 convolutions: oneDNN's bf16 direct kernels everywhere; the fp32 peak below is not bf16's)" : '';
+  const precision = report.precision === 'bf16' ? ", precision 'bf16' (oneDNN's bf16 direct kernels for every conv but the first; the first conv, global pool and classifier in fp32; the fp32 peak below is not bf16's)" : '';
   lines.push(`${report.model} ${report.inputSize}x${report.inputSize} batch ${report.batch}, ${report.threads} threads, ${convolution}${precision}, median of ${report.repeats} runs (${report.machine.cpuModel}, ${report.machine.isa}, load ${report.machine.loadAverage1m.toFixed(2)})`);
   lines.push(
     `measured fp32 peak: ${report.peakGflops.toFixed(1)} GFLOP/s, the best of a oneDNN matmul ${p.m}x${p.k}x${p.n} (${p.impl}): ${p.gflops.toFixed(1)}, ` +
