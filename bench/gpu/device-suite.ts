@@ -14,7 +14,7 @@ import { writeNpy } from '../../src/io/npy';
 import { getModel } from '../../src/models/registry';
 import type { ModelName } from '../../src/models/types';
 import { cudaBackendInfo, loadCudaBackend, loadCudaModule } from '../../src/native/cuda-backend';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput, type Profile } from '../../src/weights/synthetic';
 import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
@@ -66,7 +66,7 @@ interface NetworkResult {
   model: ModelName;
   profile: Profile;
   case: string;
-  precision: Precision;
+  precision: CudaPrecision;
   pass: boolean;
   relL2?: number;
   maxAbsOverMaxRef?: number;
@@ -96,7 +96,7 @@ async function stageNetworks(args: Args): Promise<void> {
         const caseName = `${n}x${size}`;
         const inputPath = join(args.work, `input_${caseName}.npy`);
         if (!existsSync(inputPath)) await writeNpy(inputPath, generateInput(n, size, size), [n, 3, size, size]);
-        const precisions: Precision[] = profile === 'plain' ? ['fp32', 'tf32', 'fp16'] : ['fp32'];
+        const precisions: CudaPrecision[] = profile === 'plain' ? ['fp32', 'tf32', 'fp16'] : ['fp32'];
         for (const precision of precisions) {
           const bound = networkBound(args.fixtures, model, profile, precision);
           const result: NetworkResult = { model, profile, case: caseName, precision, pass: false, bound };

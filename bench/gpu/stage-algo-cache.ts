@@ -20,7 +20,7 @@ import { getModel } from '../../src/models/registry';
 import { cudaBackendInfo, loadCudaBackend, type CudaConvChoice, type CudaProgram } from '../../src/native/cuda-backend';
 import { optimize } from '../../src/optimize/index';
 import { lowerToPlan } from '../../src/plan/lower';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput } from '../../src/weights/synthetic';
 import { networkBound } from '../../tests/gpu/gpu-networks';
@@ -29,10 +29,10 @@ import { type Args, ensureCheckpoint, errorText, log, saveStage } from './suite-
 const MODEL = 'inception_v4' as const;
 const BATCH = 2;
 const SIZE = 299;
-const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
+const PRECISIONS: readonly CudaPrecision[] = ['fp32', 'fp16'];
 
 export interface CompileRecord {
-  readonly precision: Precision;
+  readonly precision: CudaPrecision;
   /** 'cold' (fresh file), 'memory' (same process again), 'file' (new process, file only). */
   readonly mode: 'cold' | 'memory' | 'file';
   readonly compileMs: number;
@@ -108,7 +108,7 @@ export interface KeyCheck {
 }
 
 /** Every key must be `<gpu>|cudnn <version>|<precision>|timed|<act>|x <n>x<c>x<h>x<w>:...|w ...|p ...|s ...|y ...`. */
-export function checkCacheKeys(keys: readonly string[], gpuName: string, cudnnVersion: number | undefined, precisions: readonly Precision[]): string[] {
+export function checkCacheKeys(keys: readonly string[], gpuName: string, cudnnVersion: number | undefined, precisions: readonly CudaPrecision[]): string[] {
   const problems: string[] = [];
   const pattern = /^(.+)\|cudnn (\d+)\|(fp32|tf32|fp16)\|(timed|find|heuristic)\|(relu|identity)(\+z)?\|x \d+x\d+x\d+x\d+:[\d/]+\|w \d+x\d+x\d+x\d+\|p \d+\/\d+\|s \d+\/\d+\|y [\d/]+$/;
   const seen = new Set<string>();

@@ -29,7 +29,7 @@ import type { ModelName } from '../../src/models/types';
 import { cudaBackendInfo, loadCudaBackend, type CudaGraphState, type CudaProgram } from '../../src/native/cuda-backend';
 import { optimize } from '../../src/optimize/index';
 import { lowerToPlan } from '../../src/plan/lower';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import { loadCheckpoint } from '../../src/weights/load';
 import { generateInput } from '../../src/weights/synthetic';
 import { networkBound } from '../../tests/gpu/gpu-networks';
@@ -41,7 +41,7 @@ const MODELS: readonly { readonly model: ModelName; readonly size: number }[] = 
   { model: 'inception_resnet_v2', size: 299 },
   { model: 'inception_resnet_v1', size: 160 },
 ];
-const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
+const PRECISIONS: readonly CudaPrecision[] = ['fp32', 'fp16'];
 const MAX_BATCH = 8;
 /** The fixtures' batch (plain/<model>_2x<size>_out_f64.npy). */
 const FIXTURE_N = 2;
@@ -89,7 +89,7 @@ export interface GraphsBatchResult {
 export interface GraphsRow {
   readonly model: ModelName;
   readonly size: number;
-  readonly precision: Precision;
+  readonly precision: CudaPrecision;
   compileMsOff?: number;
   compileMsOn?: number;
   sameAlgorithms?: boolean;
@@ -147,7 +147,7 @@ async function warmRuns(program: CudaProgram, input: Float32Array, n: number): P
   return outputs;
 }
 
-async function runBatch(args: Args, model: ModelName, size: number, precision: Precision, off: CudaProgram, on: CudaProgram, n: number): Promise<GraphsBatchResult> {
+async function runBatch(args: Args, model: ModelName, size: number, precision: CudaPrecision, off: CudaProgram, on: CudaProgram, n: number): Promise<GraphsBatchResult> {
   const problems: string[] = [];
   const input = generateInput(n, size, size);
   const offOut = await warmRuns(off, input, n);
@@ -202,7 +202,7 @@ async function runBatch(args: Args, model: ModelName, size: number, precision: P
   };
 }
 
-async function runCase(args: Args, model: ModelName, size: number, precision: Precision, weights: WeightStore): Promise<GraphsRow> {
+async function runCase(args: Args, model: ModelName, size: number, precision: CudaPrecision, weights: WeightStore): Promise<GraphsRow> {
   const row: GraphsRow = { model, size, precision, batches: [], pass: false };
   const backend = loadCudaBackend();
   const graph = getModel(model).build({ batch: MAX_BATCH, height: size, width: size });

@@ -32,7 +32,7 @@ import { cudaBackendInfo, loadCudaBackend, type CudaProgram } from '../../src/na
 import { optimize } from '../../src/optimize/index';
 import { lowerToPlan } from '../../src/plan/lower';
 import type { Plan } from '../../src/plan/types';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import { generateInput, syntheticWeights } from '../../src/weights/synthetic';
 import { type Args, errorText, finishCases, log, mib, saveStage } from './suite-common';
 import { expOrDash, tableCell } from './markdown';
@@ -42,7 +42,7 @@ export { difference, type Difference };
 
 const MODELS: readonly ModelName[] = ['inception_v4', 'inception_resnet_v2'];
 const SIZE = 299;
-const PRECISIONS: readonly Precision[] = ['fp16', 'fp32'];
+const PRECISIONS: readonly CudaPrecision[] = ['fp16', 'fp32'];
 const STREAMS = [1, 2, 3, 4] as const;
 const MAX_BATCH = 64;
 const BATCHES = [1, 8, 64] as const;
@@ -53,7 +53,7 @@ const PROFILE_BATCHES = [8, 64] as const;
 const PROFILE_REPEATS = 5;
 const TOP = 12;
 const SAME_KERNELS_REL_L2 = 1e-6;
-const OTHER_ALGORITHMS_REL_L2: Readonly<Record<Precision, number>> = { fp32: 1e-4, tf32: 1e-2, fp16: 1e-2 };
+const OTHER_ALGORITHMS_REL_L2: Readonly<Record<CudaPrecision, number>> = { fp32: 1e-4, tf32: 1e-2, fp16: 1e-2 };
 /** Stop starting new model/precision cases after this long, without INCEPTION_STAGE_TIMEOUT_S. */
 const STAGE_BUDGET_MS = 200_000;
 
@@ -96,7 +96,7 @@ export interface ProfileSummary {
 
 export interface StreamsRow {
   readonly model: ModelName;
-  readonly precision: Precision;
+  readonly precision: CudaPrecision;
   /** Per streams count: arena and workspace bytes, event waits, compile ms. */
   programs: { streams: number; arenaBytes: number; workspaceBytes: number; waits: number; compileMs: number }[];
   batches: StreamsBatchResult[];
@@ -115,7 +115,7 @@ function sameAlgorithms(a: CudaProgram, b: CudaProgram, n: number): boolean {
   return x.length === y.length && x.every((k, i) => k === y[i]);
 }
 
-async function runBatch(precision: Precision, programs: readonly CudaProgram[], n: number): Promise<StreamsBatchResult> {
+async function runBatch(precision: CudaPrecision, programs: readonly CudaProgram[], n: number): Promise<StreamsBatchResult> {
   const problems: string[] = [];
   const input = generateInput(n, SIZE, SIZE);
   const last: Float32Array[] = [];
@@ -172,7 +172,7 @@ async function profileSummary(program: CudaProgram, plan: Plan, macs: ReturnType
   };
 }
 
-async function runCase(model: ModelName, precision: Precision, quick: boolean): Promise<StreamsRow> {
+async function runCase(model: ModelName, precision: CudaPrecision, quick: boolean): Promise<StreamsRow> {
   const batches = quick ? BATCHES.filter((n) => n <= 8) : BATCHES;
   const profileBatches = quick ? PROFILE_BATCHES.filter((n) => n <= 8) : PROFILE_BATCHES;
   const row: StreamsRow = { model, precision, programs: [], batches: [], profiles: [], pass: false };

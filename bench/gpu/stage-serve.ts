@@ -21,7 +21,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ModelName } from '../../src/models/types';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import type { SessionOptions } from '../../src/runtime/options';
 import { createServer, type InferenceServer } from '../../src/serve';
 import { generateInput } from '../../src/weights/synthetic';
@@ -41,13 +41,13 @@ export const RSS_GROWTH_LIMIT = 0.25;
  * float64, so their difference is within twice that: <= 2e-3. Either bound must be below the
  * smallest rel-L2 between two different images' rows (checked), so a row of another image fails.
  */
-export const ROW_BOUND: Readonly<Record<Precision, number>> = { fp32: 1e-6, tf32: 5e-3, fp16: 2e-3 };
+export const ROW_BOUND: Readonly<Record<CudaPrecision, number>> = { fp32: 1e-6, tf32: 5e-3, fp16: 2e-3 };
 
 interface StageConfig {
   readonly device: 'cuda' | 'cpu';
   readonly model: ModelName;
   readonly size: number;
-  readonly precisions: readonly Precision[];
+  readonly precisions: readonly CudaPrecision[];
   readonly inProcessSeconds: number;
   readonly loadSeconds: number;
   readonly warmupSeconds: number;
@@ -85,7 +85,7 @@ export interface ServeCheck {
 }
 
 export interface ServeRow {
-  precision: Precision;
+  precision: CudaPrecision;
   weights: string;
   createMs?: number;
   inProcess?: InProcessRow;
@@ -176,7 +176,7 @@ function describePhase(name: string, r: PhaseRow): string {
   );
 }
 
-async function serveRow(args: Args, config: StageConfig, precision: Precision): Promise<ServeRow> {
+async function serveRow(args: Args, config: StageConfig, precision: CudaPrecision): Promise<ServeRow> {
   const checkpoint = join(args.work, `${config.model}_plain.safetensors`);
   const weights: SessionOptions['weights'] = existsSync(checkpoint) ? checkpoint : { synthetic: 'plain' };
   const row: ServeRow = { precision, weights: typeof weights === 'string' ? weights : 'synthetic plain', rowBound: ROW_BOUND[precision] };

@@ -17,7 +17,7 @@ import { readNpySync } from '../../src/io/npy';
 import type { ModelName } from '../../src/models/types';
 import { cudaBackendInfo, cudaMemoryInfo } from '../../src/native/cuda-backend';
 import type { MemoryReport } from '../../src/plan/types';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import type { DeviceName } from '../../src/runtime/options';
 import { createSession } from '../../src/runtime/session';
 import { generateInput } from '../../src/weights/synthetic';
@@ -41,7 +41,7 @@ interface Compared {
 
 export interface SessionRow {
   model: ModelName;
-  precision: Precision;
+  precision: CudaPrecision;
   device: DeviceName;
   case: string;
   pass: boolean;
@@ -78,7 +78,7 @@ function freeBytes(): number {
 }
 
 /** One model/precision through the public API; `readFree` reads free device memory (exported for a CPU dry run). */
-export async function checkModel(args: Args, model: ModelName, precision: Precision, device: DeviceName, readFree: () => number = freeBytes): Promise<SessionRow> {
+export async function checkModel(args: Args, model: ModelName, precision: CudaPrecision, device: DeviceName, readFree: () => number = freeBytes): Promise<SessionRow> {
   const [n, size] = NETWORK_CASES[model][0]!;
   const row: SessionRow = { model, precision, device, case: `${n}x${size}`, pass: false };
   try {

@@ -26,6 +26,8 @@ Napi::Value JsInfo(const Napi::CallbackInfo& info) {
   result.Set("onednn", Concat(v->major, ".", v->minor, ".", v->patch));
   result.Set("isa", isa.name);
   result.Set("channelBlock", isa.channel_block);
+  result.Set("bf16Native", isa.bf16_native);
+  if (!isa.bf16_native) result.Set("bf16Refusal", Bf16Refusal(isa));
   result.Set("threads", omp_get_num_procs());
   result.Set("threadPinning", Pinning());
   return result;
@@ -34,12 +36,15 @@ Napi::Value JsInfo(const Napi::CallbackInfo& info) {
 Napi::Value JsLayoutPolicy(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string precision = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (precision != "fp32") {
+  if (precision != "fp32" && precision != "bf16") {
     throw ToJsError(env, Error(kCodeInvalidArgument, "",
-                               "Expected 'fp32' for precision but received '" + precision +
-                                   "': the CPU backend computes in fp32 only (tf32/fp16 are CUDA precisions)"));
+                               "Expected 'fp32' or 'bf16' for precision but received '" + precision +
+                                   "' (tf32/fp16 are CUDA precisions)"));
   }
+  const CpuIsa isa = DetectIsa();
+  if (precision == "bf16" && !isa.bf16_native) throw ToJsError(env, Error("E_DEVICE", "", Bf16Refusal(isa), "layoutPolicy"));
   Napi::Object policy = Napi::Object::New(env);
+  // bf16 too: its fp32 steps (the first convolution's input, the classifier's output) keep 4-byte buffers.
   policy.Set("elementBytes", 4);
   policy.Set("channelBlock", DetectIsa().channel_block);
   policy.Set("alignment", 64);

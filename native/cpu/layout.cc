@@ -25,7 +25,16 @@ CpuIsa DetectIsa() {
   }
   // avx512_core and everything above it carry the avx512_core bits; avx512_mic does not.
   if ((isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core) result.channel_block = 16;
+  // avx512_core_amx carries the avx512_core_bf16 bits; avx2_vnni and avx512_core_vnni do not.
+  result.bf16_native = (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
   return result;
+}
+
+std::string Bf16Refusal(const CpuIsa& isa) {
+  return Concat("precision 'bf16' needs a CPU that multiplies bf16 natively (AVX512-BF16: avx512_core_bf16, as on Intel ",
+                "Cooper Lake or AMD Zen 4; or AMX: avx512_core_amx, Sapphire Rapids and later), but oneDNN runs this CPU as '",
+                isa.name, "' (DNNL_MAX_CPU_ISA, when set, lowers it); bf16 would be emulated here, slower than fp32: ",
+                "use precision 'fp32'");
 }
 
 BufferLayout MakeBufferLayout(const PlanBuffer& buffer, int32_t block) {
@@ -49,12 +58,13 @@ static memory::format_tag BlockTag(int32_t block) {
 }
 
 std::string LayoutName(const BufferLayout& layout) {
-  return layout.block == 1 ? "nchw" : Concat("nChw", layout.block, "c");
+  const char* type = layout.data_type == memory::data_type::bf16 ? " bf16" : "";
+  return layout.block == 1 ? Concat("nchw", type) : Concat("nChw", layout.block, "c", type);
 }
 
 memory::desc BufferDesc(const BufferLayout& layout, int32_t n) {
   return DnnlCall("memory::desc(buffer)", [&] {
-    return memory::desc({n, layout.c, layout.h, layout.w}, memory::data_type::f32, BlockTag(layout.block));
+    return memory::desc({n, layout.c, layout.h, layout.w}, layout.data_type, BlockTag(layout.block));
   });
 }
 
@@ -75,6 +85,11 @@ memory::desc TensorDesc(const BufferLayout& layout, const PlanTensor& tensor, in
 }
 
 TensorAccess MakeAccess(uint8_t* arena, const BufferLayout& layout, const PlanTensor& tensor, int32_t n) {
+  if (layout.data_type != memory::data_type::f32) {
+    throw Error(kCodePlan, "", Concat("a plain loop step would read or write a ", LayoutName(layout),
+                                      " buffer; the loops are fp32 only (program.cc keeps their buffers fp32)"),
+                "MakeAccess");
+  }
   TensorAccess a;
   a.base = reinterpret_cast<float*>(arena + layout.offset);
   a.n = n;

@@ -52,6 +52,16 @@ struct CpuProgram::StepExec {
   };
   std::vector<StagedArg> staged_args;
   int64_t staging_bytes = 0;
+  // Converted args (BindConverted): the primitive reads or writes a staging copy in the step's
+  // data type; reorders convert between it and the arena buffer before and after the primitive.
+  struct ConvertedArg {
+    int arg;
+    int64_t offset;  // bytes into the staging buffer
+    memory arena;    // the tensor in the arena, in its buffer's type
+    dnnl::reorder in, out;
+    bool copy_in, copy_out;
+  };
+  std::vector<ConvertedArg> converted;
 };
 
 struct CpuProgram::BatchExec {
@@ -67,8 +77,28 @@ std::atomic<int64_t> g_live_programs{0};
 
 int64_t CpuProgram::LiveCount() { return g_live_programs.load(); }
 
-CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark)
-    : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm), benchmark_(benchmark) {
+Bf16Fp32Steps Bf16Fp32StepsFromEnv() {
+  Bf16Fp32Steps steps;
+  const char* value = std::getenv("INCEPTION_CPU_BF16_FP32");
+  if (value == nullptr) return steps;
+  steps = {false, false};
+  const std::string text(value);
+  if (text == "none") return steps;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    if (item == "first") steps.first = true;
+    else if (item == "classifier") steps.classifier = true;
+    else throw Error(kCodeInvalidArgument, "", Concat("INCEPTION_CPU_BF16_FP32='", text, "': expected 'none' or a comma list of 'first' and 'classifier', got '", item, "'"));
+    start = end + 1;
+  }
+  return steps;
+}
+
+CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark, Precision precision)
+    : plan_(plan), threads_(threads), conv_algorithm_(conv_algorithm), benchmark_(benchmark), precision_(precision) {
+  if (precision_ == Precision::kBf16 && !DetectIsa().bf16_native) throw Error("E_DEVICE", "", Bf16Refusal(DetectIsa()), "compile");
   UseThreads(threads_);
   engine_ = DnnlCall("dnnl::engine(cpu, 0)", [] { return dnnl::engine(dnnl::engine::kind::cpu, 0); });
   stream_ = DnnlCall("dnnl::stream", [&] { return dnnl::stream(engine_); });
@@ -81,9 +111,13 @@ CpuProgram::CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_alg
     const PlanBuffer& b = plan_.buffers[i];
     const int32_t block = static_cast<int32_t>(i) == input_buffer ? 1 : isa.channel_block;
     layouts_.push_back(MakeBufferLayout(b, block));
-    const int64_t needed = static_cast<int64_t>(BufferDesc(layouts_.back(), plan_.batch).get_size());
+  }
+  AssignDataTypes();
+  for (size_t i = 0; i < plan_.buffers.size(); ++i) {
+    const PlanBuffer& b = plan_.buffers[i];
+    const int64_t needed = static_cast<int64_t>(BufferDesc(layouts_[i], plan_.batch).get_size());
     INCEPTION_CHECK_PLAN(needed <= b.bytes, "buffer ", i, " [", b.n, ",", b.c, ",", b.h, ",", b.w, "] needs ", needed,
-                         " bytes in layout ", LayoutName(layouts_.back()), " but the plan reserves ", b.bytes,
+                         " bytes in layout ", LayoutName(layouts_[i]), " but the plan reserves ", b.bytes,
                          " (was the plan made with this backend's layoutPolicy()?)");
     INCEPTION_CHECK_PLAN(b.offset % kAlignment == 0, "buffer ", i, " offset ", b.offset, " is not ", kAlignment,
                          "-byte aligned");
@@ -198,6 +232,68 @@ std::string CpuProgram::ShapesOf(const PlanStep& step) const {
   return s;
 }
 
+// Under bf16: convs and pools compute in bf16 on bf16 buffers, except the steps Bf16Fp32Steps
+// keeps in fp32: the first convolution (its input, the normalised image, would lose all but 8
+// bits; its bf16 output is written through a conversion), and the global pool and classifier,
+// which read the last bf16 features through a conversion and write fp32. The loops (the L2 norm)
+// are fp32 only and so are their buffers: the network's output is always fp32.
+void CpuProgram::AssignDataTypes() {
+  using dt = memory::data_type;
+  compute_types_.assign(plan_.steps.size(), dt::f32);
+  if (precision_ != Precision::kBf16) return;
+  const Bf16Fp32Steps keep = Bf16Fp32StepsFromEnv();
+  const int32_t input_buffer = plan_.tensors[plan_.input].buffer;
+  std::vector<bool> f32_buffer(plan_.buffers.size(), false);
+  f32_buffer[static_cast<size_t>(input_buffer)] = keep.first;
+  for (size_t i = 0; i < plan_.steps.size(); ++i) {
+    const PlanStep& s = plan_.steps[i];
+    bool reads_input = false;
+    for (int32_t t : s.inputs) reads_input = reads_input || plan_.tensors[t].buffer == input_buffer;
+    bool f32 = true, writes_f32 = true;
+    switch (s.op) {
+      case OpKind::kConv2d:
+      case OpKind::kMaxPool2d:
+      case OpKind::kAvgPool2d:
+        f32 = reads_input && keep.first;
+        writes_f32 = false;
+        break;
+      case OpKind::kGlobalAvgPool: f32 = writes_f32 = keep.classifier; break;
+      case OpKind::kLinear: f32 = keep.classifier; break;  // a bf16 linear writes fp32 too
+      default: break;                                      // the fp32 loops
+    }
+    compute_types_[i] = f32 ? dt::f32 : dt::bf16;
+    if (writes_f32) f32_buffer[static_cast<size_t>(plan_.tensors[s.output].buffer)] = true;
+  }
+  for (size_t b = 0; b < layouts_.size(); ++b) layouts_[b].data_type = f32_buffer[b] ? dt::f32 : dt::bf16;
+}
+
+memory::desc CpuProgram::DenseDescAs(int32_t tensor, int32_t n, memory::data_type type) const {
+  const PlanTensor& t = plan_.tensors[tensor];
+  BufferLayout slice = LayoutOf(tensor);
+  slice.c = t.c;
+  slice.padded_c = (int64_t{t.c} + slice.block - 1) / slice.block * slice.block;
+  slice.data_type = type;
+  return BufferDesc(slice, n);
+}
+
+void CpuProgram::BindConverted(StepExec* exec, int arg, int32_t tensor, int32_t n, const memory::desc& staged,
+                               bool copy_in, bool copy_out) {
+  DnnlCall("reorder(fp32 <-> bf16 conversion)", [&] {
+    StepExec::ConvertedArg c;
+    c.arg = arg;
+    c.offset = exec->staging_bytes;
+    c.arena = memory(DescOf(tensor, n), engine_, arena_.get() + LayoutOf(tensor).offset);
+    exec->args[arg] = memory(staged, engine_, DNNL_MEMORY_NONE);  // pointed into staging at run time
+    c.copy_in = copy_in;
+    c.copy_out = copy_out;
+    if (copy_in) c.in = dnnl::reorder(c.arena, exec->args[arg]);
+    if (copy_out) c.out = dnnl::reorder(exec->args[arg], c.arena);
+    exec->converted.push_back(std::move(c));
+    exec->staging_bytes += RoundUp(static_cast<int64_t>(staged.get_size()), kAlignment);
+    return 0;
+  });
+}
+
 bool CpuProgram::IsView(int32_t tensor) const {
   const PlanTensor& t = plan_.tensors[tensor];
   return t.channel_offset != 0 || t.c != layouts_[t.buffer].c;
@@ -252,11 +348,11 @@ memory::desc CpuProgram::StepDesc(int32_t tensor, int32_t n, ViewMode mode) cons
 uint8_t* CpuProgram::ImagePointer(int32_t tensor) const {
   const PlanTensor& t = plan_.tensors[tensor];
   const BufferLayout& l = layouts_[t.buffer];
-  return arena_.get() + l.offset + int64_t{t.channel_offset} * t.h * t.w * static_cast<int64_t>(sizeof(float));
+  return arena_.get() + l.offset + int64_t{t.channel_offset} * t.h * t.w * l.ElementBytes();
 }
 
 int64_t CpuProgram::ImageStride(int32_t tensor) const {
-  return LayoutOf(tensor).ImageElements() * static_cast<int64_t>(sizeof(float));
+  return LayoutOf(tensor).ImageBytes();
 }
 
 CpuProgram::BatchExec& CpuProgram::ExecFor(int32_t n) {
@@ -283,7 +379,7 @@ std::unique_ptr<CpuProgram::BatchExec> CpuProgram::CreateExec(int32_t n) {
         case OpKind::kLinear: exec->steps.push_back(CreateConv(i, step, n)); break;
         case OpKind::kMaxPool2d:
         case OpKind::kAvgPool2d:
-        case OpKind::kGlobalAvgPool: exec->steps.push_back(CreatePool(step, n)); break;
+        case OpKind::kGlobalAvgPool: exec->steps.push_back(CreatePool(i, step, n)); break;
         default: exec->steps.push_back(CreateLoop(i, step, n)); break;
       }
     } catch (Error& e) {
@@ -346,8 +442,16 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   const PlanTensor& out = plan_.tensors[step.output];
   const memory::dims weight_dims = {out.c, in.c, step.kernel[0], step.kernel[1]};
   const ViewMode mode = ModeFor(step, n);
-  const memory::desc src = StepDesc(step.inputs[0], n, mode);
-  const memory::desc dst = StepDesc(step.output, n, mode);
+  const memory::data_type compute = ComputeType(index);
+  memory::desc src = StepDesc(step.inputs[0], n, mode);
+  memory::desc dst = StepDesc(step.output, n, mode);
+  // oneDNN's bf16 convolutions read bf16 and write bf16 or fp32; its fp32 ones are fp32 throughout.
+  const bool convert_src = src.data_type() != compute;
+  const bool convert_dst = compute == memory::data_type::f32 && dst.data_type() != compute;
+  INCEPTION_CHECK_PLAN(mode == ViewMode::kDense || (!convert_src && !convert_dst),
+                       "a step that converts between fp32 and bf16 reads or writes a channel view");
+  if (convert_src) src = DenseDescAs(step.inputs[0], n, compute);
+  if (convert_dst) dst = DenseDescAs(step.output, n, compute);
 
   dnnl::post_ops ops;
   if (step.residual != kNoTensor) ops.append_sum(1.0f);
@@ -357,7 +461,7 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   auto describe = [&](algorithm alg) {
     return dnnl::convolution_forward::desc(
-        prop_kind::forward_inference, alg, src, memory::desc(weight_dims, memory::data_type::f32, memory::format_tag::any),
+        prop_kind::forward_inference, alg, src, memory::desc(weight_dims, compute, memory::format_tag::any),
         memory::desc({out.c}, memory::data_type::f32, memory::format_tag::x), dst, {step.stride[0], step.stride[1]},
         {step.pad[0], step.pad[1]}, {step.pad[0], step.pad[1]});
   };
@@ -380,6 +484,9 @@ CpuProgram::StepExec CpuProgram::CreateConv(size_t index, const PlanStep& step, 
   exec.scratch_desc = pd.scratchpad_desc();
   exec.scratch_bytes = static_cast<int64_t>(exec.scratch_desc.get_size());
   BindSrcDst(&exec, step, n, mode, src, dst);
+  if (convert_src) BindConverted(&exec, DNNL_ARG_SRC, step.inputs[0], n, src, true, false);
+  // A residual sum post-op reads the destination, which the plan filled with the residual first.
+  if (convert_dst) BindConverted(&exec, DNNL_ARG_DST, step.output, n, dst, step.residual != kNoTensor, true);
   exec.args[DNNL_ARG_WEIGHTS] = WeightsFor(index, step, pd.weights_desc());
   exec.args[DNNL_ARG_BIAS] = memory(pd.bias_desc(), engine_, params_a_[index].data());
   return exec;
@@ -548,8 +655,11 @@ void CpuProgram::BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, Vie
   bind(DNNL_ARG_DST, out, dst, step.residual != kNoTensor, true);
 }
 
+// Our own kernels (F(4,7), the small-map weight stream) and oneDNN's Winograd are fp32 only: under
+// bf16 every convolution runs oneDNN's bf16 direct kernels (bench/cpu/README.md, bf16, measures
+// the choice).
 bool CpuProgram::UsesWinograd1d(const PlanStep& step) const {
-  if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
+  if (precision_ != Precision::kFp32 || conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
   const PlanTensor& in = plan_.tensors[step.inputs[0]];
   const PlanTensor& out = plan_.tensors[step.output];
   if (!BlockedInAndOut(step, Winograd1dConv::kBlock) || in.h != out.h || in.w != out.w) return false;
@@ -585,7 +695,7 @@ void CpuProgram::EnsureKernelWorkspace(int64_t bytes) {
 }
 
 bool CpuProgram::MayUseSmallMap(const PlanStep& step) const {
-  if (conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
+  if (precision_ != Precision::kFp32 || conv_algorithm_ != ConvAlgorithm::kAuto || !winograd_isa_ || step.op != OpKind::kConv2d) return false;
   if (!BlockedInAndOut(step, SmallMapConv::kBlock)) return false;
   return SmallMapConv::Supports(SmallMapShapeOf(step), plan_.tensors[step.inputs[0]].channel_offset,
                                 plan_.tensors[step.output].channel_offset);
@@ -624,7 +734,7 @@ CpuProgram::StepExec CpuProgram::CreateSmallMap(size_t index, const PlanStep& st
 }
 
 bool CpuProgram::MayUseWinograd(const PlanStep& step) const {
-  return conv_algorithm_ == ConvAlgorithm::kAuto && winograd_isa_ && step.kernel[0] == 3 && step.kernel[1] == 3 && step.stride[0] == 1 &&
+  return precision_ == Precision::kFp32 && conv_algorithm_ == ConvAlgorithm::kAuto && winograd_isa_ && step.kernel[0] == 3 && step.kernel[1] == 3 && step.stride[0] == 1 &&
          step.stride[1] == 1;
 }
 
@@ -654,11 +764,18 @@ memory CpuProgram::WeightsFor(size_t index, const PlanStep& step, const memory::
   });
 }
 
-CpuProgram::StepExec CpuProgram::CreatePool(const PlanStep& step, int32_t n) {
+CpuProgram::StepExec CpuProgram::CreatePool(size_t index, const PlanStep& step, int32_t n) {
   const PlanTensor& in = plan_.tensors[step.inputs[0]];
   const ViewMode mode = ModeFor(step, n);
-  const memory::desc src = StepDesc(step.inputs[0], n, mode);
-  const memory::desc dst = StepDesc(step.output, n, mode);
+  const memory::data_type compute = ComputeType(index);
+  memory::desc src = StepDesc(step.inputs[0], n, mode);
+  memory::desc dst = StepDesc(step.output, n, mode);
+  const bool convert_src = src.data_type() != compute;
+  const bool convert_dst = dst.data_type() != compute;
+  INCEPTION_CHECK_PLAN(mode == ViewMode::kDense || (!convert_src && !convert_dst),
+                       "a step that converts between fp32 and bf16 reads or writes a channel view");
+  if (convert_src) src = DenseDescAs(step.inputs[0], n, compute);
+  if (convert_dst) dst = DenseDescAs(step.output, n, compute);
   algorithm alg = algorithm::pooling_max;
   memory::dims kernel = {step.kernel[0], step.kernel[1]}, stride = {step.stride[0], step.stride[1]},
                pad = {step.pad[0], step.pad[1]};
@@ -683,6 +800,8 @@ CpuProgram::StepExec CpuProgram::CreatePool(const PlanStep& step, int32_t n) {
   exec.scratch_desc = pd.scratchpad_desc();
   exec.scratch_bytes = static_cast<int64_t>(exec.scratch_desc.get_size());
   BindSrcDst(&exec, step, n, mode, src, dst);
+  if (convert_src) BindConverted(&exec, DNNL_ARG_SRC, step.inputs[0], n, src, true, false);
+  if (convert_dst) BindConverted(&exec, DNNL_ARG_DST, step.output, n, dst, false, true);
   return exec;
 }
 
@@ -734,6 +853,19 @@ void CopyImages(const StagedArg& a, int32_t n, uint8_t* staging, bool into_stagi
     uint8_t* dense = staging + a.offset + image * a.image_bytes;
     if (into_staging) std::memcpy(dense, view, static_cast<size_t>(a.image_bytes));
     else std::memcpy(view, dense, static_cast<size_t>(a.image_bytes));
+  }
+}
+
+template <typename StepExec>
+void RunConverted(StepExec& s, uint8_t* staging, dnnl::stream& stream) {
+  for (auto& c : s.converted) {
+    memory& staged = s.args[c.arg];
+    staged.set_data_handle(staging + c.offset);
+    if (c.copy_in) c.in.execute(stream, {{DNNL_ARG_FROM, c.arena}, {DNNL_ARG_TO, staged}});
+  }
+  s.primitive.execute(stream, s.args);
+  for (auto& c : s.converted) {
+    if (c.copy_out) c.out.execute(stream, {{DNNL_ARG_FROM, s.args[c.arg]}, {DNNL_ARG_TO, c.arena}});
   }
 }
 
@@ -841,7 +973,9 @@ void CpuProgram::Execute(const float* input, int32_t n, float* output, std::vect
 void CpuProgram::ExecuteStep(StepExec& s, int32_t n) {
   if (s.is_primitive) {
     DnnlCall("primitive::execute", [&] {
-      if (s.staged) {
+      if (!s.converted.empty()) {
+        RunConverted(s, staging_.get(), stream_);
+      } else if (s.staged) {
         RunStaged(s, n, staging_.get(), stream_);
       } else if (s.images == 0) {
         s.primitive.execute(stream_, s.args);

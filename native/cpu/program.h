@@ -31,13 +31,29 @@ struct StepImplementation {
 // post-ops, direct elsewhere. kDirect: direct convolution everywhere (no transform rounding).
 enum class ConvAlgorithm { kAuto, kDirect };
 
+// The arithmetic of the program. kBf16 (CPUs with native bf16 only: CpuIsa::bf16_native): convs
+// and pools read and write bf16 activations with bf16 weights and fp32 accumulation (oneDNN's
+// bf16 kernels); the steps Bf16Fp32Steps keeps in fp32 (by default the first convolution, and the
+// global pool, classifier and L2 norm at the end) compute in fp32, converting at their edges.
+enum class Precision { kFp32, kBf16 };
+
+// Which steps stay fp32 under kBf16 (INCEPTION_CPU_BF16_FP32 = a comma list of 'first' and
+// 'classifier', or 'none'; default 'first,classifier'): a knob for measuring each choice.
+struct Bf16Fp32Steps {
+  bool first = true;       // the convolution(s) reading the network input
+  bool classifier = true;  // the global average pool and the linear layer (its output is fp32 either way)
+};
+Bf16Fp32Steps Bf16Fp32StepsFromEnv();
+
 class CpuProgram {
  public:
   // Reads plan.weights (must stay valid during the call), creates the batch-max primitives,
   // reorders the weights, allocates the arena. Throws inception::Error.
   // benchmark: under kAuto, time oneDNN's Winograd kernels for each 3x3 stride-1 conv that has
   // several (WinogradKernel in program.cc) instead of taking oneDNN's first one.
-  CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark);
+  // precision kBf16 throws E_DEVICE on a CPU without native bf16 (Bf16Refusal).
+  CpuProgram(const Plan& plan, int32_t threads, ConvAlgorithm conv_algorithm, bool benchmark,
+             Precision precision = Precision::kFp32);
   ~CpuProgram();
   CpuProgram(const CpuProgram&) = delete;
   CpuProgram& operator=(const CpuProgram&) = delete;
@@ -67,6 +83,7 @@ class CpuProgram {
   int64_t OutputElements(int32_t n) const;
   int32_t threads() const { return threads_; }
   ConvAlgorithm conv_algorithm() const { return conv_algorithm_; }
+  Precision precision() const { return precision_; }
   // oneDNN's scratchpad plus our kernels' workspace (staging copies not counted).
   int64_t workspace_bytes() const { return scratch_bytes_ + kernel_workspace_bytes_; }
   int64_t weight_bytes() const { return weight_bytes_; }
@@ -90,7 +107,7 @@ class CpuProgram {
   dnnl::convolution_forward::primitive_desc WinogradKernel(const dnnl::convolution_forward::desc& winograd,
                                                            const dnnl::primitive_attr& attr, const std::string& key);
   double TimeConv(const dnnl::convolution_forward::primitive_desc& pd);
-  StepExec CreatePool(const PlanStep& step, int32_t n);
+  StepExec CreatePool(size_t index, const PlanStep& step, int32_t n);
   StepExec CreateLoop(size_t index, const PlanStep& step, int32_t n);
   // How a step that reads or writes a channel view runs at batch n (see ModeFor in program.cc).
   enum class ViewMode { kDense, kPerImage, kStaged };
@@ -99,6 +116,16 @@ class CpuProgram {
   void BindSrcDst(StepExec* exec, const PlanStep& step, int32_t n, ViewMode mode, const dnnl::memory::desc& src,
                   const dnnl::memory::desc& dst);
   bool IsView(int32_t tensor) const;
+  // Under kBf16: each step's arithmetic (compute_types_) and each buffer's element type.
+  void AssignDataTypes();
+  dnnl::memory::data_type ComputeType(size_t index) const { return compute_types_[index]; }
+  bool IsF32(int32_t tensor) const { return LayoutOf(tensor).data_type == dnnl::memory::data_type::f32; }
+  // The tensor as a dense descriptor of n images in data type `type` (a conversion's staging copy).
+  dnnl::memory::desc DenseDescAs(int32_t tensor, int32_t n, dnnl::memory::data_type type) const;
+  // Where a primitive step's src or dst buffer has another type than the step computes in: the
+  // arg is pointed at a staging copy in the step's type, converted by reorders around the step.
+  void BindConverted(StepExec* exec, int arg, int32_t tensor, int32_t n, const dnnl::memory::desc& staged, bool copy_in,
+                     bool copy_out);
   // A tensor's channel slice as a dense descriptor of n images (n = 1: one image of a view).
   dnnl::memory::desc SliceDesc(int32_t tensor, int32_t n) const;
   dnnl::memory::desc ImageDesc(int32_t tensor) const { return SliceDesc(tensor, 1); }
@@ -131,6 +158,8 @@ class CpuProgram {
   int32_t threads_;
   ConvAlgorithm conv_algorithm_;
   bool benchmark_;
+  Precision precision_;
+  std::vector<dnnl::memory::data_type> compute_types_;  // per plan step
   bool winograd_isa_ = false;  // the CPU has oneDNN's Winograd kernels (set before any step is created)
   dnnl::engine engine_;
   dnnl::stream stream_;

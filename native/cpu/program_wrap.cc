@@ -50,16 +50,17 @@ class CompileWorker : public PromiseWorker {
  public:
   // weights: the Float32Array plan.weights points into, kept alive while Execute reads it.
   CompileWorker(Napi::Env env, Plan plan, Napi::ObjectReference weights, int32_t threads, ConvAlgorithm conv_algorithm,
-                bool benchmark)
+                bool benchmark, Precision precision)
       : PromiseWorker(env, "inception_cpu.compile"),
         plan_(std::move(plan)),
         threads_(threads),
         conv_algorithm_(conv_algorithm),
         benchmark_(benchmark),
+        precision_(precision),
         weights_(std::move(weights)) {}
   void Execute() override {
     Guard([&] {
-      ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_, conv_algorithm_, benchmark_); });
+      ComputeThread::Instance().Run([&] { program_ = std::make_shared<CpuProgram>(plan_, threads_, conv_algorithm_, benchmark_, precision_); });
     });
   }
   void OnOK() override {
@@ -79,6 +80,7 @@ class CompileWorker : public PromiseWorker {
   int32_t threads_;
   ConvAlgorithm conv_algorithm_;
   bool benchmark_;
+  Precision precision_;
   Napi::ObjectReference weights_;
   std::shared_ptr<CpuProgram> program_;
 };
@@ -308,7 +310,8 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
   try {
     if (info.Length() < 1 || !info[0].IsObject()) {
       throw Error(kCodeInvalidArgument, "",
-                  "Expected compile(plan: Plan, options?: { threads?: number, convolution?: 'auto' | 'direct', benchmark?: boolean })");
+                  "Expected compile(plan: Plan, options?: { threads?: number, convolution?: 'auto' | 'direct', benchmark?: boolean, "
+                  "precision?: 'fp32' | 'bf16' })");
     }
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const int32_t threads = OptionalInt32(options, "threads", omp_get_num_procs(), 1, 1024);
@@ -328,9 +331,21 @@ Napi::Value JsCompile(const Napi::CallbackInfo& info) {
       if (!benchmark_value.IsBoolean()) throw Error(kCodeInvalidArgument, "", "Expected a boolean for benchmark");
       benchmark = benchmark_value.As<Napi::Boolean>().Value();
     }
+    Precision precision = Precision::kFp32;
+    const Napi::Value precision_value = options.Get("precision");
+    if (!precision_value.IsUndefined()) {
+      const std::string name = precision_value.IsString() ? precision_value.As<Napi::String>().Utf8Value() : std::string();
+      if (name == "bf16") {
+        precision = Precision::kBf16;
+        const CpuIsa isa = DetectIsa();
+        if (!isa.bf16_native) throw Error("E_DEVICE", "", Bf16Refusal(isa), "compile");
+      } else if (name != "fp32") {
+        throw Error(kCodeInvalidArgument, "", "Expected 'fp32' or 'bf16' for precision (tf32/fp16 are CUDA precisions)");
+      }
+    }
     Napi::ObjectReference weights;
     Plan plan = PlanFromJs(info[0].As<Napi::Object>(), &weights);
-    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads, conv_algorithm, benchmark);
+    auto* worker = new CompileWorker(env, std::move(plan), std::move(weights), threads, conv_algorithm, benchmark, precision);
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;

@@ -6,7 +6,7 @@
  */
 import type { CpuBenchResult } from './cpu-bench';
 
-const COLOURS: Readonly<Record<string, string>> = { ours: '#1f77b4', 'ort-folded': '#ff7f0e', 'ort-unfolded': '#bbbbbb' };
+const COLOURS: Readonly<Record<string, string>> = { ours: '#1f77b4', 'ours-bf16': '#2ca02c', 'ort-folded': '#ff7f0e', 'ort-unfolded': '#bbbbbb' };
 
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

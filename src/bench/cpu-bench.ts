@@ -21,6 +21,11 @@ export interface CpuBenchOptions {
   readonly threads: number;
   /** Ours: how 3x3 stride-1 convolutions run (SessionOptions.convolution). Default 'auto'. */
   readonly convolution?: ConvolutionAlgorithm;
+  /**
+   * 'bf16': also time ours under precision 'bf16' (engine 'ours-bf16', another computation) next
+   * to ours in fp32 and onnxruntime in fp32. Default 'fp32' (ours in fp32 only).
+   */
+  readonly precision?: 'fp32' | 'bf16';
   /** Also time onnxruntime on the unfolded (checkpoint) graph. */
   readonly unfolded: boolean;
   /**
@@ -59,6 +64,9 @@ export interface BenchRow {
   readonly oursOverOrt: number;
   /** The median of the per-iteration ratios onnxruntime ms / ours ms (pairedSpeedup). Absent in older results. */
   readonly pairedOursOverOrt?: number;
+  /** With precision 'bf16': ours-bf16 images/s over ours (fp32) images/s, and the paired median of fp32 ms / bf16 ms. */
+  readonly bf16OverFp32?: number;
+  readonly pairedBf16OverFp32?: number;
 }
 
 export interface CpuBenchResult {
@@ -68,7 +76,7 @@ export interface CpuBenchResult {
    * threadPinning: how our oneDNN team was placed, read after the runs (NativeCpuInfo.threadPinning);
    * runsPerTurn: CpuBenchOptions.runsPerTurn. Both absent in older results (runsPerTurn then 1).
    */
-  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; runsPerTurn?: number; interleaved: true; ortOptions: Record<string, unknown>; threadPinning?: string };
+  readonly settings: { iterations: number; warmup: number; threads: number; convolution: ConvolutionAlgorithm; settleMs: number; runsPerTurn?: number; interleaved: true; ortOptions: Record<string, unknown>; threadPinning?: string; precision?: 'fp32' | 'bf16' };
   readonly rows: readonly BenchRow[];
   /** 1-minute load average when the run finished (compare with machine.loadAverage1m at the start). */
   readonly loadAverage1mAtEnd: number;
@@ -105,9 +113,13 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   for (const model of options.models) {
     const def = getModel(model);
     const size = options.inputSize ?? def.preprocessing.inputSize;
-        const engines: BenchEngine[] = [];
+    const engines: BenchEngine[] = [];
     try {
       // Each of these takes seconds (up to a minute for the unfolded export on two cores): say which runs.
+      if (options.precision === 'bf16') {
+        progress(`${model} at ${size}x${size}: compiling ours in bf16 for batches up to ${maxBatch}\n`, false);
+        engines.push(await oursEngine(model, size, maxBatch, options.threads, options.convolution ?? 'auto', 'bf16'));
+      }
       progress(`${model} at ${size}x${size}: compiling ours for batches up to ${maxBatch}\n`, false);
       engines.push(await oursEngine(model, size, maxBatch, options.threads, options.convolution ?? 'auto'));
       progress(`${model}: exporting the folded ONNX graph and creating its onnxruntime session\n`, false);
@@ -143,6 +155,8 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
         const folded = results.find((r) => r.engine === 'ort-folded')!;
         const oursIndex = engines.findIndex((engine) => engine.name === 'ours');
         const foldedIndex = engines.findIndex((engine) => engine.name === 'ort-folded');
+        const bf16Index = engines.findIndex((engine) => engine.name === 'ours-bf16');
+        const bf16 = bf16Index < 0 ? undefined : results[bf16Index]!;
         const row: BenchRow = {
           model,
           inputSize: size,
@@ -150,9 +164,11 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
           engines: results,
           oursOverOrt: ours.imagesPerSecond / folded.imagesPerSecond,
           pairedOursOverOrt: pairedSpeedup(samples[oursIndex]!, samples[foldedIndex]!),
+          ...(bf16 === undefined ? {} : { bf16OverFp32: bf16.imagesPerSecond / ours.imagesPerSecond, pairedBf16OverFp32: pairedSpeedup(samples[bf16Index]!, samples[oursIndex]!) }),
         };
         rows.push(row);
-        progress(`${model} batch ${batch}: ${results.map((r) => `${r.engine} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.p50Ms.toFixed(1)} ms)`).join(', ')}; ours/ort ${row.oursOverOrt.toFixed(2)} (paired ${row.pairedOursOverOrt!.toFixed(2)})\n`, false);
+        const bf16Text = row.bf16OverFp32 === undefined ? '' : `; bf16/fp32 ${row.bf16OverFp32.toFixed(2)} (paired ${row.pairedBf16OverFp32!.toFixed(2)})`;
+        progress(`${model} batch ${batch}: ${results.map((r) => `${r.engine} ${r.imagesPerSecond.toFixed(2)} img/s (p50 ${r.p50Ms.toFixed(1)} ms)`).join(', ')}; ours/ort ${row.oursOverOrt.toFixed(2)} (paired ${row.pairedOursOverOrt!.toFixed(2)})${bf16Text}\n`, false);
       }
     } finally {
       for (const engine of engines) await engine.dispose();
@@ -161,7 +177,7 @@ export async function runCpuBenchmark(options: CpuBenchOptions): Promise<CpuBenc
   return {
     kind: 'cpu-benchmark',
     machine,
-    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, runsPerTurn, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS }, threadPinning: loadCpuModule().info().threadPinning },
+    settings: { iterations: options.iterations, warmup: options.warmup, threads: options.threads, convolution: options.convolution ?? 'auto', settleMs, runsPerTurn, interleaved: true, ortOptions: { intraOpNumThreads: options.threads, ...ORT_OPTIONS }, threadPinning: loadCpuModule().info().threadPinning, precision: options.precision ?? 'fp32' },
     rows,
     loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] ?? NaN,
   };

@@ -11,7 +11,8 @@ import type { ConvolutionAlgorithm } from '../runtime/backend';
 import { createSession } from '../runtime/session';
 import { syntheticWeights } from '../weights/synthetic';
 
-export type EngineName = 'ours' | 'ort-folded' | 'ort-unfolded';
+/** 'ours-bf16': ours under precision 'bf16', another computation (bf16 activations and weights, fp32 accumulation). */
+export type EngineName = 'ours' | 'ours-bf16' | 'ort-folded' | 'ort-unfolded';
 
 export interface BenchEngine {
   readonly name: EngineName;
@@ -40,10 +41,11 @@ export async function oursEngine(
   maxBatch: number,
   threads: number,
   convolution: ConvolutionAlgorithm = 'auto',
+  precision: 'fp32' | 'bf16' = 'fp32',
 ): Promise<BenchEngine> {
-  const session = await createSession({ model, weights: { synthetic: 'plain' }, device: 'cpu', inputSize: size, maxBatch, threads, convolution });
+  const session = await createSession({ model, weights: { synthetic: 'plain' }, device: 'cpu', inputSize: size, maxBatch, threads, convolution, precision });
   return {
-    name: 'ours',
+    name: precision === 'bf16' ? 'ours-bf16' : 'ours',
     run: (input, n) => session.run(input, [n, 3, size, size]),
     dispose: () => session.dispose(),
   };

@@ -28,6 +28,8 @@ export interface ProfileOptions {
   readonly hot?: boolean;
   /** Told each phase as it starts (compile, per-step timing, whole runs, the peak), a line each. */
   readonly progress?: (line: string) => void;
+  /** 'bf16': the program under precision 'bf16' (native bf16 CPUs only). Default 'fp32'. */
+  readonly precision?: 'fp32' | 'bf16';
 }
 
 export interface ProfiledStep {
@@ -59,6 +61,8 @@ export interface ProfileReport {
   readonly threads: number;
   /** Absent in reports written before the option existed (those ran direct everywhere). */
   readonly convolution?: ConvolutionAlgorithm;
+  /** Absent in reports written before bf16 existed (those ran fp32). */
+  readonly precision?: 'fp32' | 'bf16';
   readonly repeats: number;
   readonly peak: CpuPeak;
   /** max(matmul, 1x1 conv, 3x3 conv) GFLOP/s: the yardstick for every fraction of peak. */
@@ -115,11 +119,12 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
   const backend = loadCpuBackend();
   const graph = def.build({ batch: options.batch, height: size, width: size });
   const optimised = optimize(graph, syntheticWeights(def, 'plain'));
-  const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy('fp32'));
+  const precision = options.precision ?? 'fp32';
+  const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(precision));
   const convolution = options.convolution ?? 'auto';
   const progress = options.progress ?? (() => undefined);
   progress(`compiling ${plan.steps.length} steps`);
-  const program = (await backend.compile(plan, { precision: 'fp32', threads: options.threads, convolution })) as CpuProgram;
+  const program = (await backend.compile(plan, { precision, threads: options.threads, convolution })) as CpuProgram;
   let timings;
   const runs: number[] = [];
   try {
@@ -166,6 +171,7 @@ export async function profileCpu(options: ProfileOptions): Promise<ProfileReport
     batch: options.batch,
     threads: options.threads,
     convolution,
+    precision,
     repeats: options.repeats,
     peak,
     peakGflops,
@@ -188,7 +194,8 @@ export function formatProfile(report: ProfileReport, top = 25): string {
   const lines: string[] = [];
   const p = report.peak;
   const convolution = report.convolution === 'auto' ? `convolutions 'auto' (${AUTO_CONVOLUTION_SUMMARY})` : "convolutions 'direct'";
-  lines.push(`${report.model} ${report.inputSize}x${report.inputSize} batch ${report.batch}, ${report.threads} threads, ${convolution}, median of ${report.repeats} runs (${report.machine.cpuModel}, ${report.machine.isa}, load ${report.machine.loadAverage1m.toFixed(2)})`);
+  const precision = report.precision === 'bf16' ? ", precision 'bf16' (oneDNN's bf16 direct kernels for every conv but the first; the first conv, global pool and classifier in fp32; the fp32 peak below is not bf16's)" : '';
+  lines.push(`${report.model} ${report.inputSize}x${report.inputSize} batch ${report.batch}, ${report.threads} threads, ${convolution}${precision}, median of ${report.repeats} runs (${report.machine.cpuModel}, ${report.machine.isa}, load ${report.machine.loadAverage1m.toFixed(2)})`);
   lines.push(
     `measured fp32 peak: ${report.peakGflops.toFixed(1)} GFLOP/s, the best of a oneDNN matmul ${p.m}x${p.k}x${p.n} (${p.impl}): ${p.gflops.toFixed(1)}, ` +
       `a 1x1 conv ${p.conv1x1Channels}->${p.conv1x1Channels} on ${p.conv1x1Size}x${p.conv1x1Size} (${p.conv1x1Impl}): ${p.conv1x1Gflops.toFixed(1)} ` +

@@ -123,7 +123,7 @@ export function parseWeights(value: string, command: string, sha256?: string): S
   return { url: value, sha256: sha256.toLowerCase() };
 }
 
-const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16', 'bf16'];
 
 /** A tag of another model, an unknown tag that is no file, or a URL that is not https: a bad command line. */
 export function checkWeightsReference(weights: SessionOptions['weights'], model: ModelName, command: string): void {
@@ -160,10 +160,13 @@ export function sessionOptions(parsed: Parsed, command: string): Omit<SessionOpt
   const cpu = device === 'cpu';
   const precision = optional('precision');
   if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision)) {
-    throw new UsageError(`--precision ${precision}: use fp32, tf32 or fp16`, command);
+    throw new UsageError(`--precision ${precision}: use fp32, bf16 (CPU), tf32 or fp16 (cuda)`, command);
   }
-  if (cpu && precision !== undefined && precision !== 'fp32') {
-    throw new UsageError(`--precision ${precision} needs --device cuda; the CPU backend runs fp32 only`, command);
+  if (cpu && precision !== undefined && precision !== 'fp32' && precision !== 'bf16') {
+    throw new UsageError(`--precision ${precision} needs --device cuda; the CPU backend runs fp32 or bf16`, command);
+  }
+  if (!cpu && precision === 'bf16') {
+    throw new UsageError('--precision bf16 is for --device cpu (CPUs with AVX512-BF16 or AMX); on cuda use fp16, tf32 or fp32', command);
   }
   const convolution = optional('convolution');
   if (convolution !== undefined) {

@@ -43,6 +43,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
       warmup: { type: 'string' },
       threads: { type: 'string' },
       convolution: { type: 'string' },
+      precision: { type: 'string' },
       'input-size': { type: 'string' },
       'settle-ms': { type: 'string' },
       'runs-per-turn': { type: 'string' },
@@ -67,7 +68,12 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
   const settleText = str(parsed, 'settle-ms');
   if (settleText !== undefined && !/^[0-9]+$/.test(settleText)) throw new UsageError(`--settle-ms expects a non-negative integer, got '${settleText}'`, 'bench');
 
+  const precision = str(parsed, 'precision') ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') {
+    throw new UsageError(`--precision ${precision}: the CPU benchmark runs fp32 (default) or bf16 (ours in bf16 next to ours and onnxruntime in fp32)`, 'bench');
+  }
   const result = await runCpuBenchmark({
+    precision,
     models,
     batches,
     iterations,

@@ -8,7 +8,8 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
                           'synthetic:plain'): fixture weights, outputs are meaningless
       --weights-sha256 H  with --weights URL: the sha256 the download must have
   -d, --device D          cpu (default) | cuda | cuda:N
-      --precision P       fp32 (default) | tf32 | fp16 (tf32/fp16: cuda only)
+      --precision P       fp32 (default) | tf32 | fp16 (cuda only) | bf16 (cpu only, on CPUs
+                          with AVX512-BF16 or AMX: bf16 weights and activations, fp32 sums)
       --max-batch N       largest batch per run (default 8); bigger inputs are split
       --threads N         cpu threads (default: all cores)
       --convolution A     cpu: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
@@ -188,6 +189,8 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
       --convolution A     ours: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
                           has a kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream
                           for convs on maps of at most 12 output pixels) | direct
+      --precision P       fp32 (default) | bf16: also ours in bf16 (another computation: bf16
+                          weights and activations, fp32 sums), next to ours and onnxruntime in fp32
       --input-size S      square input size for every model (default each model's own)
       --settle-ms MS      idle time before every turn, untimed (default 50): lets the other
                           engine's spinning threads go idle so they do not slow this run
@@ -214,7 +217,7 @@ Synthetic weights; the numbers do not depend on weight values.
   -m, --model NAME        inception_v4 | inception_resnet_v2 | inception_resnet_v1
   -b, --batch B           batch size (default 1)
   -n, --repeats N         timed runs (default 5 on cpu, 20 on cuda)
-      --precision P       cuda: fp32 (default) | tf32 | fp16
+      --precision P       cuda: fp32 (default) | tf32 | fp16; cpu: fp32 (default) | bf16
       --streams N         cuda: branch streams 1..4 (default 1)
       --threads N         threads (default: all cores)
       --convolution A     auto (default: Winograd for 3x3 stride-1 convs where oneDNN has a

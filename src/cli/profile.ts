@@ -40,8 +40,10 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   if (printedHelp(parsed, 'profile', io)) return EXIT_OK;
   const deviceText = parsed.values.device;
   if (typeof deviceText === 'string' && deviceText.startsWith('cuda')) return profileCudaCommand(parsed, io, command, deviceText);
-  if (parsed.values.precision !== undefined || parsed.values.streams !== undefined) {
-    throw new UsageError('--precision and --streams apply to --device cuda only', command);
+  if (parsed.values.streams !== undefined) throw new UsageError('--streams applies to --device cuda only', command);
+  const cpuPrecision = parsed.values.precision ?? 'fp32';
+  if (cpuPrecision !== 'fp32' && cpuPrecision !== 'bf16') {
+    throw new UsageError(`--precision ${String(cpuPrecision)}: the CPU profile runs fp32 (default) or bf16 (tf32 and fp16 are cuda precisions)`, command);
   }
   const hot = parsed.values.hot === true;
   checkDevice(parsed, command);
@@ -55,7 +57,7 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   const convolution = parseConvolution(typeof parsed.values.convolution === 'string' ? parsed.values.convolution : undefined, command);
   io.stderr(`profiling ${model} batch ${batch} (${repeats} timed runs after a warm-up), then the fp32 peak...\n`);
   const progress = (line: string): void => io.stderr(`  ${line}...\n`);
-  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, progress, ...(inputSize === undefined ? {} : { inputSize }) });
+  const report = await profileCpu({ model, batch, threads, repeats, convolution, hot, progress, precision: cpuPrecision, ...(inputSize === undefined ? {} : { inputSize }) });
   io.stdout(formatProfile(report, top));
   await writeJson(parsed.values.json, report, io);
   return EXIT_OK;

@@ -2,7 +2,7 @@
  * The oneDNN CPU backend (inception_cpu.node) behind the runtime's Backend seam.
  * The module is loaded on first use only; cpuBackendInfo() never throws.
  */
-import { InvalidArgumentError, invalidParam } from '../errors';
+import { DeviceError, InvalidArgumentError, invalidParam } from '../errors';
 import type { LayoutPolicy, Plan } from '../plan/types';
 import { type Backend, type BackendInfo, type CompileOptions, CONVOLUTION_ALGORITHMS, type ConvolutionAlgorithm, type Precision, type Program } from '../runtime/backend';
 import { loadedModulePath, loadNativeModule, type NativeModuleBase } from './binding';
@@ -73,6 +73,10 @@ export interface NativeCpuInfo {
   readonly onednn: string;
   readonly isa: string;
   readonly channelBlock: number;
+  /** The CPU multiplies bf16 natively (oneDNN's ISA is avx512_core_bf16 or avx512_core_amx). */
+  readonly bf16Native: boolean;
+  /** When bf16Native is false: why precision 'bf16' is refused, naming the ISA and what is needed. */
+  readonly bf16Refusal?: string;
   readonly threads: number;
   /**
    * How the oneDNN thread team is placed (native/cpu/thread_team.h): e.g. '2 threads pinned to
@@ -86,6 +90,8 @@ interface NativeCompileOptions {
   convolution?: ConvolutionAlgorithm;
   /** Default true: time oneDNN's kernels for each 3x3 stride-1 conv under 'auto' (program.cc WinogradKernel). */
   benchmark?: boolean;
+  /** Default 'fp32'. 'bf16': bf16 activations and weights, fp32 accumulation (native bf16 CPUs only). */
+  precision?: 'fp32' | 'bf16';
 }
 
 export interface NativeCpuModule extends NativeModuleBase {
@@ -139,12 +145,21 @@ export async function measureCpuPeak(options: { size?: number; threads?: number;
   return nativeCall(() => native.peakGflops(options));
 }
 
-function checkOptions(options: CompileOptions): NativeCompileOptions {
-  if (options.precision !== 'fp32') {
-    throw new InvalidArgumentError(
-      `Expected 'fp32' for precision but received '${String(options.precision)}': the CPU backend computes in fp32 only`,
-    );
+/**
+ * Refuses precision 'bf16' on a CPU without native bf16 (oneDNN would emulate it, slower than
+ * fp32): a DeviceError naming the CPU's ISA and what is needed. Never falls back to fp32.
+ */
+export function checkCpuPrecision(precision: Precision, info: Pick<NativeCpuInfo, 'isa' | 'bf16Native' | 'bf16Refusal'>): void {
+  if (precision !== 'fp32' && precision !== 'bf16') {
+    throw new InvalidArgumentError(`Expected 'fp32' or 'bf16' for precision but received '${String(precision)}': tf32 and fp16 are CUDA precisions`);
   }
+  if (precision === 'bf16' && !info.bf16Native) {
+    throw new DeviceError(info.bf16Refusal ?? `precision 'bf16' needs a CPU with AVX512-BF16 or AMX, but oneDNN runs this CPU as '${info.isa}'; use precision 'fp32'`);
+  }
+}
+
+function checkOptions(options: CompileOptions, info: NativeCpuInfo): NativeCompileOptions {
+  checkCpuPrecision(options.precision, info);
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
     throw invalidParam('threads', 'an integer between 1 and 1024', options.threads);
   }
@@ -153,6 +168,7 @@ function checkOptions(options: CompileOptions): NativeCompileOptions {
   }
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
   return {
+    precision: options.precision as 'fp32' | 'bf16',
     ...(options.threads === undefined ? {} : { threads: options.threads }),
     ...(options.convolution === undefined ? {} : { convolution: options.convolution }),
     ...(options.benchmark === undefined ? {} : { benchmark: options.benchmark }),
@@ -165,6 +181,7 @@ export function loadCpuBackend(): Backend {
     kind: 'cpu',
     info: () => cpuBackendInfo(),
     layoutPolicy(precision: Precision): LayoutPolicy {
+      checkCpuPrecision(precision, native.info());
       try {
         return native.layoutPolicy(precision);
       } catch (error) {
@@ -172,7 +189,7 @@ export function loadCpuBackend(): Backend {
       }
     },
     async compile(plan: Plan, options: CompileOptions): Promise<CpuProgram> {
-      const nativeOptions = checkOptions(options);
+      const nativeOptions = checkOptions(options, native.info());
       const program = await nativeCall(() => native.compile(plan, nativeOptions));
       return new CpuProgramImpl(program, plan);
     },
@@ -186,7 +203,7 @@ export function cpuBackendInfo(): BackendInfo {
     return {
       name: 'cpu',
       available: true,
-      versions: { onednn: info.onednn, isa: info.isa },
+      versions: { onednn: info.onednn, isa: info.isa, bf16: info.bf16Native ? `native (${info.isa})` : 'not native: fp32 only' },
       devices: [{ index: 0, name: `CPU (${info.isa}, ${info.threads} threads)` }],
       module: loadedModulePath('inception_cpu'),
     };

@@ -8,7 +8,10 @@
 import type { LayoutPolicy, Plan } from '../plan/types';
 
 export type DeviceKind = 'cpu' | 'cuda';
-export type Precision = 'fp32' | 'tf32' | 'fp16';
+/** 'fp32' everywhere; 'tf32' and 'fp16' on CUDA; 'bf16' on CPUs with native bf16 (AVX512-BF16 or AMX). */
+export type Precision = CudaPrecision | 'bf16';
+/** The precisions the CUDA backend runs. */
+export type CudaPrecision = 'fp32' | 'tf32' | 'fp16';
 /**
  * How the CPU backend computes convolutions. 'auto': Winograd (oneDNN's F(4x4,3x3) or F(2x2,3x3)
  * kernels for 3x3 stride-1 wherever oneDNN has one for the shape; on AVX-512, our 1-D F(4,7) for

@@ -31,7 +31,7 @@ export interface SessionOptions {
   readonly onProgress?: ProgressListener;
   /** Default 'cpu'. 'cuda' = 'cuda:0'. */
   readonly device?: DeviceName;
-  /** Default 'fp32'; the CPU backend runs fp32 only. */
+  /** Default 'fp32'. 'tf32' | 'fp16': cuda only; 'bf16': cpu only, on CPUs with native bf16 (AVX512-BF16 or AMX). */
   readonly precision?: Precision;
   /** Largest batch one run accepts; memory is planned for it. Default 8. */
   readonly maxBatch?: number;
@@ -118,7 +118,7 @@ export const MAX_INPUT_SIDE = 4096;
 export const MAX_THREADS = 1024;
 
 const KNOWN_KEYS: readonly string[] = ['model', 'weights', 'onProgress', 'device', 'precision', 'maxBatch', 'inputSize', 'threads', 'convolution', 'head', 'streams', 'benchmark', 'deterministic'];
-const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'tf32', 'fp16', 'bf16'];
 const PROFILES: readonly SyntheticProfile[] = ['dcfree', 'plain'];
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -221,10 +221,13 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 
   const precision = options.precision ?? 'fp32';
   if (typeof precision !== 'string' || !(PRECISIONS as readonly string[]).includes(precision)) {
-    throw invalidParam('precision', "one of 'fp32', 'tf32', 'fp16'", precision);
+    throw invalidParam('precision', "one of 'fp32', 'tf32', 'fp16', 'bf16'", precision);
   }
-  if (device.kind === 'cpu' && precision !== 'fp32') {
-    throw new InvalidArgumentError(`precision '${precision}' needs device 'cuda'; the CPU backend runs 'fp32' only`);
+  if (device.kind === 'cpu' && precision !== 'fp32' && precision !== 'bf16') {
+    throw new InvalidArgumentError(`precision '${precision}' needs device 'cuda'; the CPU backend runs 'fp32' or 'bf16'`);
+  }
+  if (device.kind === 'cuda' && precision === 'bf16') {
+    throw new InvalidArgumentError("precision 'bf16' is for device 'cpu' (CPUs with AVX512-BF16 or AMX); on 'cuda' use 'fp16', 'tf32' or 'fp32'");
   }
 
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;

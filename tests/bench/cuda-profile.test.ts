@@ -76,7 +76,8 @@ describe('profile --device cuda', () => {
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--threads', '2'], /--threads applies to --device cpu only/],
       [['profile', '--device', 'cuda', '--model', 'inception_v4', '--convolution', 'direct'], /--convolution applies to --device cpu only/],
       [['profile', '--device', 'cuda:x', '--model', 'inception_v4'], /--device cuda:x: use cpu, cuda or cuda:N/],
-      [['profile', '--model', 'inception_v4', '--precision', 'fp16'], /--precision and --streams apply to --device cuda only/],
+      [['profile', '--model', 'inception_v4', '--precision', 'fp16'], /--precision fp16: the CPU profile runs fp32 \(default\) or bf16 \(tf32 and fp16 are cuda precisions\)/],
+      [['profile', '--model', 'inception_v4', '--streams', '2'], /--streams applies to --device cuda only/],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(...argv);

@@ -83,3 +83,33 @@ describe('benchmark statistics and reports', () => {
     expect(isReferenceImpl('loop')).toBe(false);
   });
 });
+
+describe('the bf16 benchmark report', () => {
+  const bf16Result: CpuBenchResult = {
+    ...result,
+    settings: { ...result.settings, precision: 'bf16' },
+    rows: [
+      {
+        ...result.rows[0]!,
+        engines: [{ engine: 'ours-bf16', iterations: 3, meanMs: 60, p50Ms: 50, p90Ms: 70, minMs: 45, maxMs: 70, imagesPerSecond: 160 }, ...result.rows[0]!.engines],
+        bf16OverFp32: 2,
+        pairedBf16OverFp32: 1.95,
+      },
+    ],
+  };
+
+  it('labels ours-bf16 as another computation and puts it next to ours and onnxruntime in fp32', () => {
+    const md = markdownReport(bf16Result);
+    expect(md).toContain("| precision | ours-bf16: 'bf16' (another computation); ours and onnxruntime: fp32 |");
+    expect(md).toContain('**ours-bf16 is another computation**');
+    expect(md).toContain('| model | batch | ours-bf16 img/s | ours (fp32) img/s | ort-folded (fp32) img/s | bf16 / fp32 | paired |');
+    expect(md).toContain('| inception_v4 | 8 | 160.00 | 80.00 | 40.00 | 2.00 | 1.95 |');
+    expect(benchmarkSvg(bf16Result)).toContain('ours-bf16');
+  });
+
+  it('an fp32 report has no bf16 table', () => {
+    const md = markdownReport(result);
+    expect(md).not.toContain('ours-bf16');
+    expect(md).not.toContain('| precision |');
+  });
+});

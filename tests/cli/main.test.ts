@@ -56,8 +56,9 @@ describe('CLI usage and errors', () => {
       // Any value the command line got wrong exits 2, in the flags' own terms (not the API's field names).
       [['predict', '--model', 'inception_v5', '--weights', 'synthetic', 'a.jpg'], 'error: --model inception_v5: unknown model; use one of: inception_v4, inception_resnet_v2, inception_resnet_v1'],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'gpu', 'a.jpg'], "error: --device gpu: use cpu, cuda or cuda:N (N = the GPU's ordinal, e.g. cuda:1)"],
-      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp16', 'a.jpg'], 'error: --precision fp16 needs --device cuda; the CPU backend runs fp32 only'],
-      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp8', 'a.jpg'], 'error: --precision fp8: use fp32, tf32 or fp16'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp16', 'a.jpg'], 'error: --precision fp16 needs --device cuda; the CPU backend runs fp32 or bf16'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--device', 'cuda', '--precision', 'bf16', 'a.jpg'], 'error: --precision bf16 is for --device cpu (CPUs with AVX512-BF16 or AMX); on cuda use fp16, tf32 or fp32'],
+      [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--precision', 'fp8', 'a.jpg'], 'error: --precision fp8: use fp32, bf16 (CPU), tf32 or fp16 (cuda)'],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--convolution', 'fast', 'a.jpg'], "error: --convolution expects 'auto' or 'direct', got 'fast'"],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--top-k', '2000', 'a.jpg'], "error: --top-k expects an integer from 1 to 1000, got '2000'"],
       [['predict', '--model', 'inception_v4', '--weights', 'synthetic', '--top-k', '0', 'a.jpg'], "error: --top-k expects a positive integer, got '0'"],

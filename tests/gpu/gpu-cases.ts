@@ -7,7 +7,7 @@
  * accumulating over 2-3 ops, bound 1e-2).
  */
 import type { Plan } from '../../src/plan/types';
-import type { Backend, Precision } from '../../src/runtime/backend';
+import type { Backend, CudaPrecision } from '../../src/runtime/backend';
 import type { LayoutPolicy } from '../../src/plan/types';
 import {
   type RefTensor,
@@ -24,7 +24,7 @@ import {
 } from '../helpers/reference';
 import { GpuPlanBuilder, randomValues, relL2 } from './gpu-plan';
 
-export const OP_BOUNDS: Readonly<Record<Precision, number>> = { fp32: 1e-5, tf32: 5e-3, fp16: 1e-2 };
+export const OP_BOUNDS: Readonly<Record<CudaPrecision, number>> = { fp32: 1e-5, tf32: 5e-3, fp16: 1e-2 };
 
 export interface BuiltCase {
   readonly plan: Plan;
@@ -42,7 +42,7 @@ export interface OpCase {
 
 export interface CaseResult {
   readonly name: string;
-  readonly precision: Precision;
+  readonly precision: CudaPrecision;
   readonly force: string;
   readonly n: number;
   readonly relL2: number;
@@ -264,7 +264,7 @@ export const OP_CASES: readonly OpCase[] = [
 ];
 
 /** Compiles and runs one case; never throws (failures are results). */
-export async function runOpCase(backend: Backend, c: OpCase, precision: Precision, force = ''): Promise<CaseResult[]> {
+export async function runOpCase(backend: Backend, c: OpCase, precision: CudaPrecision, force = ''): Promise<CaseResult[]> {
   const bound = OP_BOUNDS[precision];
   const saved = process.env.INCEPTION_CUDA_FORCE;
   const results: CaseResult[] = [];
@@ -301,7 +301,7 @@ export async function runOpCase(backend: Backend, c: OpCase, precision: Precisio
 }
 
 /** Every case at one precision (optionally with the fallback paths forced). */
-export async function runOpCases(backend: Backend, precision: Precision, force = ''): Promise<CaseResult[]> {
+export async function runOpCases(backend: Backend, precision: CudaPrecision, force = ''): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
   for (const c of OP_CASES) out.push(...(await runOpCase(backend, c, precision, force)));
   return out;

@@ -15,7 +15,7 @@ import type { ModelName } from '../../src/models/types';
 import type { CudaConvChoice } from '../../src/native/cuda-backend';
 import { optimize } from '../../src/optimize/index';
 import { lowerToPlan } from '../../src/plan/lower';
-import type { Backend, Precision } from '../../src/runtime/backend';
+import type { Backend, CudaPrecision } from '../../src/runtime/backend';
 import { generateInput, type Profile } from '../../src/weights/synthetic';
 
 export const NETWORK_CASES: Readonly<Record<ModelName, readonly (readonly [number, number])[]>> = {
@@ -29,7 +29,7 @@ export const REDUCED_BOUNDS: Readonly<Record<'tf32' | 'fp16', Tolerance>> = {
   fp16: { rel_l2: 1e-2, max_abs_over_max_ref: 2e-2, top1_gap_factor: 2 },
 };
 
-export function networkBound(fixtures: string, model: ModelName, profile: Profile, precision: Precision): Tolerance {
+export function networkBound(fixtures: string, model: ModelName, profile: Profile, precision: CudaPrecision): Tolerance {
   if (precision !== 'fp32') return REDUCED_BOUNDS[precision];
   const tolerances = JSON.parse(readFileSync(join(fixtures, 'tolerances.json'), 'utf8')) as { profiles: Record<Profile, Record<ModelName, Tolerance>> };
   return tolerances.profiles[profile][model];
@@ -53,7 +53,7 @@ export async function runNetworkCase(
   weights: WeightStore,
   n: number,
   size: number,
-  precision: Precision,
+  precision: CudaPrecision,
   benchmark = false,
 ): Promise<NetworkRun> {
   const graph = getModel(model).build({ batch: n, height: size, width: size });

@@ -5,14 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cudaBackendInfo, loadCudaBackend } from '../../src/native/cuda-backend';
-import type { Precision } from '../../src/runtime/backend';
+import type { CudaPrecision } from '../../src/runtime/backend';
 import { OP_CASES, runOpCase } from './gpu-cases';
 
 const info = cudaBackendInfo();
 const hasCuda = info.available;
 const skipReason = hasCuda ? '' : ` (skipped: no CUDA device: ${(info.reason ?? '').replace(/\n/g, ' ')})`;
 
-const precisions: readonly Precision[] = ['fp32', 'tf32', 'fp16'];
+const precisions: readonly CudaPrecision[] = ['fp32', 'tf32', 'fp16'];
 const forced = ['', 'split-conv,scratch-views,pool-kernel'];
 
 if (!hasCuda) console.warn(`[skip] tests/gpu/ops${skipReason}`);
