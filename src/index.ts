@@ -35,5 +35,6 @@ export {
   QueueFullError,
   RequestTimeoutError,
   RequestAbortedError,
+  MemoryLimitError,
   type ErrorCode,
 } from './errors';

@@ -100,12 +100,20 @@ ${SESSION_HELP}
   -i, --input FILE        input .npy
   -o, --output FILE       output .npy
 `,
-  info: `usage: inception-cudnn info [--json]
+  info: `usage: inception-cudnn info [--json] [--model NAME [--max-batch N] [--input-size S] [--threads N]]
 
-Prints the package, Node.js, sharp/libvips versions, the models, and for each backend
-(cpu: oneDNN, cuda: cuDNN) whether it loads here, its library versions and devices.
+Prints the package, Node.js, sharp/libvips versions, the models, for each backend (cpu: oneDNN,
+cuda: cuDNN) whether it loads here, its library versions and devices, and the container's limits:
+the CPU threads a session takes by default and why (the CPUs this process may run on, capped by
+the cgroup CPU quota), and the cgroup memory limit. With --model, it also builds a CPU session of
+that model on synthetic weights and prints what it holds (weights + arena + workspace) beside
+the memory limit.
 
       --json              one JSON object instead of text
+  -m, --model NAME        a model whose CPU session to measure
+      --max-batch N       its largest batch (default 8)
+      --input-size S      its square input size (default the model's)
+      --threads N         its threads (default: as printed under container)
   -h, --help              this help
 `,
   plan: `usage: inception-cudnn plan --model NAME [--batch 1,8] [--input-size S] [--layout L]
