@@ -1,12 +1,9 @@
 /**
  * What a server's sessions may use of the container: CPU threads split across the instances
  * (src/system/cpu-threads.ts: the affinity mask capped by the cgroup CPU quota), and the memory
- * they hold against the cgroup memory limit, checked before the weights are loaded (the plan's
- * weights and arena, a lower bound) and again once the sessions are compiled (workspace included).
+ * they hold against the cgroup memory limit, checked before the weights are loaded (a lower bound
+ * of the weights) and again once the sessions are compiled (weights + arena + workspace).
  */
-import { optimize } from '../optimize';
-import type { WeightStore } from '../graph/ir';
-import { lowerToPlan } from '../plan/lower';
 import { resolveOptions, type SessionOptions } from '../runtime/options';
 import type { Session } from '../runtime/session';
 import { type CgroupReading, type MemoryLimit } from '../system/cgroup';
@@ -35,17 +32,19 @@ export function splitThreads(choice: CpuThreadChoice, instances: number): Instan
   return { perInstance, text: `threads ${perInstance} per instance (${choice.reason}, split over ${instances} instances${over})` };
 }
 
-/** Weights and arena bytes of a CPU session as planned (no weights read, nothing compiled): a lower bound of what it holds. */
-export async function plannedCpuSessionBytes(options: SessionOptions): Promise<SessionBytes> {
+/**
+ * A lower bound of the weight bytes a CPU session holds, from the model's parameter shapes alone
+ * (nothing allocated, so the check itself cannot push a tight container over its limit): every
+ * convolution and linear weight (parameters of 2 or more dimensions) in fp32. The session holds
+ * them folded and packed into blocked layouts (padded, and transformed for Winograd), never fewer
+ * bytes; batch-norm vectors and the arena come on top.
+ */
+export function weightBytesLowerBound(options: SessionOptions): number {
   const resolved = resolveOptions(options);
-  const { loadBackend } = await import('../runtime/backends');
-  const policy = loadBackend('cpu').layoutPolicy('fp32');
-  const graph = resolved.model.build({ batch: resolved.maxBatch, height: resolved.height, width: resolved.width });
-  // The plan's sizes do not depend on weight values: zeros of the right shapes suffice.
-  const zeros: WeightStore = new Map(graph.params.map((p) => [p.name, new Float32Array(p.shape.reduce((a, b) => a * b, 1))]));
-  const optimised = optimize(graph, zeros);
-  const { report } = lowerToPlan(optimised.graph, optimised.weights, policy);
-  return { weightBytes: report.weightBytes, arenaBytes: report.arenaBytes };
+  const graph = resolved.model.build({ batch: 1, height: resolved.height, width: resolved.width });
+  let elements = 0;
+  for (const p of graph.params) if (p.shape.length >= 2) elements += p.shape.reduce((a, b) => a * b, 1);
+  return elements * Float32Array.BYTES_PER_ELEMENT;
 }
 
 function sessionsName(options: SessionOptions): string {
@@ -55,14 +54,15 @@ function sessionsName(options: SessionOptions): string {
 
 /**
  * Before any weights are read: refuses (MemoryLimitError) when `instances` CPU sessions cannot fit
- * under the limit even by the plan's lower bound plus what the process holds now. No limit or a
- * CUDA device: nothing to check.
+ * under the limit even by their weights' lower bound plus what the process holds now. No limit
+ * or a CUDA device: nothing to check. The compiled sessions are checked again with their exact
+ * weights + arena + workspace (checkCompiledMemory).
  */
-export async function checkPlannedMemory(options: SessionOptions, instances: number, limit: CgroupReading<MemoryLimit>): Promise<void> {
+export function checkWeightsFit(options: SessionOptions, instances: number, limit: CgroupReading<MemoryLimit>): void {
   const cpu = options.device === undefined || options.device === 'cpu';
   if (!cpu || limit.limit === null) return;
-  const planned = await plannedCpuSessionBytes(options);
-  assertMemoryFits(memoryFit(limit, instances, planned, process.memoryUsage.rss()), sessionsName(options), 'planned');
+  const weights = { weightBytes: weightBytesLowerBound(options) };
+  assertMemoryFits(memoryFit(limit, instances, weights, process.memoryUsage.rss()), sessionsName(options), 'planned');
 }
 
 /** What the compiled sessions hold (weights + arena + workspace each) against the limit. CUDA sessions hold device memory: not counted. */

@@ -33,7 +33,7 @@ import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } fro
 import { ConnectionQueues } from './pipeline';
 import { METHODS, route, splitTarget, type Route } from './routes';
 import { warmRunSizes, type WarmupReport } from './warmup';
-import { checkCompiledMemory, checkPlannedMemory, compiledMemory, splitThreads } from './resources';
+import { checkCompiledMemory, checkWeightsFit, compiledMemory, splitThreads } from './resources';
 import { readMemoryLimit, type CgroupReading, type MemoryLimit } from '../system/cgroup';
 import { defaultCpuThreads, describeThreads } from '../system/cpu-threads';
 import type { MemoryFit } from '../system/memory-fit';
@@ -102,8 +102,8 @@ async function createSessions(options: ServeOptions, resolved: ResolvedServeOpti
   const cpu = base.device === undefined || base.device === 'cpu';
   const split = splitThreads(defaultCpuThreads(base.threads), resolved.instances);
   const sessionOptions = cpu ? { ...base, threads: split.perInstance } : base;
-  // Refuse before reading any weights when even the plan's lower bound cannot fit the memory limit.
-  await checkPlannedMemory(base, resolved.instances, limit);
+  // Refuse before reading any weights when even their lower bound cannot fit the memory limit.
+  checkWeightsFit(base, resolved.instances, limit);
   const sessions: Session[] = [];
   try {
     for (let i = 0; i < resolved.instances; i++) sessions.push(await createSession(sessionOptions));

@@ -8,8 +8,9 @@ import type { CgroupReading, MemoryLimit } from './cgroup';
 
 export interface SessionBytes {
   readonly weightBytes: number;
-  readonly arenaBytes: number;
-  /** Unknown before the backend compiles (oneDNN's scratchpad): undefined in a plan's estimate. */
+  /** Undefined in an estimate made before planning (then not counted). */
+  readonly arenaBytes?: number;
+  /** Unknown before the backend compiles (oneDNN's scratchpad): undefined in an estimate. */
   readonly workspaceBytes?: number;
 }
 
@@ -32,7 +33,7 @@ export function formatBytes(bytes: number): string {
 }
 
 function perSessionTotal(s: SessionBytes): number {
-  return s.weightBytes + s.arenaBytes + (s.workspaceBytes ?? 0);
+  return s.weightBytes + (s.arenaBytes ?? 0) + (s.workspaceBytes ?? 0);
 }
 
 export function memoryFit(limit: CgroupReading<MemoryLimit>, instances: number, perSession: SessionBytes, processBytes = 0): MemoryFit {
@@ -41,9 +42,10 @@ export function memoryFit(limit: CgroupReading<MemoryLimit>, instances: number, 
   return { limit: limit.limit, notes: limit.notes, instances, perSession, sessionsBytes, processBytes, fits };
 }
 
-/** 'weights 204.6 MiB + arena 111.9 MiB + workspace 103.1 MiB' (no workspace term when unknown). */
+/** 'weights 204.6 MiB + arena 111.9 MiB + workspace 103.1 MiB' (no term for what is unknown). */
 export function describeSessionBytes(s: SessionBytes): string {
-  const parts = [`weights ${formatBytes(s.weightBytes)}`, `arena ${formatBytes(s.arenaBytes)}`];
+  const parts = [`weights ${formatBytes(s.weightBytes)}`];
+  if (s.arenaBytes !== undefined) parts.push(`arena ${formatBytes(s.arenaBytes)}`);
   if (s.workspaceBytes !== undefined) parts.push(`workspace ${formatBytes(s.workspaceBytes)}`);
   return parts.join(' + ');
 }
@@ -67,16 +69,17 @@ export function describeMemoryFit(fit: MemoryFit): string {
 /**
  * Throws MemoryLimitError when `fit` does not fit: what is needed, the limit and its file, and what
  * to change. `what` names the sessions, e.g. 'inception_v4 at max batch 8'; `stage` says whether
- * the figures are a plan's lower bound or the compiled sessions'.
+ * the figures are the weights' lower bound before loading ('planned') or the compiled sessions'.
  */
 export function assertMemoryFits(fit: MemoryFit, what: string, stage: 'planned' | 'compiled'): void {
   if (fit.fits || fit.limit === null) return;
   const needed = fit.sessionsBytes + fit.processBytes;
   const process = fit.processBytes > 0 ? ` + ${formatBytes(fit.processBytes)} this process already holds` : '';
-  const bound = stage === 'planned' ? ", before oneDNN's workspace and the loading copies of the weights, so at least this much" : '';
+  const bound = stage === 'planned' ? ' at least, before the arena, the workspace and the copies made while loading' : '';
+  const perSession = stage === 'planned' ? `convolution weights ${formatBytes(fit.perSession.weightBytes)}` : describeSessionBytes(fit.perSession);
   throw new MemoryLimitError(
     `${what} cannot fit under the container memory limit of ${formatBytes(fit.limit.bytes)} (${fit.limit.file}): ` +
-      `${fit.instances} instance(s) x (${describeSessionBytes(fit.perSession)})${process} = ${formatBytes(needed)}${bound}. ` +
-      'Raise the memory limit (the pod\'s resources.limits.memory, docker --memory), or lower --max-batch or --instances',
+      `${fit.instances} instance(s) x (${perSession})${process} = ${formatBytes(needed)}${bound}. ` +
+      `Raise the memory limit (the pod's resources.limits.memory, docker --memory), or lower ${stage === 'planned' ? '--instances' : '--max-batch or --instances'}`,
   );
 }

@@ -4,7 +4,9 @@
  * (which also runs once). Needs root, a writable cgroup v1 `cpu` hierarchy or a cgroup v2 tree
  * with the cpu controller, at least 2 CPUs (else the quota decides nothing), and the compiled
  * lib/ and CPU module; otherwise skipped with the reason in the title. No timings here: the
- * latency under the quota is bench/cpu-quota's job.
+ * latency under the quota is src/bench/quota-latency.ts's job. Likewise a 128 MiB memory limit:
+ * `info` reports it and `serve` refuses inception_v4 (its weights alone are larger) before
+ * loading anything, with a message that names the limit's file and the fix.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
@@ -18,17 +20,22 @@ import { readAffinityCpus } from '../../src/system/cpu-threads';
 const REPO = resolve(__dirname, '../..');
 const CLI = resolve(REPO, 'lib/cli.js');
 
-interface QuotaCgroup {
+interface TestCgroup {
   readonly dir: string;
-  /** Writes the quota files for 1 CPU. */
-  limitToOneCpu(): void;
+  /** Writes the limit's files. */
+  limit(): void;
 }
 
-/** Where a 1-CPU cgroup can be made here, or why not. */
-function findCgroup(): QuotaCgroup | string {
+/** v1 and v2 files that set the test's limits: a 1-CPU quota, or a 128 MiB memory limit. */
+const LIMIT_FILES = {
+  cpu: { v1: { 'cpu.cfs_period_us': '100000', 'cpu.cfs_quota_us': '100000' }, v2: { 'cpu.max': '100000 100000' } },
+  memory: { v1: { 'memory.limit_in_bytes': String(128 * 2 ** 20) }, v2: { 'memory.max': String(128 * 2 ** 20) } },
+} as const;
+
+/** Where a cgroup with `controller`'s limit can be made below this process's own, or why not. */
+function findCgroup(controller: 'cpu' | 'memory'): TestCgroup | string {
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'needs root to create a cgroup';
-  if (readAffinityCpus().count < 2) return 'fewer than 2 CPUs: a 1-CPU quota would not change the default';
   let mounts;
   let cgroups;
   try {
@@ -37,45 +44,43 @@ function findCgroup(): QuotaCgroup | string {
   } catch (error) {
     return `cannot read /proc/self: ${(error as Error).message}`;
   }
-  const name = `inception-test-${process.pid}`;
-  const v1 = mounts.find((m) => m.version === 1 && m.controllers.includes('cpu'));
-  const v1Path = cgroups.v1.get('cpu');
-  if (v1 !== undefined && v1Path !== undefined) {
-    const dir = posix.join(cgroupLevels(v1, v1Path)[0]!, name);
-    return {
-      dir,
-      limitToOneCpu() {
-        writeFileSync(posix.join(dir, 'cpu.cfs_period_us'), '100000');
-        writeFileSync(posix.join(dir, 'cpu.cfs_quota_us'), '100000');
-      },
-    };
-  }
+  const name = `inception-test-${controller}-${process.pid}`;
+  const make = (parent: string, files: Readonly<Record<string, string>>): TestCgroup => {
+    const dir = posix.join(parent, name);
+    return { dir, limit: () => Object.entries(files).forEach(([file, value]) => writeFileSync(posix.join(dir, file), value)) };
+  };
+  const v1 = mounts.find((m) => m.version === 1 && m.controllers.includes(controller));
+  const v1Path = cgroups.v1.get(controller);
+  if (v1 !== undefined && v1Path !== undefined) return make(cgroupLevels(v1, v1Path)[0]!, LIMIT_FILES[controller].v1);
   const v2 = mounts.find((m) => m.version === 2);
   if (v2 !== undefined && cgroups.v2 !== null) {
     const parent = cgroupLevels(v2, cgroups.v2)[0]!;
-    let controllers = '';
+    let delegated = '';
     try {
-      controllers = readFileSync(posix.join(parent, 'cgroup.subtree_control'), 'utf8');
+      delegated = readFileSync(posix.join(parent, 'cgroup.subtree_control'), 'utf8');
     } catch {
       // reported below
     }
-    if (!controllers.split(/\s+/).includes('cpu')) return `cgroup v2 at ${parent} does not delegate the cpu controller to its children (cgroup.subtree_control: '${controllers.trim()}')`;
-    const dir = posix.join(parent, name);
-    return { dir, limitToOneCpu: () => writeFileSync(posix.join(dir, 'cpu.max'), '100000 100000') };
+    if (!delegated.split(/\s+/).includes(controller)) {
+      return `cgroup v2 at ${parent} does not delegate the ${controller} controller to its children (cgroup.subtree_control: '${delegated.trim()}')`;
+    }
+    return make(parent, LIMIT_FILES[controller].v2);
   }
-  return 'no cgroup v1 cpu hierarchy and no cgroup v2 tree is mounted';
+  return `no cgroup v1 ${controller} hierarchy and no cgroup v2 tree is mounted`;
 }
 
-function findSkipReason(): { cgroup: QuotaCgroup | null; reason: string } {
+function findSkipReason(controller: 'cpu' | 'memory'): { cgroup: TestCgroup | null; reason: string } {
   if (!existsSync(CLI)) return { cgroup: null, reason: 'lib/ not built; run npm run build' };
   const cpu = cpuBackendInfo();
   if (!cpu.available) return { cgroup: null, reason: `CPU backend not built: ${cpu.reason?.split('\n')[0]}` };
-  const found = findCgroup();
+  if (controller === 'cpu' && readAffinityCpus().count < 2) return { cgroup: null, reason: 'fewer than 2 CPUs: a 1-CPU quota would not change the default' };
+  const found = findCgroup(controller);
   return typeof found === 'string' ? { cgroup: null, reason: found } : { cgroup: found, reason: '' };
 }
 
-const { cgroup, reason } = findSkipReason();
+const { cgroup, reason } = findSkipReason('cpu');
 const title = cgroup === null ? ` [SKIPPED: ${reason}]` : '';
+const memory = findSkipReason('memory');
 
 /** Runs `node args` in a shell that first moves itself into the cgroup (so node starts inside it). */
 function runInCgroup(dir: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -89,7 +94,7 @@ describe.skipIf(cgroup === null)(`a real cgroup with a 1-CPU quota${title}`, () 
 
   beforeAll(() => {
     mkdirSync(cgroup!.dir);
-    cgroup!.limitToOneCpu();
+    cgroup!.limit();
   });
   afterAll(() => {
     // The children have exited, so the cgroup is empty and can go.
@@ -129,5 +134,25 @@ describe.skipIf(cgroup === null)(`a real cgroup with a 1-CPU quota${title}`, () 
     const outside = spawnSync(process.execPath, [CLI, 'info', '--json'], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     const threads = (JSON.parse(outside.stdout) as { container: { cpuThreads: { quota: { file: string } | null } } }).container.cpuThreads;
     expect(threads.quota?.file ?? '').not.toContain(posix.basename(cgroup!.dir));
+  });
+});
+
+describe.skipIf(memory.cgroup === null)(`a real cgroup with a 128 MiB memory limit${memory.cgroup === null ? ` [SKIPPED: ${memory.reason}]` : ''}`, () => {
+  beforeAll(() => {
+    mkdirSync(memory.cgroup!.dir);
+    memory.cgroup!.limit();
+  });
+  afterAll(() => {
+    if (existsSync(memory.cgroup!.dir)) rmdirSync(memory.cgroup!.dir);
+  });
+
+  it('info reports the limit, and serve refuses inception_v4 before loading its weights, naming the limit and the fix', () => {
+    const info = runInCgroup(memory.cgroup!.dir, [CLI, 'info']);
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/memory: container memory limit 128\.0 MiB \(\/sys\/fs\/cgroup\/\S+\)/);
+    const serve = runInCgroup(memory.cgroup!.dir, [CLI, 'serve', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '8', '--port', '0']);
+    expect(serve.status).toBe(1);
+    expect(serve.stderr).toMatch(/error: inception_v4 at max batch 8 cannot fit under the container memory limit of 128\.0 MiB \(\/sys\/fs\/cgroup\/\S+\): 1 instance\(s\) x \(convolution weights 1[0-9]{2}\.[0-9] MiB\) \+ [0-9.]+ MiB this process already holds/);
+    expect(serve.stderr).toMatch(/Raise the memory limit .*, or lower --instances$/m);
   });
 });
