@@ -4,6 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryLimitError } from '../../src/errors';
+import { cpuBackendInfo } from '../../src/native/cpu-backend';
+import { createServer } from '../../src/serve';
+import { defaultCpuThreads } from '../../src/system/cpu-threads';
 import { splitThreads, weightBytesLowerBound } from '../../src/serve/resources';
 import type { CgroupReading, MemoryLimit } from '../../src/system/cgroup';
 import { chooseCpuThreads } from '../../src/system/cpu-threads';
@@ -90,5 +93,28 @@ describe('memory fit', () => {
   it('exactly at the limit fits', () => {
     expect(memoryFit(limit(350 * MiB), 1, session).fits).toBe(true);
     expect(memoryFit(limit(350 * MiB - 1), 1, session).fits).toBe(false);
+  });
+});
+
+const cpu = cpuBackendInfo();
+describe.skipIf(!cpu.available)(`createServer on the CPU backend${cpu.available ? '' : ' [SKIPPED: CPU backend not built]'}`, () => {
+  it('splits the default threads (affinity capped by the cgroup quota) across 2 instances, and says so', async () => {
+    const server = await createServer({
+      session: { model: 'inception_resnet_v1', weights: 'synthetic', inputSize: 80, maxBatch: 1, benchmark: false },
+      instances: 2,
+      warmup: false,
+      port: 0,
+    });
+    try {
+      const figure = defaultCpuThreads();
+      const each = Math.max(1, Math.floor(figure.threads / 2));
+      expect(server.sessions.map((s) => s.threads.threads)).toEqual([each, each]);
+      expect(server.resources.threads).toMatch(new RegExp(`^threads ${each} per instance \\(${figure.reason.replace(/[()]/g, '\\$&')}, split over 2 instances`));
+      const m = server.sessions[0]!.memory;
+      expect(server.resources.memory.instances).toBe(2);
+      expect(server.resources.memory.sessionsBytes).toBe(2 * (m.weightBytes + m.arenaBytes + m.workspaceBytes));
+    } finally {
+      await server.close();
+    }
   });
 });
