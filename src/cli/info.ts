@@ -1,5 +1,6 @@
 /** `info`: versions, models, backends, devices and the container's limits; never fails because a backend is missing. */
 import { libraryInfo, type ContainerInfo, type LibraryInfo } from '../info';
+import type { SessionOptions } from '../runtime/options';
 import { createSession } from '../runtime/session';
 import { describeThreads } from '../system/cpu-threads';
 import { describeMemoryLimit, describeSessionBytes, formatBytes, memoryFit, type MemoryFit } from '../system/memory-fit';
@@ -17,7 +18,7 @@ export interface SessionMemoryReport {
 
 async function measureSession(model: string, maxBatch: number | undefined, inputSize: number | undefined, threads: number | undefined, container: ContainerInfo): Promise<SessionMemoryReport> {
   const session = await createSession({
-    model: model as 'inception_v4',
+    model: model as SessionOptions['model'],
     weights: 'synthetic',
     device: 'cpu',
     benchmark: false,
