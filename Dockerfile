@@ -1,6 +1,13 @@
 # inception-cudnn serve, CPU (oneDNN). Build:  docker build -t inception-cudnn .
-# Run:  docker run -p 8000:8000 -v $PWD/weights:/mnt/models inception-cudnn \
-#         serve --host 0.0.0.0 --model inception_v4 --weights /mnt/models/inception_v4.safetensors
+# Run:  docker run --cpus 2 --memory 2g -p 8000:8000 -v $PWD/weights:/mnt/models inception-cudnn
+# (the CMD below serves /mnt/models/model.safetensors as inception_v4, 1 instance, max batch 8).
+#
+# Limits (README "Running in containers"): --cpus becomes a CFS quota, which serve reads from its
+# cgroup: the default threads is floor(quota) (2 here), split across --instances, and the start
+# line says so. --memory becomes the cgroup memory limit: serve prints what its sessions hold
+# beside it and refuses to start, naming both, when they cannot fit. The CMD's --instances and
+# --max-batch match --cpus 2 --memory 2g and deploy/kserve's requests and limits; change them
+# together.
 #
 # Stage 1 builds the package exactly as it is published (npm run build: native modules, their
 # prebuilds/linux-x64 layout with oneDNN and libgomp beside them, lib/), then packs it.
@@ -32,6 +39,9 @@ COPY --from=build /dist /dist
 RUN npm install --global --ignore-scripts --no-audit --no-fund /dist/inception-cudnn-*.tgz && rm -rf /dist /root/.npm
 USER node
 EXPOSE 8000
+# Ready: the sessions are built and warmed, and no SIGTERM yet (the image has no curl: node asks).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8000/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # tini forwards SIGTERM so that serve drains (answers every accepted request) before exiting.
 ENTRYPOINT ["tini", "--"]
-CMD ["inception-cudnn", "serve", "--host", "0.0.0.0", "--port", "8000", "--model", "inception_v4", "--weights", "/mnt/models/model.safetensors"]
+CMD ["inception-cudnn", "serve", "--host", "0.0.0.0", "--port", "8000", "--model", "inception_v4", "--weights", "/mnt/models/model.safetensors", "--instances", "1", "--max-batch", "8"]

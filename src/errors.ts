@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'E_PLAN'
   | 'E_QUEUE_FULL'
   | 'E_TIMEOUT'
-  | 'E_ABORTED';
+  | 'E_ABORTED'
+  | 'E_MEMORY_LIMIT';
 
 export class InceptionError extends Error {
   readonly code: ErrorCode;
@@ -161,6 +162,13 @@ export class RequestTimeoutError extends InceptionError {
 export class RequestAbortedError extends InceptionError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_ABORTED', message, options);
+  }
+}
+
+/** Sessions that cannot fit under the container's memory limit (cgroup memory.max / memory.limit_in_bytes). */
+export class MemoryLimitError extends InceptionError {
+  constructor(message: string) {
+    super('E_MEMORY_LIMIT', message);
   }
 }
 

@@ -36,5 +36,6 @@ export {
   QueueFullError,
   RequestTimeoutError,
   RequestAbortedError,
+  MemoryLimitError,
   type ErrorCode,
 } from './errors';

@@ -131,6 +131,7 @@ ProgramOptions OptionsFromJs(const Napi::Object& o) {
       opts.batch_sizes.push_back(static_cast<int>(d));
     }
   }
+  opts.copy_threads = OptionalInt32(o, "copyThreads", 0, 1, 8);
   // Test switches for the fallback paths.
   if (const char* force = std::getenv("INCEPTION_CUDA_FORCE")) {
     std::stringstream ss(force);

@@ -39,8 +39,9 @@ const char* JsNonFiniteText(float value) {
 // throws E_INVALID_INPUT with src/runtime/input.ts checkFiniteValues' exact text, before any GPU
 // work of the run is queued. The staging values from the bad one on are zeroed first: a later
 // run at a larger run size uploads the rows past its n, which must stay finite.
-void CopyFiniteInput(float* staging, const float* input, size_t count) {
-  const int64_t bad = ParallelCopyFloatsFindNonFinite(staging, input, count);
+// `max_threads` bounds the copy's threads (0: the hardware's count, at most 8).
+void CopyFiniteInput(float* staging, const float* input, size_t count, unsigned max_threads) {
+  const int64_t bad = ParallelCopyFloatsFindNonFinite(staging, input, count, max_threads);
   if (bad < 0) return;
   const size_t at = static_cast<size_t>(bad);
   const char* value = JsNonFiniteText(staging[at]);
@@ -659,7 +660,7 @@ bool Program::Stage(const float* input, int n) {
 
 void Program::CopyInput(const float* input, int n) {
   staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
-  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)));
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)), static_cast<unsigned>(options_.copy_threads));
 }
 
 void Program::RunStaged(int n, std::vector<float>* output) {

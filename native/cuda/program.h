@@ -50,6 +50,10 @@ struct ProgramOptions {
   // the smallest size >= n and returns n rows, so at most this many sizes are set up (algorithm
   // timing, graph capture). Empty: every n runs exactly.
   std::vector<int> batch_sizes;
+  // Most threads that copy and check a large input into pinned staging memory (1..8); 0: the
+  // hardware's count, at most 8. The TS session passes its CPU thread figure (a container's CPU
+  // quota included: src/system/cpu-threads.ts).
+  int copy_threads = 0;
 };
 
 // What was chosen for one conv step at one batch size (for diagnostics and tests).

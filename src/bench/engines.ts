@@ -51,10 +51,11 @@ export async function oursEngine(
   };
 }
 
-export async function ortEngine(ort: Ort, def: ModelDefinition, size: number, threads: number, fold: boolean): Promise<BenchEngine> {
+/** threads undefined: onnxruntime's own default (intraOpNumThreads unset). */
+export async function ortEngine(ort: Ort, def: ModelDefinition, size: number, threads: number | undefined, fold: boolean): Promise<BenchEngine> {
   const bytes = exportOnnx(def, syntheticWeights(def, 'plain'), { fold, inputSize: size });
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: threads,
+    ...(threads === undefined ? {} : { intraOpNumThreads: threads }),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',

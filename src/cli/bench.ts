@@ -3,7 +3,7 @@
  * current directory; the repository's results: --out bench/results) as JSON, Markdown and an SVG chart. `bench --profile` is the per-layer profile (see profile.ts).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { defaultCpuThreads } from '../system/cpu-threads';
 import path from 'node:path';
 import { benchmarkSvg } from '../bench/chart';
 import { runCpuBenchmark } from '../bench/cpu-bench';
@@ -61,7 +61,7 @@ export async function benchCommand(argv: readonly string[], io: CliIo): Promise<
   const warmupText = str(parsed, 'warmup');
   if (warmupText !== undefined && !/^[0-9]+$/.test(warmupText)) throw new UsageError(`--warmup expects a non-negative integer, got '${warmupText}'`, 'bench');
   const warmup = warmupText === undefined ? BENCH_DEFAULTS.warmup : Number(warmupText);
-  const threads = optionalInteger(parsed, 'threads', 'bench') ?? os.availableParallelism();
+  const threads = optionalInteger(parsed, 'threads', 'bench') ?? defaultCpuThreads().threads;
   const inputSize = optionalInteger(parsed, 'input-size', 'bench');
   const out = str(parsed, 'out') ?? BENCH_DEFAULTS.out;
   const runsPerTurn = optionalInteger(parsed, 'runs-per-turn', 'bench');

@@ -11,7 +11,7 @@ const SESSION_HELP = `  -m, --model NAME        inception_v4 | inception_resnet_
       --precision P       fp32 (default) | tf32 | fp16 (cuda only) | bf16 (cpu only, on CPUs
                           with AVX512-BF16 or AMX: bf16 weights and activations, fp32 sums)
       --max-batch N       largest batch per run (default 8); bigger inputs are split
-      --threads N         cpu threads (default: all cores)
+      --threads N         cpu threads (default: this process's CPUs, capped by its cgroup CPU quota)
       --convolution A     cpu: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
                           has a kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream
                           for convs on maps of at most 12 output pixels; direct elsewhere)
@@ -108,12 +108,20 @@ ${SESSION_HELP}
   -i, --input FILE        input .npy
   -o, --output FILE       output .npy
 `,
-  info: `usage: inception-cudnn info [--json]
+  info: `usage: inception-cudnn info [--json] [--model NAME [--max-batch N] [--input-size S] [--threads N]]
 
-Prints the package, Node.js, sharp/libvips versions, the models, and for each backend
-(cpu: oneDNN, cuda: cuDNN) whether it loads here, its library versions and devices.
+Prints the package, Node.js, sharp/libvips versions, the models, for each backend (cpu: oneDNN,
+cuda: cuDNN) whether it loads here, its library versions and devices, and the container's limits:
+the CPU threads a session takes by default and why (the CPUs this process may run on, capped by
+the cgroup CPU quota), and the cgroup memory limit. With --model, it also builds a CPU session of
+that model on synthetic weights and prints what it holds (weights + arena + workspace) beside
+the memory limit.
 
       --json              one JSON object instead of text
+  -m, --model NAME        a model whose CPU session to measure
+      --max-batch N       its largest batch (default 8)
+      --input-size S      its square input size (default the model's)
+      --threads N         its threads (default: as printed under container)
   -h, --help              this help
 `,
   plan: `usage: inception-cudnn plan --model NAME [--batch 1,8] [--input-size S] [--layout L]
@@ -141,7 +149,8 @@ ${SESSION_HELP}
       --host H                address to listen on (default 127.0.0.1; 0.0.0.0 for all)
       --port P                port (default 8000; 0 picks a free one)
       --instances N           sessions behind the queue, one batch each at a time (default 1;
-                              cpu instances split the cores unless --threads is given)
+                              cpu instances split the default threads, which the cgroup
+                              CPU quota caps, unless --threads is given)
       --max-queue-delay-us U  how long a partial batch waits for more requests (default 0)
       --preferred-batch-sizes LIST  batch sizes run as soon as they can be formed, e.g. 4,8
       --max-queue-size N      queued requests before 429 Too Many Requests (default 1024)
@@ -185,7 +194,7 @@ ours/onnxruntime) and writes DIR/cpu-<date>-<time>.json, .md and .svg (a bar cha
   -b, --batches LIST      batch sizes (default 1,8)
   -n, --iterations N      timed runs per engine and batch (default 10)
       --warmup N          untimed runs per engine and batch first (default 2)
-      --threads N         threads for ours and onnxruntime's intra-op pool (default: all cores)
+      --threads N         threads for ours and onnxruntime's intra-op pool (default: as for sessions)
       --convolution A     ours: auto (default: Winograd for 3x3 stride-1 convs where oneDNN
                           has a kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream
                           for convs on maps of at most 12 output pixels) | direct
@@ -219,7 +228,7 @@ Synthetic weights; the numbers do not depend on weight values.
   -n, --repeats N         timed runs (default 5 on cpu, 20 on cuda)
       --precision P       cuda: fp32 (default) | tf32 | fp16; cpu: fp32 (default) | bf16
       --streams N         cuda: branch streams 1..4 (default 1)
-      --threads N         threads (default: all cores)
+      --threads N         threads (default: as for sessions)
       --convolution A     auto (default: Winograd for 3x3 stride-1 convs where oneDNN has a
                           kernel; on AVX-512 F(4,7) for 1x7/7x1 and a weight stream for convs
                           on maps of at most 12 output pixels) | direct

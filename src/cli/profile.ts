@@ -4,7 +4,7 @@
  * path and cuDNN algorithm, totals per kind (--precision, --streams).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { defaultCpuThreads } from '../system/cpu-threads';
 import path from 'node:path';
 import { formatCudaProfile, profileCuda } from '../bench/cuda-profile';
 import { formatProfile, profileCpu } from '../bench/profile';
@@ -50,7 +50,7 @@ export async function profileCommand(argv: readonly string[], io: CliIo, command
   const modelDefinition = requireModel(parsed, command);
   const model = modelDefinition.name;
   const batch = optionalInteger(parsed, 'batch', command) ?? 1;
-  const threads = optionalInteger(parsed, 'threads', command) ?? os.availableParallelism();
+  const threads = optionalInteger(parsed, 'threads', command) ?? defaultCpuThreads().threads;
   const repeats = optionalInteger(parsed, 'repeats', command) ?? 5;
   const inputSize = optionalInputSize(parsed, modelDefinition, command);
   const top = optionalInteger(parsed, 'top', command) ?? 25;

@@ -1,5 +1,6 @@
 /** `serve`: the HTTP inference server until SIGTERM/SIGINT, then a graceful drain. */
 import { createServer } from '../serve';
+import { describeMemoryFit } from '../system/memory-fit';
 import { cliProgress } from './session';
 import { defined, flagTermsError, optionalInputSize, optionalInteger, parse, type Parsed, printedHelp, SESSION_OPTIONS, sessionOptions } from './args';
 import { getModel } from '../models/registry';
@@ -92,8 +93,9 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
     if (server.warmup.sizes > 0) io.stderr(`warmed ${server.warmup.sizes} batch size(s) (${server.warmup.runs} runs) in ${(server.warmup.ms / 1000).toFixed(1)} s\n`);
     const { url } = await server.listen();
     const info = server.sessions[0].info;
+    io.stderr(`${describeMemoryFit(server.resources.memory)}\n`);
     io.stderr(
-      `serving ${server.modelName} (${info.device}, ${info.precision}, ${server.sessions.length} instance(s), max batch ${server.batcher.maxBatch}, ` +
+      `serving ${server.modelName} (${info.device}, ${info.precision}, ${server.sessions.length} instance(s), ${server.resources.threads}, max batch ${server.batcher.maxBatch}, ` +
         `input ${info.inputShape[2]}x${info.inputShape[3]}) on ${url}/v2/models/${server.modelName}${token === undefined ? '' : ' (bearer token required)'}\n`,
     );
   } catch (error) {

@@ -97,6 +97,8 @@ export interface NativeCudaCompileOptions {
   readonly graphs: boolean;
   /** Ascending run sizes, the last = plan.batch; absent: every size runs exactly. */
   readonly batchSizes?: readonly number[];
+  /** Most threads of the staging input copy (1..8); absent: the hardware's count, at most 8. */
+  readonly copyThreads?: number;
 }
 
 /** Free and total memory of one CUDA device (cudaMemGetInfo). */
@@ -252,7 +254,9 @@ export function cudaNativeOptions(options: CompileOptions, deviceCount: number, 
   }
   if (options.benchmark !== undefined && typeof options.benchmark !== 'boolean') throw invalidParam('benchmark', 'a boolean', options.benchmark);
   const graphs = cudaGraphsEnabled(options.cudaGraphs, env.INCEPTION_CUDA_GRAPHS);
-  const base = { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs };
+  const copyThreads = options.copyThreads;
+  if (copyThreads !== undefined && (!Number.isInteger(copyThreads) || copyThreads < 1 || copyThreads > 8)) throw invalidParam('copyThreads', 'an integer in [1, 8]', copyThreads);
+  const base = { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs, ...(copyThreads === undefined ? {} : { copyThreads }) };
   return options.batchSizes === undefined ? base : { ...base, batchSizes: checkBatchSizes(options.batchSizes, maxBatch) };
 }
 

@@ -28,8 +28,14 @@ export interface CompileOptions {
   readonly precision: Precision;
   /** CUDA only: device ordinal. */
   readonly deviceIndex?: number;
-  /** CPU only: threads used by the backend (default: all cores). */
+  /** CPU only: threads used by the backend (default: the process's CPUs; the session passes src/system/cpu-threads.ts's figure). */
   readonly threads?: number;
+  /**
+   * CUDA only: most threads that copy and check a large batch into pinned staging memory (default:
+   * the hardware's count, at most 8). The session passes the CPU figure of src/system/cpu-threads.ts,
+   * so a container's CPU quota bounds the copy too.
+   */
+  readonly copyThreads?: number;
   /** CPU only: see SessionOptions.convolution (default 'auto'). */
   readonly convolution?: ConvolutionAlgorithm;
   /**

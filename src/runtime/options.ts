@@ -37,7 +37,7 @@ export interface SessionOptions {
   readonly maxBatch?: number;
   /** Input height and width (a number: square). Default: the model's (299, 299, 160). */
   readonly inputSize?: number | readonly [number, number];
-  /** CPU only: backend threads (default: all cores). */
+  /** CPU only: backend threads (default: the process's CPUs capped by its cgroup CPU quota, src/system/cpu-threads.ts). */
   readonly threads?: number;
   /**
    * CPU only: 'auto' (default) runs 3x3 stride-1 convolutions as Winograd where oneDNN has a

@@ -13,6 +13,7 @@ import { checkImages, checkMaxInputPixels, imagesToTensor } from '../preprocess/
 import { loadCheckpoint } from '../weights/load';
 import { pullWeights } from '../weights/pull';
 import { syntheticWeights } from '../weights/synthetic';
+import { defaultCpuThreads, type CpuThreadChoice } from '../system/cpu-threads';
 import type { Backend, Precision, Program } from './backend';
 import { runBatchSizes } from './batch-sizes';
 import { checkRunInput } from './input';
@@ -80,6 +81,12 @@ export interface Session {
   classify(images: readonly Uint8Array[], options?: ClassifyOptions): Promise<Classification[][]>;
   /** Decodes, preprocesses and embeds images (inception_resnet_v1); one 512-d vector per image. */
   embed(images: readonly Uint8Array[], options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * The CPU threads this session uses and why (an explicit `threads`, the process's CPUs, or the
+   * container's CPU quota): the oneDNN team on 'cpu', the most threads of the staging input copy on
+   * 'cuda' (there at most 8). E.g. `{ threads: 1, decidedBy: 'cgroup-quota', reason: 'cgroup quota 1.0 CPU of 2' }`.
+   */
+  readonly threads: CpuThreadChoice;
   /** Releases the native resources once queued runs finish; later calls reject with DisposedError. */
   dispose(): Promise<void>;
 }
@@ -98,6 +105,9 @@ export function runOwnedInput(session: Session, input: Float32Array, shape: read
 }
 
 /** Loads the native backend for a device (throws BackendUnavailableError when it cannot). */
+/** The CUDA staging copy's thread cap (native/core/parallel_copy.h caps the hardware's count at 8 too). */
+const MAX_COPY_THREADS = 8;
+
 export type BackendLoader = (kind: 'cpu' | 'cuda') => Backend;
 
 /** Creates a session: validates options, loads the backend and the weights, plans and compiles. */
@@ -147,8 +157,11 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;
   const batchSizes = device.kind === 'cuda' ? Object.freeze(runBatchSizes(options.maxBatch)) : null;
+  // The same figure sizes the CPU team and the CUDA input copy: a container's CPU quota bounds both.
+  const threads = Object.freeze(defaultCpuThreads(options.threads));
+  const perDevice = batchSizes === null ? { threads: threads.threads, convolution: options.convolution } : { copyThreads: Math.min(MAX_COPY_THREADS, threads.threads), batchSizes };
   const program = await callNative('compiling the plan', () =>
-    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, threads: options.threads, benchmark: options.benchmark, ...(batchSizes === null ? { convolution: options.convolution } : { batchSizes }) }),
+    backend.compile(plan, { precision: options.precision, deviceIndex: device.kind === 'cuda' ? device.index : undefined, benchmark: options.benchmark, ...perDevice }),
   );
 
   const info: SessionInfo = Object.freeze({
@@ -168,7 +181,7 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
     lowerBoundBytes: report.lowerBoundBytes,
     workspaceBytes: program.workspaceBytes,
   });
-  return new CompiledSession(options, program, info, memory, source, logitsClasses);
+  return new CompiledSession(options, program, info, memory, source, logitsClasses, threads);
 }
 
 async function loadWeights(options: ResolvedOptions): Promise<{ weights: WeightStore; logitsClasses: number | null; source: WeightsSource }> {
@@ -218,6 +231,7 @@ class CompiledSession implements Session {
     readonly memory: MemoryReport,
     readonly weightsSource: WeightsSource,
     private readonly logitsClasses: number | null,
+    readonly threads: CpuThreadChoice,
   ) {
     this.scansValues = program.checksInputValues !== true;
   }

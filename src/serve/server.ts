@@ -8,7 +8,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { availableParallelism } from 'node:os';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { createBatcher, type Batcher } from '../batcher';
@@ -34,6 +33,10 @@ import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } fro
 import { ConnectionQueues } from './pipeline';
 import { METHODS, route, splitTarget, type Route } from './routes';
 import { warmRunSizes, type WarmupReport } from './warmup';
+import { checkCompiledMemory, checkWeightsFit, compiledMemory, splitThreads } from './resources';
+import { readMemoryLimit, type CgroupReading, type MemoryLimit } from '../system/cgroup';
+import { defaultCpuThreads, describeThreads } from '../system/cpu-threads';
+import type { MemoryFit } from '../system/memory-fit';
 
 export interface InferenceServer {
   /** The model's name in URLs. */
@@ -48,10 +51,19 @@ export interface InferenceServer {
   readonly ready: boolean;
   /** HTTP requests received and not yet answered; `waiting` of them pipelined behind an earlier request on their connection. */
   readonly requests: OpenRequests;
+  /** The CPU threads of the instances and why, and the memory they hold against the container's limit. */
+  readonly resources: ServerResources;
   /** Starts listening on the options' host and port; resolves to the address bound. */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /** Stops accepting, answers every accepted request, disposes owned sessions; idempotent. */
   close(): Promise<void>;
+}
+
+export interface ServerResources {
+  /** E.g. 'threads 1 per instance (cgroup quota 2.0 CPU of 4, split over 2 instances)'. */
+  readonly threads: string;
+  /** The CPU sessions' weights + arena + workspace against the cgroup memory limit (describeMemoryFit prints it). */
+  readonly memory: MemoryFit;
 }
 
 const NO_WARMUP: WarmupReport = Object.freeze({ sizes: 0, runs: 0, ms: 0 });
@@ -60,11 +72,14 @@ const NO_WARMUP: WarmupReport = Object.freeze({ sizes: 0, runs: 0, ms: 0 });
 export async function createServer(options: ServeOptions): Promise<InferenceServer> {
   const resolved = resolveServeOptions(options);
   const owned = options.sessions === undefined;
+  const limit = readMemoryLimit();
   // The caller's sessions are checked (a Session or a non-empty array of them, one model and input size) before use.
-  const sessions = owned ? await createSessions(options, resolved) : [...checkSessions(options.sessions)];
+  const { sessions, threads } = owned ? await createSessions(options, resolved, limit) : { sessions: [...checkSessions(options.sessions)], threads: '' };
   let server: V2Server;
   try {
-    server = new V2Server(options, resolved, sessions, owned);
+    const memory = compiledMemory(sessions, limit);
+    if (owned) checkCompiledMemory(memory, sessions);
+    server = new V2Server(options, resolved, sessions, owned, { threads: owned ? threads : callerThreads(sessions), memory });
   } catch (error) {
     if (owned) await Promise.all(sessions.map((s) => s.dispose()));
     throw error;
@@ -80,12 +95,15 @@ export async function createServer(options: ServeOptions): Promise<InferenceServ
   return server;
 }
 
-async function createSessions(options: ServeOptions, resolved: ResolvedServeOptions): Promise<Session[]> {
+async function createSessions(options: ServeOptions, resolved: ResolvedServeOptions, limit: CgroupReading<MemoryLimit>): Promise<{ sessions: Session[]; threads: string }> {
   const base = options.session as NonNullable<ServeOptions['session']>;
-  // CPU instances split the cores between them unless told otherwise.
+  // CPU instances split the CPU figure (the affinity mask capped by the cgroup quota) between them
+  // unless told otherwise; CUDA sessions size their input copy by the same figure themselves.
   const cpu = base.device === undefined || base.device === 'cpu';
-  const threads = base.threads ?? (cpu && resolved.instances > 1 ? Math.max(1, Math.floor(availableParallelism() / resolved.instances)) : undefined);
-  const sessionOptions = threads === undefined ? base : { ...base, threads };
+  const split = splitThreads(defaultCpuThreads(base.threads), resolved.instances);
+  const sessionOptions = cpu ? { ...base, threads: split.perInstance } : base;
+  // Refuse before reading any weights when even their lower bound cannot fit the memory limit.
+  checkWeightsFit(base, resolved.instances, limit);
   const sessions: Session[] = [];
   try {
     for (let i = 0; i < resolved.instances; i++) sessions.push(await createSession(sessionOptions));
@@ -93,7 +111,14 @@ async function createSessions(options: ServeOptions, resolved: ResolvedServeOpti
     await Promise.all(sessions.map((s) => s.dispose()));
     throw error;
   }
-  return sessions;
+  return { sessions, threads: cpu ? split.text : `staging copy ${describeThreads(sessions[0]!.threads)}` };
+}
+
+/** The threads text of sessions the caller made. */
+function callerThreads(sessions: readonly Session[]): string {
+  const first = sessions[0]!;
+  const what = first.info.device === 'cpu' ? '' : 'staging copy ';
+  return `${what}${describeThreads(first.threads)}${sessions.length > 1 ? ' per instance' : ''}`;
 }
 
 /** Most bytes of infer body buffers kept for reuse (what the busiest moment needed, up to this). */
@@ -141,6 +166,7 @@ class V2Server implements InferenceServer {
     private readonly resolved: ResolvedServeOptions,
     readonly sessions: readonly Session[],
     private readonly ownsSessions: boolean,
+    readonly resources: ServerResources,
   ) {
     const info = sessions[0].info;
     this.modelName = options.modelName ?? info.model;

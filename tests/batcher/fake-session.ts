@@ -44,6 +44,7 @@ export function fakeSession(options: { size?: number; maxBatch?: number; outputS
     info,
     memory: { weightBytes: 1000, arenaBytes: 2000, naiveBytes: 3000, lowerBoundBytes: 2000, workspaceBytes: 0 },
     weightsSource: { kind: 'synthetic', profile: 'dcfree', notice: 'fake' },
+    threads: { threads: 1, decidedBy: 'explicit', affinityCpus: 1, quota: null, reason: 'set explicitly', notes: [] },
     async run(input, shape) {
       const n = shape[0];
       if (n > maxBatch || input.length !== n * image) throw new Error(`fake session: bad batch ${n} / ${input.length}`);

@@ -8,6 +8,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import sharp from 'sharp';
 import { createSessionWithBackend, type Session } from '../../src/runtime/session';
 import { fakeBackend, type FakeControls } from './fake-backend';
+import { defaultCpuThreads } from '../../src/system/cpu-threads';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,6 +205,24 @@ describe('Session lifecycle (fake backend)', () => {
     expect(cuda.info.runBatchSizes).toEqual([1, 2, 3, 4, 6, 8]);
     expect(controls.compiled?.batchSizes).toEqual([1, 2, 3, 4, 6, 8]);
     expect(controls.compiled?.benchmark).toBe(true);
+    await cuda.dispose();
+  });
+
+  it('without threads, a cpu session compiles with the default figure (affinity capped by the cgroup quota) and reports why', async () => {
+    const { backend, controls } = fakeBackend();
+    const session = await createSessionWithBackend({ model: 'inception_resnet_v1', weights: 'synthetic', maxBatch: 1, inputSize: 80 }, backend);
+    const figure = defaultCpuThreads();
+    expect(controls.compiled?.threads).toBe(figure.threads);
+    expect(session.threads).toMatchObject({ threads: figure.threads, decidedBy: figure.decidedBy, reason: figure.reason });
+    expect(controls.compiled).not.toHaveProperty('copyThreads');
+    await session.dispose();
+  });
+
+  it('a cuda session bounds its staging copy by the same figure (at most 8) and passes no CPU threads', async () => {
+    const { backend, controls } = fakeBackend('cuda', [{ index: 0, name: 'Fake GPU' }]);
+    const cuda = await createSessionWithBackend({ model: 'inception_resnet_v1', weights: 'synthetic', device: 'cuda', maxBatch: 1, inputSize: 80 }, backend);
+    expect(controls.compiled?.copyThreads).toBe(Math.min(8, defaultCpuThreads().threads));
+    expect(controls.compiled).not.toHaveProperty('threads');
     await cuda.dispose();
   });
 

@@ -38,6 +38,9 @@ describe('serve command', () => {
       url = /on (http:\/\/[^ ]+)\/v2\/models/.exec(err.join(''))?.[1];
     }
     expect(url).toBeDefined();
+    // The start lines: what the session holds beside the container's memory limit, and the threads with their reason.
+    expect(err.join('')).toMatch(/memory: 1 x \(weights [0-9.]+ MiB \+ arena [0-9.]+ MiB \+ workspace [0-9.]+ MiB\) = [0-9.]+ MiB held; (no container memory limit|container memory limit [0-9.]+ [MG]iB \(\S+\))\n/);
+    expect(err.join('')).toMatch(/\(cpu, fp32, 1 instance\(s\), threads 1 \(set explicitly\), max batch 2, input 80x80\)/);
     expect((await fetch(`${url}/v2/health/ready`)).status).toBe(200);
     expect((await fetch(`${url}/v2/models/inception_resnet_v1`)).status).toBe(401);
     expect((await fetch(`${url}/v2/models/inception_resnet_v1`, { headers: { Authorization: 'Bearer t' } })).status).toBe(200);

@@ -47,6 +47,11 @@ describe('cudaNativeOptions', () => {
     expect(() => cudaNativeOptions({ precision: 'fp32', deviceIndex: 1 }, 1, 8, {})).toThrow(DeviceError);
     expect(() => cudaNativeOptions({ precision: 'fp32', benchmark: 1 as never }, 1, 8, {})).toThrow('Expected a boolean for benchmark');
   });
+  it('passes copyThreads (the staging copy\'s thread cap, 1..8) through, and rejects anything else', () => {
+    expect(cudaNativeOptions({ precision: 'fp16', copyThreads: 1 }, 1, 8, {}).copyThreads).toBe(1);
+    expect(cudaNativeOptions({ precision: 'fp16' }, 1, 8, {})).not.toHaveProperty('copyThreads');
+    for (const bad of [0, 9, 1.5]) expect(() => cudaNativeOptions({ precision: 'fp16', copyThreads: bad }, 1, 8, {})).toThrow('Expected an integer in [1, 8] for copyThreads');
+  });
   it('passes batchSizes through when they ascend within 1..maxBatch and end at it, and rejects anything else', () => {
     expect(cudaNativeOptions({ precision: 'fp16', batchSizes: [1, 2, 3, 4, 6, 8] }, 1, 8, {}).batchSizes).toEqual([1, 2, 3, 4, 6, 8]);
     expect(cudaNativeOptions({ precision: 'fp16', batchSizes: [8] }, 1, 8, {}).batchSizes).toEqual([8]);
