@@ -30,7 +30,7 @@ describe('serve command', () => {
     const { io, err } = capture();
     let stop!: (signal: string) => void;
     const stopped = new Promise<string>((resolve) => (stop = resolve));
-    const argv = ['--model', 'inception_resnet_v1', '--weights', 'synthetic', '--input-size', '80', '--max-batch', '2', '--threads', '1', '--port', '0', '--token', 't'];
+    const argv = ['--model', 'inception_resnet_v1', '--weights', 'synthetic', '--input-size', '80', '--max-batch', '2', '--threads', '1', '--port', '0', '--grpc-port', '0', '--token', 't'];
     const exit = serveCommand(argv, io, stopped);
     let url: string | undefined;
     for (let i = 0; i < 200 && url === undefined; i++) {
