@@ -56,6 +56,7 @@ export class GrpcEndpoint {
       'grpc.max_receive_message_length': limits.maxMessageBytes,
       'grpc.max_send_message_length': -1,
     });
+    widenReceiveWindow(this.server);
     const version = (v: string): string | undefined => (v === '' ? undefined : v);
     const rpcs: Record<string, (request: any, call: GrpcJs.ServerUnaryCall<any, unknown>) => Promise<{ model: string; reply: unknown }>> = { // eslint-disable-line @typescript-eslint/no-explicit-any
       ServerLive: () => Promise.resolve({ model: '', reply: { live: true } }),
@@ -152,4 +153,38 @@ export class GrpcEndpoint {
       call.off('cancelled', cancelled);
     }
   }
+}
+
+/** HTTP/2 flow-control window the server grants each stream and each connection (bytes). */
+export const RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Grants clients a 16 MiB receive window instead of HTTP/2's 64 KiB default. A batch of eight
+ * 160x160 images is a 2.4 MB message: with 64 KiB the client sends 37 windows per request, each
+ * waiting for the server's WINDOW_UPDATE. @grpc/grpc-js has a client option for this
+ * (grpc-node.flow_control_window) but none for its server, so the setting goes into the options
+ * it creates its HTTP/2 servers with (the stream window), and each new session widens its
+ * connection window. Both are internals of @grpc/grpc-js 1.x: when they are not there the
+ * server keeps the default window (slower for large messages, still correct).
+ */
+function widenReceiveWindow(server: GrpcJs.Server): void {
+  const internals = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> }; http2Servers?: Map<unknown, unknown> };
+  const common = internals.commonServerOptions;
+  if (common === undefined || typeof common !== 'object') return;
+  common.settings = { ...(common.settings ?? {}), initialWindowSize: RECEIVE_WINDOW_BYTES };
+  const servers = internals.http2Servers;
+  if (!(servers instanceof Map)) return;
+  const set = servers.set.bind(servers);
+  // Each HTTP/2 server is added to this map once it listens: its sessions get the wide connection window.
+  servers.set = (key: unknown, value: unknown) => {
+    const http2Server = key as { on?: (event: string, listener: (session: { setLocalWindowSize?: (n: number) => void }) => void) => void };
+    http2Server.on?.('session', (session) => {
+      try {
+        session.setLocalWindowSize?.(RECEIVE_WINDOW_BYTES);
+      } catch {
+        // A session already closing: nothing to widen.
+      }
+    });
+    return set(key, value);
+  };
 }
