@@ -1,5 +1,5 @@
 # inception-cudnn serve, CPU (oneDNN). Build:  docker build -t inception-cudnn .
-# Run:  docker run -p 8000:8000 -v $PWD/weights:/mnt/models inception-cudnn \
+# Run:  docker run -p 8000:8000 -p 8001:8001 -v $PWD/weights:/mnt/models inception-cudnn \
 #         serve --host 0.0.0.0 --model inception_v4 --weights /mnt/models/inception_v4.safetensors
 #
 # Stage 1 builds the package exactly as it is published (npm run build: native modules, their
@@ -29,9 +29,12 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /dist /dist
-RUN npm install --global --ignore-scripts --no-audit --no-fund /dist/inception-cudnn-*.tgz && rm -rf /dist /root/.npm
+# @grpc/grpc-js and @grpc/proto-loader: the optional peers that serve gRPC on 8001 (global
+# packages resolve from the package's folder; --ignore-scripts skips protobufjs's postinstall).
+RUN npm install --global --ignore-scripts --no-audit --no-fund /dist/inception-cudnn-*.tgz '@grpc/grpc-js@^1.14.7' '@grpc/proto-loader@^0.8.1' \
+ && rm -rf /dist /root/.npm
 USER node
-EXPOSE 8000
+EXPOSE 8000 8001
 # tini forwards SIGTERM so that serve drains (answers every accepted request) before exiting.
 ENTRYPOINT ["tini", "--"]
 CMD ["inception-cudnn", "serve", "--host", "0.0.0.0", "--port", "8000", "--model", "inception_v4", "--weights", "/mnt/models/model.safetensors"]
