@@ -62,6 +62,11 @@ export class TestClient {
     return this.start(rpc, request, options).result;
   }
 
+  /** The core service's method definition (its serializers), for tests that speak raw HTTP/2. */
+  static serviceOf(rpc: string): unknown {
+    return (clientClass('open_inference_grpc.proto') as unknown as { service: Record<string, unknown> }).service[rpc];
+  }
+
   close(): void {
     this.core.close();
     this.extensions.close();

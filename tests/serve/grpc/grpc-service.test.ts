@@ -223,4 +223,28 @@ describe('gRPC inference service (fake sessions)', () => {
     await until(() => session.state.remoteWindowSize === RECEIVE_WINDOW_BYTES, 2000, 'the connection window widened');
     session.close();
   });
+
+  it('a client that sends calls and never reads the answers does not hold up other clients', async () => {
+    const fake = fakeSession({ maxBatch: 4, outputSize: 1000 });
+    const { grpcPort, client } = await start({ sessions: [fake.session] });
+    // Raw HTTP/2: 50 ModelInfer calls (batch 4, 16 KB answers each) on one connection, never read.
+    const serialize = (TestClient.serviceOf('ModelInfer') as { requestSerialize(value: unknown): Buffer }).requestSerialize;
+    const message = serialize(rawInfer(MODEL, imagesFilled([1, 2, 3, 4]), [4, 3, 4, 4]));
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    const session = connect(`http://127.0.0.1:${grpcPort}`);
+    const streams = Array.from({ length: 50 }, () => {
+      const stream = session.request({ ':method': 'POST', ':path': '/inference.GRPCInferenceService/ModelInfer', 'content-type': 'application/grpc', te: 'trailers' });
+      stream.end(frame);
+      return stream;
+    });
+    // Meanwhile a normal client is answered.
+    for (let i = 0; i < 5; i++) {
+      const reply = await client.call('ModelInfer', rawInfer(MODEL, imagesFilled([i]), [1, 3, 4, 4]));
+      expect(outputOf(reply.reply)[0]).toBe(i * IMAGE);
+    }
+    for (const stream of streams) stream.destroy();
+    session.destroy();
+  });
 });
