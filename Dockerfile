@@ -1,6 +1,7 @@
 # inception-cudnn serve, CPU (oneDNN). Build:  docker build -t inception-cudnn .
-# Run:  docker run --cpus 2 --memory 2g -p 8000:8000 -v $PWD/weights:/mnt/models inception-cudnn
-# (the CMD below serves /mnt/models/model.safetensors as inception_v4, 1 instance, max batch 8).
+# Run:  docker run --cpus 2 --memory 2g -p 8000:8000 -p 8001:8001 -v $PWD/weights:/mnt/models inception-cudnn
+# (the CMD below serves /mnt/models/model.safetensors as inception_v4, 1 instance, max batch 8,
+# Open Inference Protocol over HTTP on 8000 and gRPC on 8001).
 #
 # Limits (README "Running in containers"): --cpus becomes a CFS quota, which serve reads from its
 # cgroup: the default threads is floor(quota) (2 here), split across --instances, and the start
@@ -36,9 +37,12 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /dist /dist
-RUN npm install --global --ignore-scripts --no-audit --no-fund /dist/inception-cudnn-*.tgz && rm -rf /dist /root/.npm
+# @grpc/grpc-js and @grpc/proto-loader: the optional peers that serve gRPC on 8001 (global
+# packages resolve from the package's folder; --ignore-scripts skips protobufjs's postinstall).
+RUN npm install --global --ignore-scripts --no-audit --no-fund /dist/inception-cudnn-*.tgz '@grpc/grpc-js@^1.14.7' '@grpc/proto-loader@^0.8.1' \
+ && rm -rf /dist /root/.npm
 USER node
-EXPOSE 8000
+EXPOSE 8000 8001
 # Ready: the sessions are built and warmed, and no SIGTERM yet (the image has no curl: node asks).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8000/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

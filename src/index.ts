@@ -16,7 +16,7 @@ export { imagesToTensor, DEFAULT_MAX_INPUT_PIXELS, type ImageTensorOptions } fro
 export { readNpy, readNpySync, writeNpy, writeNpySync, type NpyArray } from './io/npy';
 export { createBatcher, type Batcher, type BatcherStats, type InferOptions, type BatcherOptions, type BatcherObserver } from './batcher';
 export { exportOnnx, exportGraphOnnx, type ExportOnnxOptions, type ExportGraphOptions } from './onnx/export';
-export { createServer, type InferenceServer, type ServeOptions } from './serve';
+export { createServer, type InferenceServer, type ServeOptions, type ModelConfig, type ModelStatisticsReport } from './serve';
 export {
   InceptionError,
   InvalidArgumentError,

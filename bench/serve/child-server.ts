@@ -21,9 +21,13 @@ export interface ServeProcess {
   stderr(): string;
 }
 
-/** Starts `serve` with these arguments (add --port 0); rejects if it exits or does not listen within `startTimeoutMs`. */
+/**
+ * Starts `serve` with these arguments (add --port 0); rejects if it exits or does not listen within `startTimeoutMs`.
+ * HTTP only (--no-grpc) unless the arguments name --grpc-port: the default gRPC port 8001 is fixed.
+ */
 export async function startServe(args: readonly string[], startTimeoutMs = 60_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli.js'), 'serve', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const grpc = args.includes('--grpc-port') || args.includes('--no-grpc') ? [] : ['--no-grpc'];
+  const child = spawn(process.execPath, [join(ROOT, 'lib', 'cli.js'), 'serve', ...args, ...grpc], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
   const url = await new Promise<string>((resolveUrl, reject) => {

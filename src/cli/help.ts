@@ -137,12 +137,17 @@ bound (most bytes live at one step) and arena / lower bound.
   -h, --help              this help
 `,
   serve: `usage: inception-cudnn serve --model NAME --weights W [options]
+       inception-cudnn serve --config models.json [options]
 
-Serves the model over HTTP (Open Inference Protocol v2 REST, as KServe and Triton clients use)
-until SIGTERM or SIGINT, then stops accepting, answers every accepted request and exits.
+Serves the model (or every model of --config) over HTTP (Open Inference Protocol v2 REST, as
+KServe and Triton clients use) and gRPC (inference.GRPCInferenceService, when the optional
+packages @grpc/grpc-js and @grpc/proto-loader are installed) until SIGTERM or SIGINT, then
+stops accepting, answers every accepted request and exits.
 Endpoints: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/NAME, /v2/models/NAME/ready,
 POST /v2/models/NAME/infer (JSON or binary tensors), POST /v2/models/NAME/classify (image
-bytes in, top-k classes or the embedding out), GET /metrics (Prometheus).
+bytes in, top-k classes or the embedding out), GET /v2/models/NAME/stats, GET /metrics
+(Prometheus); with --model-control explicit, POST /v2/repository/index and
+/v2/repository/models/NAME/load and /unload.
 
 ${SESSION_HELP}
       --input-size S          square input size (default the model's)
@@ -160,6 +165,15 @@ ${SESSION_HELP}
       --token T               require Authorization: Bearer T on everything but /v2/health/*
                               (or set INCEPTION_SERVE_TOKEN; a flag is visible in ps)
       --model-name NAME       the model's name in URLs (default the model)
+      --config FILE           the models to serve, each with its own sessions and queue:
+                              {"models": [{"name", "session": {"model", "weights", "device",
+                              "precision", ...}, "instances", "maxBatch",
+                              "maxQueueDelayMicroseconds", "maxQueueSize"}, ...]}
+                              (instead of --model, --weights and the other one-model options)
+      --grpc-port P           gRPC port (default 8001 when @grpc/grpc-js and @grpc/proto-loader
+                              are installed; given without them it is an error)
+      --no-grpc               serve HTTP only
+      --model-control MODE    none (default) | explicit: load and unload models at run time
       --no-warmup             cuda: skip setting up every run batch size before listening
                               (each size's first requests then wait for its algorithm timing)
 `,

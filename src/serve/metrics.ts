@@ -1,5 +1,6 @@
 /**
- * Prometheus metrics of one server, on its own prom-client Registry (never the global one).
+ * Prometheus metrics of one server, on its own prom-client Registry (never the global one), every
+ * series labelled with its model (requests to no model, e.g. /metrics, have model="").
  * Names are `inception_*`; durations are microseconds. Average batch size =
  * inception_inference_count_total / inception_batch_execution_count_total.
  */
@@ -23,6 +24,13 @@ export interface OpenRequests {
 
 const DURATION_BUCKETS_US = [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000];
 
+/** What the per-model gauges read. */
+export interface MetricsModel {
+  readonly name: string;
+  readonly sessions: readonly Session[];
+  stats(): BatcherStats;
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
   private readonly success: Counter<'model' | 'endpoint'>;
@@ -33,21 +41,19 @@ export class ServerMetrics {
   private readonly computeUs: Histogram<'model'>;
   private readonly totalUs: Histogram<'model'>;
   private readonly batchSize: Histogram<'model'>;
+  private readonly memoryGauges: Gauge<'model' | 'instance'>[] = [];
+  private readonly models = new Map<string, MetricsModel>();
   private cached: { readonly bytes: Buffer; readonly at: number } | undefined;
   private rendering: Promise<Buffer> | undefined;
 
-  constructor(
-    private readonly model: string,
-    maxBatch: number,
-    sessions: readonly Session[],
-    stats: () => BatcherStats,
-    requests: () => OpenRequests,
-  ) {
+  /** `maxBatch`: the largest batch of any model (the batch size histogram has one bucket per size up to it). */
+  constructor(maxBatch: number, requests: () => OpenRequests) {
     const registers = [this.registry];
-    this.success = new Counter({ name: 'inception_request_success_total', help: 'HTTP requests answered with a 2xx status', labelNames: ['model', 'endpoint'], registers });
+    const models = this.models;
+    this.success = new Counter({ name: 'inception_request_success_total', help: 'Requests (HTTP and gRPC) answered with success', labelNames: ['model', 'endpoint'], registers });
     this.failure = new Counter({
       name: 'inception_request_failure_total',
-      help: 'HTTP requests answered with an error status',
+      help: 'Requests answered with an error (HTTP status, or the gRPC code name)',
       labelNames: ['model', 'endpoint', 'status'],
       registers,
     });
@@ -60,50 +66,64 @@ export class ServerMetrics {
     this.totalUs = histogram('inception_request_duration_us', 'Time from queueing to result of a request in the batcher, microseconds');
     const sizes = Array.from({ length: maxBatch }, (_, i) => i + 1);
     this.batchSize = new Histogram({ name: 'inception_batch_size', help: 'Images per executed batch', labelNames: ['model'], buckets: sizes, registers });
-    new Gauge({
-      name: 'inception_queue_depth',
-      help: 'Requests waiting in the batcher queue',
-      labelNames: ['model'],
-      registers,
-      collect() {
-        this.set({ model }, stats().queuedRequests);
-      },
-    });
-    new Gauge({
-      name: 'inception_running_batches',
-      help: 'Batches running now (at most one per instance)',
-      labelNames: ['model'],
-      registers,
-      collect() {
-        this.set({ model }, stats().runningBatches);
-      },
-    });
+    const perModel = (name: string, help: string, read: (stats: BatcherStats) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model'],
+        registers,
+        collect() {
+          this.reset();
+          for (const model of models.values()) this.set({ model: model.name }, read(model.stats()));
+        },
+      });
+    };
+    perModel('inception_queue_depth', 'Requests waiting in the batcher queue', (s) => s.queuedRequests);
+    perModel('inception_running_batches', 'Batches running now (at most one per instance)', (s) => s.runningBatches);
     new Gauge({
       name: 'inception_http_open_requests',
       help: 'HTTP requests received and not yet answered (pipelined ones waiting their turn included)',
-      labelNames: ['model'],
       registers,
       collect() {
-        this.set({ model }, requests().open);
+        this.set(requests().open);
       },
     });
     new Gauge({
       name: 'inception_http_pipelined_waiting_requests',
       help: 'HTTP requests waiting for an earlier request on their connection to be answered',
-      labelNames: ['model'],
       registers,
       collect() {
-        this.set({ model }, requests().waiting);
+        this.set(requests().waiting);
       },
     });
     const memory = (name: string, help: string, field: 'arenaBytes' | 'weightBytes' | 'workspaceBytes'): void => {
-      const gauge = new Gauge({ name, help, labelNames: ['model', 'instance'], registers });
-      sessions.forEach((s, i) => gauge.set({ model, instance: String(i) }, s.memory[field]));
+      this.memoryGauges.push(
+        new Gauge({
+          name,
+          help,
+          labelNames: ['model', 'instance'],
+          registers,
+          collect() {
+            this.reset();
+            for (const model of models.values()) model.sessions.forEach((s, i) => this.set({ model: model.name, instance: String(i) }, s.memory[field]));
+          },
+        }),
+      );
     };
     memory('inception_arena_bytes', 'Activation arena bytes per instance', 'arenaBytes');
     memory('inception_weight_bytes', 'Prepared weight bytes per instance', 'weightBytes');
     memory('inception_workspace_bytes', 'Backend scratch bytes per instance', 'workspaceBytes');
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Starts reporting a loaded model's gauges. */
+  addModel(model: MetricsModel): void {
+    this.models.set(model.name, model);
+  }
+
+  /** Stops reporting an unloaded model's gauges (its counters keep their totals). */
+  removeModel(name: string): void {
+    this.models.delete(name);
   }
 
   /**
@@ -129,23 +149,28 @@ export class ServerMetrics {
     return this.rendering;
   }
 
-  request(endpoint: string, status: number): void {
-    if (status < 400) this.success.inc({ model: this.model, endpoint });
-    else this.failure.inc({ model: this.model, endpoint, status: String(status) });
+  /** One answered request; `status` is an HTTP status or a gRPC code name ('OK' is success). */
+  request(model: string, endpoint: string, status: number | string): void {
+    const ok = typeof status === 'number' ? status < 400 : status === 'OK';
+    if (ok) this.success.inc({ model, endpoint });
+    else this.failure.inc({ model, endpoint, status: String(status) });
   }
 
-  readonly observer: BatcherObserver = {
-    batch: (event) => {
-      if (!event.ok) return;
-      this.batches.inc({ model: this.model });
-      this.inferences.inc({ model: this.model }, event.images);
-      this.batchSize.observe({ model: this.model }, event.images);
-    },
-    request: (event) => {
-      this.queueUs.observe({ model: this.model }, event.queueMicroseconds);
-      if (event.outcome !== 'ok') return;
-      this.computeUs.observe({ model: this.model }, event.computeMicroseconds);
-      this.totalUs.observe({ model: this.model }, event.totalMicroseconds);
-    },
-  };
+  /** The batcher observer of one model. */
+  observer(model: string): BatcherObserver {
+    return {
+      batch: (event) => {
+        if (!event.ok) return;
+        this.batches.inc({ model });
+        this.inferences.inc({ model }, event.images);
+        this.batchSize.observe({ model }, event.images);
+      },
+      request: (event) => {
+        this.queueUs.observe({ model }, event.queueMicroseconds);
+        if (event.outcome !== 'ok') return;
+        this.computeUs.observe({ model }, event.computeMicroseconds);
+        this.totalUs.observe({ model }, event.totalMicroseconds);
+      },
+    };
+  }
 }

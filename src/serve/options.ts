@@ -3,8 +3,17 @@ import { InvalidArgumentError, invalidParam } from '../errors';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../preprocess/image';
 import type { SessionOptions } from '../runtime/options';
 import type { Session } from '../runtime/session';
+import { MODEL_NAME, resolveModelConfigs, type ModelConfig, type ResolvedModelConfig } from './model-config';
+
+export type ModelControl = 'none' | 'explicit';
 
 export interface ServeOptions {
+  /**
+   * The models to host (the model repository), each with its own sessions and batcher; the same
+   * object as `serve --config models.json`. Or, for one model, the shortcut below: session or
+   * sessions, with instances, maxBatch, the queue options and modelName.
+   */
+  readonly models?: readonly ModelConfig[];
   /** Sessions to create and own (disposed on close): `instances` copies of these options. */
   readonly session?: SessionOptions;
   /** Or sessions made by the caller (not disposed on close); all the same model and input size. */
@@ -33,6 +42,16 @@ export interface ServeOptions {
   readonly retryAfterSeconds?: number;
   /** The model's name in URLs (default the model, e.g. 'inception_v4'). */
   readonly modelName?: string;
+  /**
+   * Serve the KServe v2 gRPC API (inference.GRPCInferenceService) on this port (0 picks a free
+   * one) as well; needs the optional packages @grpc/grpc-js and @grpc/proto-loader. Default: no gRPC.
+   */
+  readonly grpcPort?: number;
+  /**
+   * 'explicit': the repository API (POST /v2/repository/index, .../models/{m}/load and /unload)
+   * may load and unload the configured models. Default 'none': the set of models is fixed.
+   */
+  readonly modelControl?: ModelControl;
   /** Where internal errors are logged (default stderr). */
   readonly log?: (line: string) => void;
   /**
@@ -44,7 +63,9 @@ export interface ServeOptions {
 }
 
 export interface ResolvedServeOptions {
-  readonly instances: number;
+  readonly models: readonly ResolvedModelConfig[];
+  readonly grpcPort: number | undefined;
+  readonly modelControl: ModelControl;
   readonly host: string;
   readonly port: number;
   readonly token: string | undefined;
@@ -61,7 +82,13 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/** The one-model shortcut's options: with `models`, each model gives its own. */
+const SHORTCUT_KEYS: readonly string[] = ['session', 'sessions', 'instances', 'maxBatch', 'maxQueueDelayMicroseconds', 'preferredBatchSizes', 'maxQueueSize', 'modelName'];
+
 const KNOWN_KEYS: readonly string[] = [
+  'models',
+  'grpcPort',
+  'modelControl',
   'session',
   'sessions',
   'instances',
@@ -92,12 +119,13 @@ export function resolveServeOptions(options: unknown): ResolvedServeOptions {
   const o = options as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !KNOWN_KEYS.includes(k));
   if (unknown.length > 0) throw new InvalidArgumentError(`Unknown server option '${unknown[0]}'; the options are: ${KNOWN_KEYS.join(', ')}`);
-  if ((o.session === undefined) === (o.sessions === undefined)) {
-    throw new InvalidArgumentError('pass exactly one of session (options of the sessions to create) or sessions (sessions you created)');
+  const models = resolveModels(o);
+  const grpcPort = o.grpcPort;
+  if (grpcPort !== undefined && (typeof grpcPort !== 'number' || !Number.isInteger(grpcPort) || grpcPort < 0 || grpcPort > 65535)) {
+    throw invalidParam('grpcPort', 'an integer in [0, 65535]', grpcPort);
   }
-  if (o.sessions !== undefined && o.instances !== undefined) {
-    throw new InvalidArgumentError('instances applies to session only; with sessions, pass one session per instance');
-  }
+  const modelControl = o.modelControl ?? 'none';
+  if (modelControl !== 'none' && modelControl !== 'explicit') throw invalidParam('modelControl', "'none' or 'explicit'", modelControl);
   const port = o.port ?? DEFAULT_PORT;
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalidParam('port', 'an integer in [0, 65535]', port);
   const host = o.host ?? DEFAULT_HOST;
@@ -106,14 +134,13 @@ export function resolveServeOptions(options: unknown): ResolvedServeOptions {
   if (token !== undefined && (typeof token !== 'string' || token.length === 0)) throw invalidParam('token', 'a non-empty string', token);
   const log = o.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   if (typeof log !== 'function') throw invalidParam('log', 'a function', log);
-  if (o.modelName !== undefined && (typeof o.modelName !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.modelName))) {
-    throw invalidParam('modelName', 'a name of letters, digits, _ . -', o.modelName);
-  }
   const warmup = o.warmup ?? true;
   if (typeof warmup !== 'boolean') throw invalidParam('warmup', 'a boolean', warmup);
   return {
     warmup,
-    instances: positive(o, 'instances', 1, 64),
+    models,
+    grpcPort: grpcPort as number | undefined,
+    modelControl,
     host,
     port,
     token: token as string | undefined,
@@ -123,4 +150,30 @@ export function resolveServeOptions(options: unknown): ResolvedServeOptions {
     retryAfterSeconds: positive(o, 'retryAfterSeconds', 1, 3600),
     log: log as (line: string) => void,
   };
+}
+
+/** The models: `models` as given, or the one-model shortcut's options as a one-model repository. */
+function resolveModels(o: Record<string, unknown>): ResolvedModelConfig[] {
+  if (o.models !== undefined) {
+    const mixed = SHORTCUT_KEYS.find((k) => o[k] !== undefined);
+    if (mixed !== undefined) throw new InvalidArgumentError(`'${mixed}' belongs inside each entry of models (or drop models and use the one-model options)`);
+    return resolveModelConfigs(o.models);
+  }
+  if ((o.session === undefined) === (o.sessions === undefined)) {
+    throw new InvalidArgumentError('pass exactly one of session (options of the sessions to create) or sessions (sessions you created), or models');
+  }
+  if (o.sessions !== undefined && o.instances !== undefined) {
+    throw new InvalidArgumentError('instances applies to session only; with sessions, pass one session per instance');
+  }
+  const instances = positive(o, 'instances', 1, 64);
+  if (o.modelName !== undefined && (typeof o.modelName !== 'string' || !MODEL_NAME.test(o.modelName))) {
+    throw invalidParam('modelName', 'a name of letters, digits, _ . -', o.modelName);
+  }
+  const model: Record<string, unknown> = { instances };
+  for (const key of ['session', 'sessions', 'maxBatch', 'maxQueueDelayMicroseconds', 'preferredBatchSizes', 'maxQueueSize']) {
+    if (o[key] !== undefined) model[key] = o[key];
+  }
+  if (o.sessions !== undefined) delete model.instances;
+  if (o.modelName !== undefined) model.name = o.modelName;
+  return resolveModelConfigs([model]);
 }

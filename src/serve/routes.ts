@@ -7,8 +7,9 @@
 import { HttpError } from './http';
 
 export type Route =
-  | { kind: 'live' | 'ready' | 'server' | 'metrics' }
-  | { kind: 'model' | 'model-ready' | 'infer' | 'classify'; model: string; version: string | undefined };
+  | { kind: 'live' | 'ready' | 'server' | 'metrics' | 'all-stats' | 'repository-index' }
+  | { kind: 'model' | 'model-ready' | 'infer' | 'classify' | 'stats'; model: string; version: string | undefined }
+  | { kind: 'model-load' | 'model-unload'; model: string };
 
 export const METHODS: Readonly<Record<Route['kind'], 'GET' | 'POST'>> = {
   live: 'GET',
@@ -19,9 +20,15 @@ export const METHODS: Readonly<Record<Route['kind'], 'GET' | 'POST'>> = {
   'model-ready': 'GET',
   infer: 'POST',
   classify: 'POST',
+  stats: 'GET',
+  'all-stats': 'GET',
+  'repository-index': 'POST',
+  'model-load': 'POST',
+  'model-unload': 'POST',
 };
 
-const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|classify))?\/?$/;
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?(?:\/(ready|infer|classify|stats))?\/?$/;
+const REPOSITORY_ROUTE = /^\/v2\/repository\/models\/([^/]+)\/(load|unload)\/?$/;
 
 /** The path (still percent-encoded) and query string of a request target; absolute-form targets (proxies) lose their scheme and host. */
 export function splitTarget(target: string): { path: string; query: string } {
@@ -39,9 +46,13 @@ export function route(path: string): Route | undefined {
   if (path === '/v2/health/ready') return { kind: 'ready' };
   if (path === '/v2' || path === '/v2/') return { kind: 'server' };
   if (path === '/metrics') return { kind: 'metrics' };
+  if (path === '/v2/models/stats') return { kind: 'all-stats' };
+  if (path === '/v2/repository/index') return { kind: 'repository-index' };
+  const repository = REPOSITORY_ROUTE.exec(path);
+  if (repository !== null) return { kind: repository[2] === 'load' ? 'model-load' : 'model-unload', model: decodeSegment(repository[1]) };
   const match = MODEL_ROUTE.exec(path);
   if (match === null) return undefined;
-  const action = match[3] as 'ready' | 'infer' | 'classify' | undefined;
+  const action = match[3] as 'ready' | 'infer' | 'classify' | 'stats' | undefined;
   return {
     kind: action === undefined ? 'model' : action === 'ready' ? 'model-ready' : action,
     model: decodeSegment(match[1]),

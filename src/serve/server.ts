@@ -1,6 +1,7 @@
 /**
- * The inference server: Open Inference Protocol v2 REST on Node's http, one dynamic batcher
- * in front of one or more session instances, Prometheus metrics, bearer-token auth, limits,
+ * The inference server: Open Inference Protocol v2 REST on Node's http (and its gRPC service,
+ * see grpc/), a repository of models each with its own dynamic batcher in front of one or more
+ * session instances, the statistics and model repository extensions, Prometheus metrics, bearer-token auth, limits,
  * pipelined requests taken one at a time per connection, JSON answers to what the HTTP parser
  * refuses, and a graceful close (stop accepting, answer everything received, each answer saying
  * Connection: close, then release).
@@ -10,8 +11,7 @@ import { createServer as createHttpServer, maxHeaderSize, type IncomingMessage, 
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { createBatcher, type Batcher } from '../batcher';
-import { checkSessions } from '../batcher/options';
+import type { Batcher } from '../batcher';
 import {
   DisposedError,
   ImageDecodeError,
@@ -23,106 +23,66 @@ import {
   RequestTimeoutError,
 } from '../errors';
 import { packageVersion } from '../info';
-import { getModel } from '../models/registry';
-import { createSession, type Session } from '../runtime/session';
+import type { Session } from '../runtime/session';
 import { clientErrorReply, rawErrorResponse, type ParserError } from './client-errors';
-import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, signatureOf, type ModelContext } from './handlers';
-import { BodyPool, HttpError, sendError, sendJson, stopAccepting } from './http';
+import { GrpcEndpoint, type GrpcHost } from './grpc/service';
+import { handleClassify, handleInfer, MODEL_VERSION, modelMetadata, type ModelContext } from './handlers';
+import { HttpError, readBody, sendError, sendJson, stopAccepting } from './http';
 import { ServerMetrics, type OpenRequests } from './metrics';
 import { resolveServeOptions, type ResolvedServeOptions, type ServeOptions } from './options';
 import { ConnectionQueues } from './pipeline';
 import { METHODS, route, splitTarget, type Route } from './routes';
-import { warmRunSizes, type WarmupReport } from './warmup';
-import { checkCompiledMemory, checkWeightsFit, compiledMemory, splitThreads } from './resources';
-import { readMemoryLimit, type CgroupReading, type MemoryLimit } from '../system/cgroup';
-import { defaultCpuThreads, describeThreads } from '../system/cpu-threads';
-import type { MemoryFit } from '../system/memory-fit';
+import { ServedModel, type ModelResources } from './served-model';
+import type { ModelStatisticsReport } from './statistics';
+import type { WarmupReport } from './warmup';
+
+/** A model's threads and memory (ServedModel.loaded.resources has every model's). */
+export type ServerResources = ModelResources;
 
 export interface InferenceServer {
-  /** The model's name in URLs. */
+  /** The first model's name in URLs (the one model of the one-model options). */
   readonly modelName: string;
+  /** Every model of the repository, in config order. */
+  readonly models: readonly ServedModel[];
   readonly http: Server;
+  /** The first model's batcher; throws when that model is not loaded. */
   readonly batcher: Batcher;
   readonly registry: Registry;
+  /** The first model's sessions; throws when that model is not loaded. */
   readonly sessions: readonly Session[];
-  /** What the warm-up before listening did (batch sizes set up, runs, ms); zeros when off or nothing to warm. */
+  /** What the warm-up before listening did, all models together (batch sizes set up, runs, ms); zeros when off or nothing to warm. */
   readonly warmup: WarmupReport;
-  /** False once close() has begun. */
+  /** The first model's CPU threads and why, and the memory its sessions hold against the container's limit; throws when that model is not loaded. */
+  readonly resources: ServerResources;
+  /** Whether gRPC is served (grpcPort was given). */
+  readonly grpc: boolean;
+  /** False once close() has begun, or while a model loads. */
   readonly ready: boolean;
   /** HTTP requests received and not yet answered; `waiting` of them pipelined behind an earlier request on their connection. */
   readonly requests: OpenRequests;
-  /** The CPU threads of the instances and why, and the memory they hold against the container's limit. */
-  readonly resources: ServerResources;
-  /** Starts listening on the options' host and port; resolves to the address bound. */
-  listen(): Promise<{ host: string; port: number; url: string }>;
+  /** Starts listening on the options' host and port (and grpcPort); resolves to the addresses bound. */
+  listen(): Promise<{ host: string; port: number; url: string; grpcPort: number | undefined }>;
   /** Stops accepting, answers every accepted request, disposes owned sessions; idempotent. */
   close(): Promise<void>;
 }
 
-export interface ServerResources {
-  /** E.g. 'threads 1 per instance (cgroup quota 2.0 CPU of 4, split over 2 instances)'. */
-  readonly threads: string;
-  /** The CPU sessions' weights + arena + workspace against the cgroup memory limit (describeMemoryFit prints it). */
-  readonly memory: MemoryFit;
-}
-
-const NO_WARMUP: WarmupReport = Object.freeze({ sizes: 0, runs: 0, ms: 0 });
-
-/** Creates the sessions (or takes the caller's), warms their batch sizes, the batcher and the HTTP server; call listen(). */
+/** Creates the sessions (or takes the caller's) of every model, warms their batch sizes, the batchers, the HTTP (and gRPC) server; call listen(). */
 export async function createServer(options: ServeOptions): Promise<InferenceServer> {
   const resolved = resolveServeOptions(options);
-  const owned = options.sessions === undefined;
-  const limit = readMemoryLimit();
-  // The caller's sessions are checked (a Session or a non-empty array of them, one model and input size) before use.
-  const { sessions, threads } = owned ? await createSessions(options, resolved, limit) : { sessions: [...checkSessions(options.sessions)], threads: '' };
-  let server: V2Server;
+  const models = resolved.models.map((config) => new ServedModel(config, resolved));
   try {
-    const memory = compiledMemory(sessions, limit);
-    if (owned) checkCompiledMemory(memory, sessions);
-    server = new V2Server(options, resolved, sessions, owned, { threads: owned ? threads : callerThreads(sessions), memory });
+    for (const model of models) await model.load();
   } catch (error) {
-    if (owned) await Promise.all(sessions.map((s) => s.dispose()));
+    await Promise.all(models.map((m) => m.unload('the server did not start')));
     throw error;
   }
-  if (resolved.warmup) {
-    try {
-      server.warmup = await warmRunSizes(sessions, server.batcher.maxBatch);
-    } catch (error) {
-      await server.close();
-      throw error;
-    }
-  }
-  return server;
-}
-
-async function createSessions(options: ServeOptions, resolved: ResolvedServeOptions, limit: CgroupReading<MemoryLimit>): Promise<{ sessions: Session[]; threads: string }> {
-  const base = options.session as NonNullable<ServeOptions['session']>;
-  // CPU instances split the CPU figure (the affinity mask capped by the cgroup quota) between them
-  // unless told otherwise; CUDA sessions size their input copy by the same figure themselves.
-  const cpu = base.device === undefined || base.device === 'cpu';
-  const split = splitThreads(defaultCpuThreads(base.threads), resolved.instances);
-  const sessionOptions = cpu ? { ...base, threads: split.perInstance } : base;
-  // Refuse before reading any weights when even their lower bound cannot fit the memory limit.
-  checkWeightsFit(base, resolved.instances, limit);
-  const sessions: Session[] = [];
   try {
-    for (let i = 0; i < resolved.instances; i++) sessions.push(await createSession(sessionOptions));
+    return new V2Server(resolved, models);
   } catch (error) {
-    await Promise.all(sessions.map((s) => s.dispose()));
+    await Promise.all(models.map((m) => m.unload('the server did not start')));
     throw error;
   }
-  return { sessions, threads: cpu ? split.text : `staging copy ${describeThreads(sessions[0]!.threads)}` };
 }
-
-/** The threads text of sessions the caller made. */
-function callerThreads(sessions: readonly Session[]): string {
-  const first = sessions[0]!;
-  const what = first.info.device === 'cpu' ? '' : 'staging copy ';
-  return `${what}${describeThreads(first.threads)}${sessions.length > 1 ? ' per instance' : ''}`;
-}
-
-/** Most bytes of infer body buffers kept for reuse (what the busiest moment needed, up to this). */
-const BODY_POOL_BYTES = 256 * 1024 * 1024;
 
 /** How long close() waits for connections to go idle once every accepted request is answered. */
 const CLOSE_GRACE_MS = 500;
@@ -144,13 +104,12 @@ const CONNECTIONS_CHECK_MS = 1000;
 /** How long a connection answered after a parse error may stay half-open before it is closed. */
 const CLIENT_ERROR_LINGER_MS = 1000;
 
-class V2Server implements InferenceServer {
-  readonly modelName: string;
+class V2Server implements InferenceServer, GrpcHost {
   readonly http: Server;
-  readonly batcher: Batcher;
   readonly registry: Registry;
   private readonly metrics: ServerMetrics;
-  private readonly model: ModelContext;
+  private readonly byName: ReadonlyMap<string, ServedModel>;
+  private readonly grpcEndpoint: GrpcEndpoint | undefined;
   private readonly tokenDigest: Buffer | undefined;
   private closing: Promise<void> | undefined;
   /** Responses of requests not yet answered (or whose connection has not closed). */
@@ -159,40 +118,24 @@ class V2Server implements InferenceServer {
   private readonly queues = new ConnectionQueues();
   /** Connections answered after a parse error: their parser is spent, later errors are ignored. */
   private readonly spentSockets = new WeakSet<Duplex>();
-  warmup: WarmupReport = NO_WARMUP;
+  readonly warmup: WarmupReport;
 
   constructor(
-    options: ServeOptions,
     private readonly resolved: ResolvedServeOptions,
-    readonly sessions: readonly Session[],
-    private readonly ownsSessions: boolean,
-    readonly resources: ServerResources,
+    readonly models: readonly ServedModel[],
   ) {
-    const info = sessions[0].info;
-    this.modelName = options.modelName ?? info.model;
-    let metrics: ServerMetrics | undefined;
-    this.batcher = createBatcher(sessions, {
-      maxBatch: options.maxBatch,
-      maxQueueDelayMicroseconds: options.maxQueueDelayMicroseconds,
-      preferredBatchSizes: options.preferredBatchSizes,
-      maxQueueSize: options.maxQueueSize,
-      observer: { batch: (e) => metrics?.observer.batch?.(e), request: (e) => metrics?.observer.request?.(e) },
-    });
-    metrics = new ServerMetrics(this.modelName, this.batcher.maxBatch, sessions, () => this.batcher.stats, () => this.requests);
-    this.metrics = metrics;
-    this.registry = metrics.registry;
-    this.model = {
-      name: this.modelName,
-      info,
-      signature: signatureOf(info, this.batcher.maxBatch),
-      preprocessing: getModel(info.model).preprocessing,
-      batcher: this.batcher,
-      maxBodyBytes: resolved.maxBodyBytes,
-      bodies: new BodyPool(BODY_POOL_BYTES),
-      maxInputPixels: resolved.maxInputPixels,
-      requestTimeoutMs: resolved.requestTimeoutMs,
-    };
+    this.byName = new Map(models.map((m) => [m.name, m]));
+    this.warmup = models.reduce<WarmupReport>((sum, m) => {
+      const w = m.loaded?.warmup;
+      return w === undefined ? sum : { sizes: sum.sizes + w.sizes, runs: sum.runs + w.runs, ms: sum.ms + w.ms };
+    }, { sizes: 0, runs: 0, ms: 0 });
+    const largestBatch = Math.max(...models.map((m) => m.loaded?.batcher.maxBatch ?? m.config.maxBatch ?? 1));
+    this.metrics = new ServerMetrics(largestBatch, () => this.requests);
+    for (const model of models) model.attachMetrics(this.metrics);
+    this.registry = this.metrics.registry;
     this.tokenDigest = resolved.token === undefined ? undefined : digest(resolved.token);
+    // Throws BackendUnavailableError (naming the npm command) when the gRPC packages are missing.
+    this.grpcEndpoint = resolved.grpcPort === undefined ? undefined : new GrpcEndpoint(this, { maxMessageBytes: resolved.maxBodyBytes, requestTimeoutMs: resolved.requestTimeoutMs });
     this.http = createHttpServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS }, (req, res) => this.handle(req, res));
     this.http.on('clientError', (error: ParserError, socket: Duplex) => this.clientError(error, socket));
     // Errors of a listening server (e.g. accept() failing with EMFILE under load) would otherwise be
@@ -208,15 +151,47 @@ class V2Server implements InferenceServer {
     this.http.timeout = this.http.requestTimeout + 60_000;
   }
 
+  get modelName(): string {
+    return this.models[0].name;
+  }
+
+  get batcher(): Batcher {
+    return this.firstLoaded().batcher;
+  }
+
+  get sessions(): readonly Session[] {
+    return this.firstLoaded().sessions;
+  }
+
+  get resources(): ServerResources {
+    return this.firstLoaded().resources;
+  }
+
+  get grpc(): boolean {
+    return this.grpcEndpoint !== undefined;
+  }
+
+  private firstLoaded(): NonNullable<ServedModel['loaded']> {
+    const loaded = this.models[0].loaded;
+    if (loaded === undefined) throw new InvalidArgumentError(`model '${this.modelName}' is not loaded (${this.models[0].reason})`);
+    return loaded;
+  }
+
   get ready(): boolean {
-    return this.closing === undefined;
+    return this.closing === undefined && this.models.every((m) => m.state !== 'loading');
   }
 
   get requests(): OpenRequests {
     return { open: this.open.size, waiting: this.queues.waiting };
   }
 
-  listen(): Promise<{ host: string; port: number; url: string }> {
+  async listen(): Promise<{ host: string; port: number; url: string; grpcPort: number | undefined }> {
+    const http = await this.listenHttp();
+    const grpcPort = this.grpcEndpoint === undefined ? undefined : await this.grpcEndpoint.listen(this.resolved.host, this.resolved.grpcPort ?? 0);
+    return { ...http, grpcPort };
+  }
+
+  private listenHttp(): Promise<{ host: string; port: number; url: string }> {
     return new Promise((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       this.http.once('error', onError);
@@ -241,8 +216,10 @@ class V2Server implements InferenceServer {
     // included, so that no client sends another request on a connection about to be closed.
     for (const res of this.open) if (!res.headersSent) res.setHeader('Connection', 'close');
     const stopped = stopAccepting(this.http);
-    // Everything accepted runs (the queue is drained without waiting for the batching delay).
-    await this.batcher.close();
+    // gRPC stops taking calls; those running finish as the batchers drain.
+    const grpcStopped = this.grpcEndpoint?.close(this.resolved.requestTimeoutMs + CLOSE_GRACE_MS);
+    // Everything accepted runs (the queues are drained without waiting for the batching delay).
+    await Promise.all(this.models.map((m) => m.loaded?.batcher.close()));
     // What is still open never reached the closed batcher (e.g. a client still sending its body,
     // held open by it for up to requestTimeout) and can only get a 503: after a grace period it
     // gets that 503 now, with Connection: close, instead of holding close() up.
@@ -265,7 +242,8 @@ class V2Server implements InferenceServer {
     await stopped;
     clearInterval(sweep);
     clearTimeout(grace);
-    if (this.ownsSessions) await Promise.all(this.sessions.map((s) => s.dispose()));
+    await grpcStopped;
+    await Promise.all(this.models.map((m) => m.unload('the server shut down')));
   }
 
   private requestsAnswered(): Promise<void> {
@@ -276,11 +254,12 @@ class V2Server implements InferenceServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     this.open.add(res);
     let endpoint = 'unknown';
+    let model = '';
     let counted = false;
     const answered = (status: number): void => {
       if (counted) return;
       counted = true;
-      this.metrics.request(endpoint, status);
+      this.metrics.request(model, endpoint, status);
       this.open.delete(res);
       if (this.open.size === 0) for (const resolve of this.idle.splice(0)) resolve();
     };
@@ -297,6 +276,7 @@ class V2Server implements InferenceServer {
       refused = error;
     }
     if (found !== undefined) endpoint = found.kind;
+    if (found !== undefined && 'model' in found) model = found.model;
     const start = (): void => {
       const work = refused === undefined ? this.dispatch(req, res, found, path, query) : Promise.reject(refused);
       work.catch((error: unknown) => this.fail(res, error));
@@ -335,13 +315,13 @@ class V2Server implements InferenceServer {
       const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS);
       socket.once('close', () => clearTimeout(linger));
       socket.end(rawErrorResponse(reply.status, reply.message));
-      this.metrics.request('malformed', reply.status);
+      this.metrics.request('', 'malformed', reply.status);
     });
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse, found: Route | undefined, path: string, query: string): Promise<void> {
     const health = found?.kind === 'live' || found?.kind === 'ready';
-    if (!health) this.authorize(req);
+    if (!health) this.authorize(req.headers.authorization);
     if (found === undefined) throw new HttpError(404, `no route ${path}; see GET /v2 and GET /v2/models/${this.modelName}`);
     const method = METHODS[found.kind];
     if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
@@ -351,10 +331,10 @@ class V2Server implements InferenceServer {
       case 'live':
         return sendJson(res, 200, { live: true });
       case 'ready':
-        if (!this.ready) throw new HttpError(503, 'the server is shutting down');
+        if (!this.ready) throw new HttpError(503, this.closing === undefined ? 'a model is loading' : 'the server is shutting down');
         return sendJson(res, 200, { ready: true });
       case 'server':
-        return sendJson(res, 200, { name: 'inception-cudnn', version: packageVersion(), extensions: ['binary_tensor_data', 'classify'] });
+        return sendJson(res, 200, this.serverMetadata());
       case 'metrics': {
         const text = await this.metrics.text();
         if (res.destroyed) return;
@@ -362,41 +342,127 @@ class V2Server implements InferenceServer {
         res.end(text);
         return;
       }
+      case 'all-stats':
+        return sendJson(res, 200, { model_stats: this.statistics(undefined, undefined) });
+      case 'repository-index':
+        return sendJson(res, 200, this.repositoryIndex(await readReadyFlag(req)));
+      case 'model-load':
+        await this.loadModel(found.model);
+        return sendJson(res, 200, {});
+      case 'model-unload':
+        await this.unloadModel(found.model);
+        return sendJson(res, 200, {});
     }
-    this.checkModel(found.model, found.version);
     switch (found.kind) {
       case 'model':
-        return sendJson(res, 200, modelMetadata(this.model));
-      case 'model-ready':
-        if (!this.ready) throw new HttpError(503, `model '${this.modelName}' is not ready: the server is shutting down`);
-        return sendJson(res, 200, { name: this.modelName, ready: true });
+        return sendJson(res, 200, this.modelMetadata(found.model, found.version));
+      case 'model-ready': {
+        if (!this.modelReady(found.model, found.version)) {
+          const model = this.lookup(found.model, found.version);
+          throw new HttpError(503, `model '${model.name}' is not ready: ${this.closing === undefined ? model.reason : 'the server is shutting down'}`);
+        }
+        return sendJson(res, 200, { name: found.model, ready: true });
+      }
+      case 'stats':
+        return sendJson(res, 200, { model_stats: this.statistics(found.model, found.version) });
       case 'infer':
-        this.checkAccepting();
-        return handleInfer(req, res, this.model);
+        return handleInfer(req, res, this.inferModel(found.model, found.version));
       case 'classify':
-        this.checkAccepting();
-        return handleClassify(req, res, this.model, new URLSearchParams(query));
+        return handleClassify(req, res, this.inferModel(found.model, found.version), new URLSearchParams(query));
     }
   }
 
-  private checkModel(name: string, version: string | undefined): void {
-    if (name !== this.modelName) throw new HttpError(404, `unknown model '${name}'; this server serves '${this.modelName}'`);
+  // The model repository, for both protocols (GrpcHost).
+
+  serverMetadata(): { name: string; version: string; extensions: string[] } {
+    const extensions = ['binary_tensor_data', 'classify', 'statistics'];
+    if (this.resolved.modelControl === 'explicit') extensions.push('model_repository');
+    return { name: 'inception-cudnn', version: packageVersion(), extensions };
+  }
+
+  /** The model named, or 404. */
+  private lookup(name: string, version: string | undefined): ServedModel {
+    const model = this.byName.get(name);
+    if (model === undefined) throw new HttpError(404, `unknown model '${name}'; this server serves ${[...this.byName.keys()].map((n) => `'${n}'`).join(', ')}`);
     if (version !== undefined && version !== MODEL_VERSION) {
       throw new HttpError(404, `unknown version '${version}' of model '${name}'; the only version is '${MODEL_VERSION}'`);
     }
+    return model;
+  }
+
+  modelMetadata(name: string, version: string | undefined): unknown {
+    const model = this.lookup(name, version);
+    const loaded = model.loaded;
+    if (loaded === undefined) throw new HttpError(503, `model '${name}' is not loaded (${model.reason}); its metadata comes from its sessions`);
+    return modelMetadata(loaded.context);
+  }
+
+  modelReady(name: string, version: string | undefined): boolean {
+    return this.closing === undefined && this.lookup(name, version).state === 'ready';
+  }
+
+  inferModel(name: string, version: string | undefined): ModelContext {
+    const model = this.lookup(name, version);
+    this.checkAccepting();
+    const loaded = model.loaded;
+    if (model.state !== 'ready' || loaded === undefined) {
+      throw new HttpError(503, `model '${name}' is not ready (${model.reason}); load it or retry later`, { 'Retry-After': String(this.resolved.retryAfterSeconds) });
+    }
+    return loaded.context;
+  }
+
+  statistics(name: string | undefined, version: string | undefined): ModelStatisticsReport[] {
+    if (name !== undefined) return [this.lookup(name, version).statisticsReport()];
+    return this.models.map((m) => m.statisticsReport());
+  }
+
+  repositoryIndex(readyOnly: boolean): { name: string; version: string; state: string; reason: string }[] {
+    return this.models
+      .filter((m) => !readyOnly || m.state === 'ready')
+      .map((m) => ({ name: m.name, version: MODEL_VERSION, state: m.state.toUpperCase(), reason: m.reason }));
+  }
+
+  async loadModel(name: string): Promise<void> {
+    this.checkModelControl('load');
+    const model = this.lookup(name, undefined);
+    this.checkAccepting();
+    try {
+      await model.load();
+    } catch (error) {
+      throw new HttpError(400, `failed to load model '${name}': ${(error as Error).message}`);
+    }
+  }
+
+  /** Refuses new requests for the model, answers everything it queued, then frees its sessions. */
+  async unloadModel(name: string): Promise<void> {
+    this.checkModelControl('unload');
+    await this.lookup(name, undefined).unload();
+  }
+
+  private checkModelControl(action: string): void {
+    if (this.resolved.modelControl !== 'explicit') {
+      throw new HttpError(403, `cannot ${action} models: model control is off; start the server with --model-control explicit (modelControl: 'explicit')`);
+    }
+  }
+
+  authorize(authorization: string | undefined): void {
+    if (this.tokenDigest === undefined) return;
+    const match = /^Bearer (.+)$/i.exec(authorization ?? '');
+    if (match === null || !timingSafeEqual(digest(match[1]), this.tokenDigest)) {
+      throw new HttpError(401, 'missing or wrong bearer token; send Authorization: Bearer <token> (gRPC: authorization metadata)', { 'WWW-Authenticate': 'Bearer' });
+    }
+  }
+
+  answered(model: string, rpc: string, code: string): void {
+    this.metrics.request(model, `grpc_${rpc}`, code);
+  }
+
+  log(line: string): void {
+    this.resolved.log(line);
   }
 
   private checkAccepting(): void {
     if (this.closing !== undefined) throw new HttpError(503, 'the server is shutting down; retry on another instance', { 'Retry-After': '1' });
-  }
-
-  private authorize(req: IncomingMessage): void {
-    if (this.tokenDigest === undefined) return;
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/i.exec(header);
-    if (match === null || !timingSafeEqual(digest(match[1]), this.tokenDigest)) {
-      throw new HttpError(401, 'missing or wrong bearer token; send Authorization: Bearer <token>', { 'WWW-Authenticate': 'Bearer' });
-    }
   }
 
   /** Maps an error to its status; internal errors are logged here and answered without details. */
@@ -406,7 +472,7 @@ class V2Server implements InferenceServer {
     if (error instanceof HttpError) return sendError(res, error.status, error.message, error.headers);
     if (error instanceof QueueFullError) return sendError(res, 429, error.message, retry);
     if (error instanceof RequestTimeoutError) return sendError(res, 504, error.message);
-    if (error instanceof DisposedError) return sendError(res, 503, 'the server is shutting down; retry on another instance', retry);
+    if (error instanceof DisposedError) return sendError(res, 503, 'the model is unloading or the server is shutting down; retry (on another instance)', retry);
     if (error instanceof RequestAbortedError) return sendError(res, 499, error.message);
     if (error instanceof InvalidInputError || error instanceof InvalidArgumentError || error instanceof ImageDecodeError) {
       return sendError(res, 400, error.message);
@@ -419,4 +485,19 @@ class V2Server implements InferenceServer {
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
+}
+
+/** The `ready` flag of a repository index request body (`{"ready": true}`; an empty body is all models). */
+async function readReadyFlag(req: IncomingMessage): Promise<boolean> {
+  const body = await readBody(req, 64 * 1024);
+  if (body.length === 0) return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new HttpError(400, `the repository index body is not valid JSON: ${(error as Error).message}; send {} or {"ready": true}`);
+  }
+  const ready = (parsed as { ready?: unknown } | null)?.ready;
+  if (ready !== undefined && typeof ready !== 'boolean') throw new HttpError(400, '"ready" must be true or false');
+  return ready === true;
 }

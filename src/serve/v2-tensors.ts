@@ -112,7 +112,7 @@ export function parseInferRequest(body: Buffer, headerLength: string | undefined
   return { id, images, input, binaryOutput: wantsBinaryOutput(request, model) };
 }
 
-function checkShape(shape: unknown, model: ModelSignature): number {
+export function checkShape(shape: unknown, model: ModelSignature): number {
   const wanted = `[N,3,${model.height},${model.width}] with 1 <= N <= ${model.maxBatch}`;
   if (!Array.isArray(shape) || shape.length !== 4 || !shape.every((d) => typeof d === 'number' && Number.isInteger(d))) {
     throw bad(`input '${model.inputName}' needs shape ${wanted}; got ${JSON.stringify(shape)}`);
@@ -129,7 +129,7 @@ function checkShape(shape: unknown, model: ModelSignature): number {
  * (readBody arranges that), one copy otherwise. The view shares the body's memory, so the body
  * must stay unchanged while the tensor is used.
  */
-function readFloat32(bytes: Buffer, count: number): Float32Array {
+export function readFloat32(bytes: Buffer, count: number): Float32Array {
   if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
   const out = new Float32Array(count);
   if (LITTLE_ENDIAN) {

@@ -50,7 +50,8 @@ const [pack] = require(process.argv[2]);
 const files = new Set(pack.files.map((f) => f.path));
 const must = ['package.json', 'README.md', 'LICENSE', 'lib/index.js', 'lib/index.mjs', 'lib/index.d.ts', 'lib/index.d.mts', 'lib/cli.js',
   'prebuilds/linux-x64/inception_cpu.node', 'prebuilds/linux-x64/inception_cuda.node', 'prebuilds/linux-x64/libdnnl.so.2',
-  'prebuilds/linux-x64/libgomp.so.1', 'prebuilds/linux-x64/manifest.json', 'CMakeLists.txt', 'native/cpu/CMakeLists.txt', 'data/samples/gradient.jpg'];
+  'prebuilds/linux-x64/libgomp.so.1', 'prebuilds/linux-x64/manifest.json', 'CMakeLists.txt', 'native/cpu/CMakeLists.txt', 'data/samples/gradient.jpg',
+  'data/grpc/open_inference_grpc.proto', 'data/grpc/inference_extensions.proto'];
 const missing = must.filter((f) => !files.has(f));
 const forbidden = [...files].filter((f) => /^(tests|bench\/results|src|scripts|build)\/|\.map$|\.tgz$/.test(f));
 const licenses = [...files].filter((f) => f.startsWith('prebuilds/linux-x64/licenses/'));

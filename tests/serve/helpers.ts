@@ -3,10 +3,10 @@ import { createServer, type InferenceServer } from '../../src/serve';
 import type { ServeOptions } from '../../src/serve/options';
 
 /** Warm-up is off unless a test asks for it: it would add its runs to a fake session's record, and a held fake session would hold it. */
-export async function startServer(options: ServeOptions): Promise<{ server: InferenceServer; url: string }> {
+export async function startServer(options: ServeOptions): Promise<{ server: InferenceServer; url: string; grpcPort: number | undefined }> {
   const server = await createServer({ port: 0, log: () => undefined, warmup: false, ...options });
-  const { url } = await server.listen();
-  return { server, url };
+  const { url, grpcPort } = await server.listen();
+  return { server, url, grpcPort };
 }
 
 export interface Reply {

@@ -47,7 +47,7 @@ describe.skipIf(!cpu.available)(`server on the CPU backend${skipReason}`, () => 
   });
 
   it('server, health and model metadata', async () => {
-    expect((await request(`${open.url}/v2`)).json()).toMatchObject({ name: 'inception-cudnn', extensions: ['binary_tensor_data', 'classify'] });
+    expect((await request(`${open.url}/v2`)).json()).toMatchObject({ name: 'inception-cudnn', extensions: ['binary_tensor_data', 'classify', 'statistics'] });
     expect((await request(`${open.url}/v2/health/live`)).status).toBe(200);
     expect((await request(`${open.url}/v2/health/ready`)).status).toBe(200);
     const meta = await request(base);
