@@ -76,8 +76,11 @@ describe('serve command', () => {
       grpcPort = match === null ? undefined : Number(match[1]);
     }
     expect(grpcPort).toBeDefined();
-    expect(err.join('')).toMatch(/serving faces \(cpu, fp32, 1 instance\(s\), max batch 2, input 80x80\)/);
-    expect(err.join('')).toMatch(/serving faces_b \(cpu, fp32, 1 instance\(s\), max batch 1, input 80x80\)/);
+    // Each model: its setup line, its memory line, and its serving line with its threads and why.
+    expect(err.join('')).toMatch(/faces: setting up inception_resnet_v1 on cpu for batches up to 2/);
+    expect(err.join('')).toMatch(/faces: memory: 1 x \(weights [0-9.]+ MiB \+ arena [0-9.]+ MiB \+ workspace [0-9.]+ MiB\)/);
+    expect(err.join('')).toMatch(/serving faces \(cpu, fp32, 1 instance\(s\), threads [0-9]+ \([^)]+\), max batch 2, input 80x80\)/);
+    expect(err.join('')).toMatch(/serving faces_b \(cpu, fp32, 1 instance\(s\), threads [0-9]+ \([^)]+\), max batch 1, input 80x80\)/);
     const client = new TestClient(grpcPort as number);
     const input = new Float32Array(3 * 80 * 80).fill(0.25);
     const a = await client.call('ModelInfer', rawInfer('faces', input, [1, 3, 80, 80]));
