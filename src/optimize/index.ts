@@ -22,7 +22,7 @@ export const passes: readonly Pass[] = [foldBatchNorm, fuseRelu, fuseResidual];
 
 export interface OptimizeOptions {
   /** Merge 1x1 convs reading the same tensor (merge-sibling-convs.ts); off unless given. */
-  readonly mergeSiblingConvs?: SiblingMergeOptions;
+  readonly mergeSiblingConvs?: SiblingMergeOptions | undefined;
 }
 
 export function optimize(graph: Graph, weights: WeightStore, options: OptimizeOptions = {}): { graph: Graph; weights: WeightStore } {
