@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     }
   }
   const settings = { iterations, warmup, settleMs: 50, device, precision, interleaved: 'order rotated each iteration', weights: 'synthetic:plain' };
-  const stem = `sibling-merge-${device}-${models.join("+")}-${machine.date.slice(0, 10)}-${machine.commit.split(" ")[0]}`;
+  const stem = `sibling-merge-${device}-${models.join('+')}-${machine.date.slice(0, 10)}-${machine.commit.split(' ')[0]}`;
   writeFileSync(join(out, `${stem}.json`), JSON.stringify({ kind: 'sibling-merge-ab', machine, settings, rows, loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] }, null, 2) + '\n');
   const md = [
     `# Sibling-conv merge A/B (${device}, ${precision})`,
