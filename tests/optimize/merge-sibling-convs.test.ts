@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../src/graph/builder';
 import type { ChannelSliceNode, Conv2dNode, Graph, Node, WeightStore } from '../../src/graph/ir';
@@ -8,7 +9,7 @@ import { lowerToPlan } from '../../src/plan/lower';
 import type { LayoutPolicy } from '../../src/plan/types';
 import { maxRelativeError } from '../helpers/compare';
 import { interpretPlan } from '../helpers/plan-interpreter';
-import { randomInput, randomWeights } from '../helpers/random-graph';
+import { arbitraryGraph, randomInput, randomWeights } from '../helpers/random-graph';
 import { referenceForward } from '../helpers/reference';
 
 // "Same function" tolerance: 1e-5 relative to the output's magnitude. The merge copies weight rows
@@ -195,5 +196,28 @@ describe('mergeSiblingConvs on hand-made graphs', () => {
     const { plan } = lowerToPlan(opt.graph, opt.weights, { elementBytes: 4, channelBlock: 1, alignment: 64, concatViews: true });
     // Tolerance 1e-5: float32 arena against float64 over three layers (see TOLERANCE).
     expect(maxRelativeError(interpretPlan(plan, input, 2), referenceForward(graph, weights, input))).toBeLessThan(TOLERANCE);
+  });
+});
+
+describe('mergeSiblingConvs on random graphs', () => {
+  it('keeps the function, the inputs untouched, and params and weights describing each other (after the fusion passes or not)', () => {
+    let mergedAny = 0;
+    fc.assert(
+      fc.property(arbitraryGraph(), fc.boolean(), fc.constantFrom(1, 2, 4), ({ graph, weights, input }, fused, channelBlock) => {
+        const before = JSON.stringify(graph);
+        const start = fused ? optimize(graph, weights) : { graph, weights };
+        const out = mergeSiblingConvs(start.graph, start.weights, { channelBlock, includeConcatPieces: true });
+        validateGraph(out.graph);
+        expect(maxRelativeError(referenceForward(out.graph, out.weights, input), referenceForward(graph, weights, input))).toBeLessThan(TOLERANCE);
+        expect(JSON.stringify(graph)).toBe(before);
+        expect(out.graph.params.map((p) => p.name).sort()).toEqual([...out.weights.keys()].sort());
+        for (const p of out.graph.params) expect(out.weights.get(p.name)!.length).toBe(p.shape.reduce((a, d) => a * d, 1));
+        for (const sl of slices(out.graph)) expect(sl.start % channelBlock).toBe(0);
+        if (slices(out.graph).length > 0) mergedAny++;
+      }),
+      { numRuns: 60, seed: 20261207 },
+    );
+    console.log(`random graphs with a merge: ${mergedAny} of 60`);
+    expect(mergedAny).toBeGreaterThan(0); // the property is not vacuous
   });
 });
