@@ -11,6 +11,7 @@ import { interpretPlan } from '../helpers/plan-interpreter';
 import { randomInput, randomWeights } from '../helpers/random-graph';
 import { referenceForward } from '../helpers/reference';
 import { checkLayout } from './layout-invariants';
+import { unorderedConflicts } from './schedule-check';
 
 // The three networks with the sibling-conv merge, at the minimum input 75x75 (all three share
 // INCEPTION_MIN_SIZE), one image, random weights, against the float64 reference of the
@@ -56,6 +57,15 @@ describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as 
       const copies = blocked.steps.filter((s) => s.op === 'concat').length;
       if (options.includeConcatPieces === true) console.log(`${name}, ${label}: ${copies} concat copy steps`);
       else expect(copies).toBe(0); // heads only: every concat is still a view
+      await yieldToEventLoop();
+
+      // CUDA branch streams: slices read channel ranges of the merged buffer, so each reader must
+      // wait for the merged conv, and the merged buffer must outlive them (exact byte footprints).
+      const fp16 = { elementBytes: 2, channelBlock: 8, alignment: 256, concatViews: true };
+      const opt16 = optimize(graph, weights, { mergeSiblingConvs: { ...options, channelBlock: 8 } });
+      const streamed = lowerToPlan(opt16.graph, opt16.weights, fp16, { streams: 4 }).plan;
+      checkLayout(streamed, fp16);
+      expect(unorderedConflicts(streamed, streamed.schedule!, { kind: 'nhwc', elementBytes: 2, channelBlock: 8 })).toEqual([]);
       await yieldToEventLoop();
     }
   }, 600_000);
