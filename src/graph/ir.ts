@@ -77,6 +77,17 @@ export interface ConcatNode extends NodeBase {
   readonly op: 'concat';
 }
 
+/**
+ * Channels [start, start + channels) of inputs[0] ([N,C,H,W]). Made by the sibling-conv merge
+ * (src/optimize/merge-sibling-convs.ts): each former branch reads its slice of the merged
+ * conv's output. The planner lowers it to a view (no step), the mirror image of a concat view.
+ */
+export interface ChannelSliceNode extends NodeBase {
+  readonly op: 'channel_slice';
+  readonly start: number;
+  readonly channels: number;
+}
+
 /** y = act(inputs[0] + scale * inputs[1]) — the unfused residual connection. */
 export interface ResidualAddNode extends NodeBase {
   readonly op: 'residual_add';
@@ -110,6 +121,7 @@ export type Node =
   | Pool2dNode
   | GlobalAvgPoolNode
   | ConcatNode
+  | ChannelSliceNode
   | ResidualAddNode
   | LinearNode
   | L2NormNode

@@ -122,6 +122,15 @@ export function inferShape(node: Node, inputs: readonly Shape[], params: ParamSh
     }
     case 'concat':
       return inferConcat(inputs);
+    case 'channel_slice': {
+      const problem = expectArity(node, inputs, 1) ?? expectRank(inputs[0]!, [4], 'channel_slice input');
+      if (problem !== null) return bad(problem);
+      const [n, c, h, w] = inputs[0] as [number, number, number, number];
+      if (!Number.isInteger(node.start) || !Number.isInteger(node.channels) || node.start < 0 || node.channels < 1 || node.start + node.channels > c) {
+        return bad(`channels [${node.start}, ${node.start + node.channels}) do not lie inside the input's ${c} channels`);
+      }
+      return ok([n, node.channels, h, w]);
+    }
     case 'residual_add': {
       const problem = expectArity(node, inputs, 2);
       if (problem !== null) return bad(problem);

@@ -183,7 +183,9 @@ export function loadCpuBackend(): Backend {
     layoutPolicy(precision: Precision): LayoutPolicy {
       checkCpuPrecision(precision, native.info());
       try {
-        return native.layoutPolicy(precision);
+        // The sibling-conv merge stays off on the CPU: measured +1-2% on inception_v4 and nothing
+        // on the Inception-ResNets on a 2-core AVX-512 VM (bench/README.md, "Sibling-conv merge").
+        return { ...native.layoutPolicy(precision), mergeSiblingConvs: false };
       } catch (error) {
         throw fromNativeError(error);
       }

@@ -139,6 +139,12 @@ export function loadCudaModule(): NativeCudaModule {
 }
 
 /**
+ * The sibling-conv merge (src/optimize/merge-sibling-convs.ts) on CUDA: off until measured on a GPU
+ * (bench/README.md, "Sibling-conv merge": the command that measures it).
+ */
+const MERGE_SIBLING_CONVS = false;
+
+/**
  * fp32/tf32: NCHW float (a channel view is the parent's strides plus a pointer offset);
  * fp16: NHWC half with channels padded to 8 (tensor cores; a view has C-stride 1, W-stride Cbuf).
  */
@@ -146,9 +152,9 @@ export function cudaLayoutPolicy(precision: Precision): LayoutPolicy {
   switch (precision) {
     case 'fp32':
     case 'tf32':
-      return { elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true };
+      return { elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true, mergeSiblingConvs: MERGE_SIBLING_CONVS };
     case 'fp16':
-      return { elementBytes: 2, channelBlock: 8, alignment: 256, concatViews: true };
+      return { elementBytes: 2, channelBlock: 8, alignment: 256, concatViews: true, mergeSiblingConvs: MERGE_SIBLING_CONVS };
     default:
       throw invalidParam('precision', "one of 'fp32', 'tf32', 'fp16'", precision);
   }

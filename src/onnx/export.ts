@@ -191,6 +191,9 @@ class GraphWriter {
       case 'concat':
         this.chain(n, { op: 'Concat', inputs: ins, attrs: [intAttr('axis', 1)] }, []);
         return;
+      case 'channel_slice':
+        // Only the sibling-conv merge makes slices, and the exporter never runs it (optimize without options).
+        throw new PlanError(`node '${n.name}' is a channel_slice (from the sibling-conv merge); export the graph without mergeSiblingConvs`);
       case 'residual_add': {
         // y = act(x + s*h): Mul(h, s), then Add(x, ·).
         let h = ins[1]!;

@@ -137,6 +137,11 @@ function lowerSteps(graph: Graph, dims: ReadonlyMap<number, Dims>, storage: Stor
           steps.push({ op: 'concat', name, inputs: node.inputs.map(planTensor), output: planTensor(node.output) });
         }
         break;
+      case 'channel_slice':
+        // A view of its input's buffer (storage.ts): no step.
+        planTensor(node.inputs[0]!);
+        planTensor(node.output);
+        break;
       case 'residual_add':
         steps.push({ op: 'residual_add', name, inputs: [planTensor(node.inputs[0]!), planTensor(node.inputs[1]!)], output: planTensor(node.output), scale: node.scale, relu: node.relu });
         break;

@@ -10,6 +10,14 @@
  * and is not the residual input of a conv (in-place accumulation would overwrite the slice).
  * Otherwise the whole concat falls back to one `concat` copy step into its own buffer.
  *
+ * Channel slices. A channel_slice (made by the sibling-conv merge) is always a view: its tensor
+ * lives in its input's buffer at the input's channel offset plus the slice start, and it has no
+ * step. The backend reads it through a strided / sub-memory view, so with a blocked layout the
+ * slice must start at a multiple of `policy.channelBlock` and either span a multiple of it or
+ * end at the buffer's last channel; the merge pass orders its slices so (it is told the block),
+ * and a slice that breaks the rule is a PlanError here rather than a silent copy. A slice is never
+ * a concat-view piece (it cannot move into the concat's buffer), so such a concat is a copy step.
+ *
  * Residual in place. A conv with a residual input r writes its output into r's buffer (the
  * backend accumulates in place), when nothing reads that buffer after the conv (no later reader
  * of any tensor held in it), r is a whole buffer, the buffer holds neither the graph input nor
@@ -54,6 +62,7 @@ function chooseViewConcats(graph: Graph, dims: ReadonlyMap<number, Dims>, policy
     return (
       producer !== undefined &&
       producer.op !== 'concat' &&
+      producer.op !== 'channel_slice' &&
       !isResidualConv(producer) &&
       concatUses.get(p) === 1 &&
       p !== graph.input &&
@@ -83,7 +92,7 @@ export function assignStorage(graph: Graph, dims: ReadonlyMap<number, Dims>, pol
     members.set(root, [...(members.get(root) ?? []), t]);
   };
   setHome(graph.input, graph.input, 0);
-  for (const node of graph.nodes) if (!homes.has(node.output)) setHome(node.output, node.output, 0);
+  for (const node of graph.nodes) if (!homes.has(node.output) && node.op !== 'channel_slice') setHome(node.output, node.output, 0);
   for (const node of graph.nodes) {
     if (!viewConcats.has(node.name)) continue;
     let offset = 0;
@@ -95,10 +104,29 @@ export function assignStorage(graph: Graph, dims: ReadonlyMap<number, Dims>, pol
     }
   }
 
+  for (const node of graph.nodes) {
+    if (node.op !== 'channel_slice') continue;
+    const source = homes.get(node.inputs[0]!);
+    if (source === undefined) throw new PlanError(`channel_slice '${node.name}' reads tensor ${node.inputs[0]} that no node produces`);
+    const channelOffset = source.channelOffset + node.start;
+    const bufferChannels = dims.get(source.root)![1];
+    if (!policy.concatViews) {
+      throw new PlanError(`channel_slice '${node.name}' needs a channel view, but this backend's layout policy does not allow views (concatViews false); run optimize without mergeSiblingConvs`);
+    }
+    const block = policy.channelBlock;
+    if (channelOffset % block !== 0 || (node.channels % block !== 0 && channelOffset + node.channels !== bufferChannels)) {
+      throw new PlanError(
+        `channel_slice '${node.name}' is channels [${channelOffset}, ${channelOffset + node.channels}) of a ${bufferChannels}-channel buffer; ` +
+          `the layout's channel block is ${block}, so a view must start at a multiple of ${block} and span a multiple of it or end at the last channel (merge with channelBlock ${block})`,
+      );
+    }
+    setHome(node.output, source.root, channelOffset);
+  }
+
   // Node indices that really read each tensor (an eliminated concat reads nothing).
   const readers = new Map<number, number[]>();
   graph.nodes.forEach((node, i) => {
-    if (viewConcats.has(node.name)) return;
+    if (viewConcats.has(node.name) || node.op === 'channel_slice') return;
     for (const t of node.inputs) readers.set(t, [...(readers.get(t) ?? []), i]);
   });
 

@@ -19,6 +19,12 @@ export interface LayoutPolicy {
   readonly alignment: number;
   /** Whether a step may write straight into a channel slice of a concat buffer. */
   readonly concatViews: boolean;
+  /**
+   * Whether sessions on this backend merge the 1x1 convs reading one tensor into one conv
+   * (src/optimize/merge-sibling-convs.ts) before planning; absent means false. Set per backend
+   * where it was measured faster; INCEPTION_MERGE_SIBLING_CONVS overrides it (sibling-merge-switch.ts).
+   */
+  readonly mergeSiblingConvs?: boolean;
 }
 
 export interface PlanBuffer {

@@ -7,6 +7,7 @@ import type { WeightStore } from '../graph/ir';
 import { imagenetLabels } from '../models/labels';
 import type { ModelName } from '../models/types';
 import { optimize } from '../optimize';
+import { SIBLING_MERGE_ENV, resolveSiblingMerge } from '../optimize/sibling-merge-switch';
 import type { MemoryReport } from '../plan/types';
 import { lowerToPlan } from '../plan/lower';
 import { checkImages, checkMaxInputPixels, imagesToTensor } from '../preprocess/image';
@@ -150,9 +151,10 @@ async function openSession(options: ResolvedOptions, backend: Backend): Promise<
   // runs between them (see event-loop.ts).
   await yieldToEventLoop();
   const graph = model.build(wantsLogitsHead ? { ...buildOptions, logitsClasses: logitsClasses as number } : buildOptions);
-  const optimised = optimize(graph, weights);
+  const policy = backend.layoutPolicy(options.precision);
+  const optimised = optimize(graph, weights, { mergeSiblingConvs: resolveSiblingMerge(policy, process.env[SIBLING_MERGE_ENV]) });
   await yieldToEventLoop();
-  const { plan, report } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy(options.precision), { streams: options.streams });
+  const { plan, report } = lowerToPlan(optimised.graph, optimised.weights, policy, { streams: options.streams });
   await yieldToEventLoop();
   const outputTensor = plan.tensors[plan.output];
   const outputSize = outputTensor.c * outputTensor.h * outputTensor.w;

@@ -155,6 +155,16 @@ export function refConcat(pieces: readonly RefTensor[]): RefTensor {
   return y;
 }
 
+/** Channels [start, start + channels) of an [N,C,H,W] tensor. */
+export function refChannelSlice(x: RefTensor, start: number, channels: number): RefTensor {
+  const [n, c, h, w] = dims4(x);
+  if (start < 0 || start + channels > c) throw new Error(`reference: slice [${start}, ${start + channels}) of ${c} channels`);
+  const y = refTensor([n, channels, h, w]);
+  for (let b = 0; b < n; b++)
+    for (let i = 0; i < channels * h * w; i++) y.data[b * channels * h * w + i] = x.data[(b * c + start) * h * w + i]!;
+  return y;
+}
+
 export function refResidualAdd(a: RefTensor, b: RefTensor, scale: number, relu_: boolean): RefTensor {
   const y = refTensor(a.shape);
   for (let i = 0; i < y.data.length; i++) {
@@ -249,6 +259,8 @@ function runNode(node: Node, inputs: readonly RefTensor[], weights: WeightStore,
       return refGlobalAvgPool(x);
     case 'concat':
       return refConcat(inputs);
+    case 'channel_slice':
+      return refChannelSlice(x, node.start, node.channels);
     case 'residual_add':
       return refResidualAdd(x, inputs[1]!, node.scale, node.relu);
     case 'linear': {

@@ -49,7 +49,7 @@ describe.skipIf(cpuBackend === null)(cpuSuiteName('oneDNN CPU backend: contract'
     console.log(`oneDNN ${info.onednn}, isa ${info.isa}, channelBlock ${info.channelBlock}, threads ${info.threads}`);
     expect(info.onednn).toMatch(/^2\.6\./);
     const policy = cpuBackend!.layoutPolicy('fp32');
-    expect(policy).toEqual({ elementBytes: 4, channelBlock: info.channelBlock, alignment: 64, concatViews: true });
+    expect(policy).toEqual({ elementBytes: 4, channelBlock: info.channelBlock, alignment: 64, concatViews: true, mergeSiblingConvs: false });
     expect([8, 16]).toContain(policy.channelBlock);
     expect(() => cpuBackend!.layoutPolicy('fp16')).toThrow(InvalidArgumentError);
   });

@@ -54,9 +54,9 @@ describe('describeUnavailability (pure)', () => {
 
 describe('cudaLayoutPolicy', () => {
   it('is NCHW fp32 for fp32/tf32 and NHWC fp16 with 8-channel blocks for fp16', () => {
-    expect(cudaLayoutPolicy('fp32')).toEqual({ elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true });
-    expect(cudaLayoutPolicy('tf32')).toEqual({ elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true });
-    expect(cudaLayoutPolicy('fp16')).toEqual({ elementBytes: 2, channelBlock: 8, alignment: 256, concatViews: true });
+    expect(cudaLayoutPolicy('fp32')).toEqual({ elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true, mergeSiblingConvs: false });
+    expect(cudaLayoutPolicy('tf32')).toEqual({ elementBytes: 4, channelBlock: 1, alignment: 256, concatViews: true, mergeSiblingConvs: false });
+    expect(cudaLayoutPolicy('fp16')).toEqual({ elementBytes: 2, channelBlock: 8, alignment: 256, concatViews: true, mergeSiblingConvs: false });
   });
   it('rejects an unknown precision', () => {
     expect(() => cudaLayoutPolicy('int8' as never)).toThrow(InvalidArgumentError);
