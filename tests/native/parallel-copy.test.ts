@@ -178,8 +178,10 @@ describe.skipIf(hostCxx === undefined)(`ParallelCopyFloatsFindNonFinite (host co
     ['over it, not a multiple of 16 floats', 10 * MIB + 3],
     ['68 MB (a batch of 64 at 299x299)', 64 * 3 * 299 * 299],
   ];
+  // Thread caps: 1, 2 and 3 (the first chunk boundaries), 5 and 8 (the caps of the two sizes that
+  // split, 10 MiB+3 floats into 5 chunks and 68 MB into 8); below the threshold one thread always runs.
   for (const [label, count] of sizes) {
-    for (let maxThreads = 1; maxThreads <= 8; maxThreads++) {
+    for (const maxThreads of count * 4 < 16 * MIB ? [1, 8] : [1, 2, 3, 5, 8]) {
       it(`${count} floats (${label}), max ${maxThreads} threads: byte-exact copy, smallest bad index at edges, chunk and block boundaries`, () => {
         const expectedThreads = count * 4 < 16 * MIB ? 1 : Math.max(1, Math.min(maxThreads, Math.floor((count * 4) / (8 * MIB))));
         const starts = chunkStarts(count, expectedThreads);

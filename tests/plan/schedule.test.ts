@@ -203,15 +203,18 @@ describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as 
     }
     return optimised.value;
   };
-  const cases = [1, 8].flatMap((batch) => LAYOUTS.map((layout) => [batch, layout.name] as const));
+  // Batch 8 in NCHW only: the hazard structure does not depend on the batch (only byte sizes do),
+  // and NCHW is the layout whose random orders are replayed; NHWC/8 is checked exhaustively at batch 1.
+  const cases = [[1, LAYOUTS[0]!.name], [1, LAYOUTS[1]!.name], [8, LAYOUTS[0]!.name]] as const;
 
-  it.each(cases)('batch %i, %s: every hazard ordered on 1..4 streams; random orders read what plan order reads', async (batch, layoutName) => {
+  it.each(cases)('batch %i, %s: every hazard ordered on 1, 2 and 4 streams; random orders read what plan order reads', async (batch, layoutName) => {
     const layout = LAYOUTS.find((l) => l.name === layoutName)!;
     const opt = optimisedAt(batch);
     const lines: string[] = [];
     // streams = 1 is the sequential plan the others must keep the step order of.
     let base: Plan | undefined;
-    for (const streams of [1, 2, 3, 4]) {
+    // 1 (sequential), 2 (fewer streams than a block's 3 or 4 branches: they queue) and 4 (the most).
+    for (const streams of [1, 2, 4]) {
       await yieldToEventLoop(); // lowering takes ~1 s: let the worker answer vitest's RPC between cases
       const { plan } = lowerToPlan(opt.graph, opt.weights, layout.policy, { streams });
       base ??= plan;
