@@ -283,20 +283,24 @@ export function randomGraph(seed: number, options: RandomGraphOptions = {}): Gra
 /** Random values for every parameter, seeded: He-like conv/linear weights, BN stats away from zero variance. */
 export function randomWeights(graph: Graph, seed: number): Map<string, Float32Array> {
   const rand = makeRng(seed ^ 0x5bd1e995);
-  const u = (lo: number, hi: number): number => lo + (hi - lo) * rand();
   const store = new Map<string, Float32Array>();
   for (const p of graph.params) {
     const size = p.shape.reduce((a, b) => a * b, 1);
     const v = new Float32Array(size);
     const fanIn = p.shape.length > 1 ? size / p.shape[0]! : 1;
     const bound = Math.sqrt(3 / fanIn);
-    for (let i = 0; i < size; i++) {
-      if (p.name.endsWith('running_var')) v[i] = u(0.3, 1.5);
-      else if (p.name.endsWith('running_mean')) v[i] = u(-0.5, 0.5);
-      else if (p.name.includes('.bn') && p.name.endsWith('.weight')) v[i] = u(0.5, 1.5);
-      else if (p.shape.length === 1) v[i] = u(-0.3, 0.3);
-      else v[i] = u(-bound, bound);
-    }
+    // The range depends on the parameter only: decided once, not per value (the networks have
+    // tens of millions of values; the same draws in the same order as a per-value decision).
+    const [lo, hi] = p.name.endsWith('running_var')
+      ? [0.3, 1.5]
+      : p.name.endsWith('running_mean')
+        ? [-0.5, 0.5]
+        : p.name.includes('.bn') && p.name.endsWith('.weight')
+          ? [0.5, 1.5]
+          : p.shape.length === 1
+            ? [-0.3, 0.3]
+            : [-bound, bound];
+    for (let i = 0; i < size; i++) v[i] = lo + (hi - lo) * rand();
     store.set(p.name, v);
   }
   return store;
