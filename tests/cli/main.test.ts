@@ -2,7 +2,7 @@
  * The CLI through its exported main(argv, io) (same code as lib/cli.js, without a process),
  * plus one spawn of the compiled lib/cli.js when it has been built.
  */
-import { describe, it, expect, beforeAll } from 'vitest';
+import { describe, it, expect, afterAll, beforeAll } from 'vitest';
 import { cli } from '../helpers/cli';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { InvalidArgumentError, WeightsError, invalidParam } from '../../src/erro
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import { readNpySync, writeNpy } from '../../src/io/npy';
 import { generateInput } from '../../src/weights/synthetic';
-import { createSession } from '../../src/runtime/session';
+import { createSession, type Session } from '../../src/runtime/session';
 import { imagesToTensor } from '../../src/preprocess/image';
 import { getModel } from '../../src/models/registry';
 import { imagenetLabels } from '../../src/models/labels';
@@ -121,22 +121,26 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
   });
 
   /** session.run on the preprocessed images, in batches of `batch` like the CLI; one row per image. */
+  // Reference sessions shared by the tests of this block (creating an inception_v4 session costs seconds).
+  const referenceSessions = new Map<string, Promise<Session>>();
+  afterAll(async () => {
+    for (const session of referenceSessions.values()) await (await session).dispose();
+  });
+
   async function referenceRows(model: 'inception_v4' | 'inception_resnet_v1', weights: 'synthetic' | { synthetic: 'plain' }, files: readonly string[], batch: number): Promise<Float32Array[]> {
-    const session = await createSession({ model, weights, maxBatch: batch });
-    try {
-      const [, , height, width] = session.info.inputShape;
-      const k = session.info.outputShape[1];
-      const rows: Float32Array[] = [];
-      for (let start = 0; start < files.length; start += batch) {
-        const group = files.slice(start, start + batch).map((f) => readFileSync(f));
-        const tensor = await imagesToTensor(group, { height, width, preprocessing: getModel(model).preprocessing });
-        const out = await session.run(tensor, [group.length, 3, height, width]);
-        for (let i = 0; i < group.length; i++) rows.push(out.slice(i * k, (i + 1) * k));
-      }
-      return rows;
-    } finally {
-      await session.dispose();
+    const key = `${model} ${JSON.stringify(weights)} ${batch}`;
+    if (!referenceSessions.has(key)) referenceSessions.set(key, createSession({ model, weights, maxBatch: batch }));
+    const session = await referenceSessions.get(key)!;
+    const [, , height, width] = session.info.inputShape;
+    const k = session.info.outputShape[1];
+    const rows: Float32Array[] = [];
+    for (let start = 0; start < files.length; start += batch) {
+      const group = files.slice(start, start + batch).map((f) => readFileSync(f));
+      const tensor = await imagesToTensor(group, { height, width, preprocessing: getModel(model).preprocessing });
+      const out = await session.run(tensor, [group.length, 3, height, width]);
+      for (let i = 0; i < group.length; i++) rows.push(out.slice(i * k, (i + 1) * k));
     }
+    return rows;
   }
 
   it('predict prints one JSON line per image, the top-k of session.run on the preprocessed tensor, and a synthetic-weights notice', async () => {
