@@ -22,6 +22,7 @@ import { getModel } from '../../src/models/registry';
 import type { ModelName } from '../../src/models/types';
 import { createSession, type Session } from '../../src/runtime/session';
 import { generateInput, writeSyntheticCheckpoint, type Profile } from '../../src/weights/synthetic';
+import { makeRng } from '../../tests/helpers/random-graph';
 
 const MODELS: readonly ModelName[] = ['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'];
 const CASES: Record<ModelName, readonly [number, number][]> = {
@@ -37,24 +38,12 @@ function order(row: ArrayLike<number>): number[] {
   return Array.from({ length: row.length }, (_, i) => i).sort((a, b) => row[b]! - row[a]! || a - b);
 }
 
-/** A seeded generator (mulberry32): the set is the same on every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** n images [n,3,size,size]: even ones i.i.d. noise (the fixture recipe), odd ones a sum of 6 random waves per channel; each standardised. */
 function syntheticSet(n: number, size: number): Float32Array {
   const plane = size * size;
   const noise = generateInput(n, size, size);
   const data = new Float32Array(n * 3 * plane);
-  const rnd = random(20);
+  const rnd = makeRng(20); // seeded: the set is the same on every run
   for (let i = 0; i < n; i++) {
     const image = data.subarray(i * 3 * plane, (i + 1) * 3 * plane);
     if (i % 2 === 0) image.set(noise.subarray(i * 3 * plane, (i + 1) * 3 * plane));
@@ -136,6 +125,20 @@ function agreement(source: string, model: ModelName, bf16: Float32Array, fp32: F
   return { source, model, images: n, top1: top1 / n, top5Ordered: ordered / n, top5Set: set / n, meanCosine: cosSum / n, minCosine: cosMin, relL2: Math.sqrt(d2 / r2) };
 }
 
+/** The synthetic set through `model` on `weights` in fp32 and in bf16, and how their rankings agree. */
+async function bf16AgainstFp32(source: string, model: ModelName, weights: string, images: number): Promise<Agreement> {
+  const size = getModel(model).preprocessing.inputSize;
+  const input = syntheticSet(images, size);
+  const outputs: Partial<Record<'fp32' | 'bf16', Float32Array>> = {};
+  for (const precision of ['fp32', 'bf16'] as const) {
+    const session = await createSession({ model, weights, device: 'cpu', precision, maxBatch: 8, inputSize: size });
+    outputs[precision] = await runAll(session, input, images, size, 8);
+    await session.dispose();
+  }
+  return agreement(source, model, outputs.bf16!, outputs.fp32!, images);
+}
+
+
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(tmpdir(), 'bf16-accuracy-'));
   const fixtureRows: string[] = [];
@@ -158,30 +161,14 @@ async function main(): Promise<void> {
             process.stderr.write(`${fixtureRows.at(-1)}\n`);
           }
         }
-        const size = getModel(model).preprocessing.inputSize;
-        const input = syntheticSet(images, size);
-        const outputs: Record<string, Float32Array> = {};
-        for (const precision of ['fp32', 'bf16'] as const) {
-          const session = await createSession({ model, weights: file, device: 'cpu', precision, maxBatch: 8, inputSize: size });
-          outputs[precision] = await runAll(session, input, images, size, 8);
-          await session.dispose();
-        }
-        agreements.push(agreement(`fixture weights '${profile}'`, model, outputs.bf16!, outputs.fp32!, images));
+        agreements.push(await bf16AgainstFp32(`fixture weights '${profile}'`, model, file, images));
         process.stderr.write(`${JSON.stringify(agreements.at(-1))}\n`);
         rmSync(file, { force: true });
       }
     }
     for (const item of (process.env.BF16_CHECKPOINTS ?? '').split(',').filter((s) => s.length > 0)) {
       const [model, file] = item.split('=') as [ModelName, string];
-      const size = getModel(model).preprocessing.inputSize;
-      const input = syntheticSet(images, size);
-      const outputs: Record<string, Float32Array> = {};
-      for (const precision of ['fp32', 'bf16'] as const) {
-        const session = await createSession({ model, weights: file, device: 'cpu', precision, maxBatch: 8, inputSize: size });
-        outputs[precision] = await runAll(session, input, images, size, 8);
-        await session.dispose();
-      }
-      agreements.push(agreement(`checkpoint ${path.basename(path.dirname(file))}/${path.basename(file)}`, model, outputs.bf16!, outputs.fp32!, images));
+      agreements.push(await bf16AgainstFp32(`checkpoint ${path.basename(path.dirname(file))}/${path.basename(file)}`, model, file, images));
       process.stderr.write(`${JSON.stringify(agreements.at(-1))}\n`);
     }
   } finally {

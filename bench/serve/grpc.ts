@@ -29,6 +29,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createSession, libraryInfo } from '../../lib/index';
 import { ROOT, startServe, stopServe, type ServeProcess } from './child-server';
 import { resultsDir } from './results-dir';
+import { percentile, randomInput } from './samples';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<{ requests: { total: number }; duration: number; latency: { p50: number; p99: number }; errors: number; non2xx: number }>;
@@ -49,20 +50,6 @@ interface Row {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function randomInput(values: number): Float32Array {
-  const x = new Float32Array(values);
-  let s = 12345;
-  for (let i = 0; i < x.length; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    x[i] = s / 2147483648 - 0.5;
-  }
-  return x;
 }
 
 async function inProcess(threads: number | undefined): Promise<Row & { batchMs: number }> {

@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { createSession, libraryInfo } from '../../lib/index';
 import { ROOT, rssBytes, startServe, stopServe, type ServeProcess } from './child-server';
 import { resultsDir } from './results-dir';
+import { percentile, randomInput } from './samples';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (options: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -83,20 +84,6 @@ interface ServerSplit {
   readonly eventLoopDelayMaxMs: number;
   /** process_cpu_seconds_total over the phase divided by its wall time (all threads: JS and oneDNN). */
   readonly serverCpuCores: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-function randomInput(values: number): Float32Array {
-  const x = new Float32Array(values);
-  let s = 12345;
-  for (let i = 0; i < x.length; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    x[i] = s / 2147483648 - 0.5;
-  }
-  return x;
 }
 
 async function inProcess(size: number, batch: number, seconds: number, maxRuns: number): Promise<Row> {

@@ -1,31 +1,21 @@
 /** Server options: the public shape and their validation (unknown keys rejected). */
 import { InvalidArgumentError, invalidParam } from '../errors';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../preprocess/image';
-import type { SessionOptions } from '../runtime/options';
-import type { Session } from '../runtime/session';
 import { MODEL_NAME, resolveModelConfigs, type ModelConfig, type ResolvedModelConfig } from './model-config';
 
 export type ModelControl = 'none' | 'explicit';
 
-export interface ServeOptions {
+/**
+ * The one-model shortcut's fields (session or sessions, instances, maxBatch, the queue options)
+ * are those of a ModelConfig; its name is `modelName` here.
+ */
+export interface ServeOptions extends Omit<ModelConfig, 'name'> {
   /**
    * The models to host (the model repository), each with its own sessions and batcher; the same
    * object as `serve --config models.json`. Or, for one model, the shortcut below: session or
    * sessions, with instances, maxBatch, the queue options and modelName.
    */
   readonly models?: readonly ModelConfig[];
-  /** Sessions to create and own (disposed on close): `instances` copies of these options. */
-  readonly session?: SessionOptions;
-  /** Or sessions made by the caller (not disposed on close); all the same model and input size. */
-  readonly sessions?: readonly Session[];
-  /** With `session`: how many instances (default 1). CPU instances share the cores unless session.threads is set. */
-  readonly instances?: number;
-  /** Images per batch (default: the sessions' maxBatch). */
-  readonly maxBatch?: number;
-  readonly maxQueueDelayMicroseconds?: number;
-  readonly preferredBatchSizes?: readonly number[];
-  /** Requests waiting before 429 (default 1024). */
-  readonly maxQueueSize?: number;
   /** Host to listen on (default 127.0.0.1). */
   readonly host?: string;
   /** Port (default 8000; 0 picks a free one). */
