@@ -1,5 +1,6 @@
 // inception_cpu.node: registers the exports; the work lives in program.* (oneDNN) and program_wrap.*.
 #include <dnnl.hpp>
+#include <malloc.h>
 #include <napi.h>
 #include <omp.h>
 
@@ -56,6 +57,19 @@ Napi::Value JsLivePrograms(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(CpuProgram::LiveCount()));
 }
 
+// Bytes malloc has handed out and not got back, over every arena (glibc's mallinfo2: uordblks plus
+// mmapped blocks). Unlike RSS it does not count memory glibc keeps after free(), so the packaging
+// test's worker cycles read leaks from it exactly (tests/packaging/consumer/worker-cycles.mjs).
+// undefined where the C library has no mallinfo2 (the prebuilt module already needs glibc 2.34).
+Napi::Value JsMallocInUse(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 m = mallinfo2();
+  return Napi::Number::New(info.Env(), static_cast<double>(m.uordblks + m.hblkhd));
+#else
+  return info.Env().Undefined();
+#endif
+}
+
 void Cleanup(void* arg) { static_cast<AddonData*>(arg)->ReleaseAll(); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -70,6 +84,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
   exports.Set("peakGflops", Napi::Function::New(env, JsPeakGflops, "peakGflops"));
   exports.Set("livePrograms", Napi::Function::New(env, JsLivePrograms, "livePrograms"));
+  exports.Set("mallocInUse", Napi::Function::New(env, JsMallocInUse, "mallocInUse"));
   exports.Set("Program", data->program_constructor.Value());
   return exports;
 }

@@ -101,6 +101,8 @@ export interface NativeCpuModule extends NativeModuleBase {
   peakGflops(options: { size?: number; threads?: number; repeats?: number }): Promise<CpuPeak>;
   /** Programs alive in the whole process, every worker_thread included (neither disposed nor freed). */
   livePrograms(): number;
+  /** Bytes malloc has handed out and not got back, whole process (glibc mallinfo2); undefined without glibc ≥ 2.33. */
+  mallocInUse(): number | undefined;
 }
 
 let cached: NativeCpuModule | undefined;

@@ -8,7 +8,8 @@
 #   2. an ES module that imports the package and runs a batch;
 #   3. a TypeScript consumer (--strict, node16 resolution; ESM and CommonJS files) type-checked;
 #   4. two worker_threads and the main thread running sessions at once, outputs bitwise equal;
-#   5. 50 cycles of a worker that creates a session, runs it and exits, RSS within a bound.
+#   5. 50 cycles of a worker that creates a session, runs it and exits: no program alive after each,
+#      malloc in use flat (exact leak check), RSS within a coarse bound.
 # Needs root (debootstrap, chroot, mounting /proc) and the Debian and npm registries. The bare root
 # is cached in $INCEPTION_ROOT_CACHE (default /var/cache/inception-cudnn) and copied for each run.
 # Usage: bash tests/packaging/run.sh [--keep]   (--keep leaves the work folder for inspection)
