@@ -1,11 +1,12 @@
 /**
  * `inception-cudnn plan`: the planner's report per network and batch. Exact integer checks:
  * arena >= lower bound always, and the issue's goal arena <= 1.10 x lower bound at batch 1 and 8.
+ * The command is run on inception_resnet_v1 (planning v4 or IR-v2 costs seconds each on two
+ * cores); the goal itself is checked on all three networks by tests/plan/networks.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/io';
-import { MODEL_NAMES } from '../../src/models/registry';
 
 async function plan(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -16,7 +17,7 @@ async function plan(...argv: string[]): Promise<{ code: number; stdout: string; 
 }
 
 describe('inception-cudnn plan', () => {
-  for (const model of MODEL_NAMES) {
+  for (const model of ['inception_resnet_v1'] as const) {
     it(`${model}: arena within 1.10x of the lower bound at batch 1 and 8`, async () => {
       const { code, stdout } = await plan('--model', model, '--batch', '1,8');
       expect(code).toBe(0);

@@ -26,8 +26,10 @@ export interface IsaRun {
   output: number[];
 }
 
-/** Runs every case under the current process's oneDNN ISA. */
-export async function runIsaCases(): Promise<{ isa: string; channelBlock: number; runs: IsaRun[] }> {
+/** Runs every case under the current process's oneDNN ISA, with the given convolution algorithms. */
+export async function runIsaCases(
+  convolutions: readonly ConvolutionAlgorithm[] = ['auto', 'direct'],
+): Promise<{ isa: string; channelBlock: number; runs: IsaRun[] }> {
   const backend = loadCpuBackend();
   const info = loadCpuModule().info();
   const runs: IsaRun[] = [];
@@ -35,7 +37,7 @@ export async function runIsaCases(): Promise<{ isa: string; channelBlock: number
     const def = getModel(model);
     const optimised = optimize(def.build({ batch: 2, height: size, width: size }), syntheticWeights(def, 'plain'));
     const { plan } = lowerToPlan(optimised.graph, optimised.weights, backend.layoutPolicy('fp32'));
-    for (const convolution of ['auto', 'direct'] as const) {
+    for (const convolution of convolutions) {
       const program = (await backend.compile(plan, { precision: 'fp32', threads: 2, convolution })) as CpuProgram;
       try {
         const output = await program.run(generateInput(2, size, size), 2);

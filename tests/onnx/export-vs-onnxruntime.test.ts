@@ -33,7 +33,9 @@ const SIZES: Record<ModelName, number> = { inception_v4: 107, inception_resnet_v
 const PLAIN_BOUND = 1e-4;
 
 async function ours(model: ModelName, profile: Profile, size: number, input: Float32Array, n: number): Promise<Float32Array> {
-  const session = await createSession({ model, weights: { synthetic: profile }, device: 'cpu', inputSize: size, maxBatch: n });
+  // benchmark: false: this session is only the reference the exports are held to; timing
+  // Winograd kernels would add seconds and change nothing that is compared here.
+  const session = await createSession({ model, weights: { synthetic: profile }, device: 'cpu', inputSize: size, maxBatch: n, benchmark: false });
   try {
     return await session.run(input, [n, 3, size, size]);
   } finally {
@@ -42,8 +44,13 @@ async function ours(model: ModelName, profile: Profile, size: number, input: Flo
 }
 
 describe.skipIf(Boolean(skip))(title('ONNX export vs onnxruntime-node (plain weights)'), () => {
+  // The folded export on every network (each network's own blocks); the unfolded one on IR-v1
+  // only: it differs from the folded one by the BatchNormalization nodes it keeps, which are
+  // emitted the same way for every block of every network (the unfolded file's structure is
+  // checked below), and each export of v4 or IR-v2 costs seconds on a two-core machine.
+  const foldsOf = (model: ModelName): readonly boolean[] => (model === 'inception_resnet_v1' ? [false, true] : [true]);
   for (const model of Object.keys(SIZES) as ModelName[]) {
-    it(`${model} at ${SIZES[model]}: unfolded and folded exports match our CPU output at batch 2 and batch 1`, async () => {
+    it(`${model} at ${SIZES[model]}: ${foldsOf(model).length === 2 ? 'unfolded and folded exports match' : 'the folded export matches'} our CPU output at batch 2 and batch 1`, async () => {
       const size = SIZES[model];
       const def = getModel(model);
       const weights = syntheticWeights(def, 'plain');
@@ -51,7 +58,7 @@ describe.skipIf(Boolean(skip))(title('ONNX export vs onnxruntime-node (plain wei
       const x1 = x2.slice(0, 3 * size * size);
       const expected2 = await ours(model, 'plain', size, x2, 2);
       const k = expected2.length / 2;
-      for (const fold of [false, true]) {
+      for (const fold of foldsOf(model)) {
         const bytes = exportOnnx(def, weights, { fold, inputSize: size });
         const session = await ort!.InferenceSession.create(bytes, { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
         try {

@@ -203,9 +203,14 @@ describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as 
     }
     return optimised.value;
   };
-  // Batch 8 in NCHW only: the hazard structure does not depend on the batch (only byte sizes do),
-  // and NCHW is the layout whose random orders are replayed; NHWC/8 is checked exhaustively at batch 1.
-  const cases = [[1, LAYOUTS[0]!.name], [1, LAYOUTS[1]!.name], [8, LAYOUTS[0]!.name]] as const;
+  // Batch 8 in NCHW only, and on inception_v4 only: the hazard structure does not depend on the
+  // batch (only byte sizes do), NCHW is the layout whose random orders are replayed, and NHWC/8 is
+  // checked exhaustively at batch 1; each network case costs seconds on two cores.
+  const cases: readonly (readonly [number, string])[] = [
+    [1, LAYOUTS[0]!.name],
+    [1, LAYOUTS[1]!.name],
+    ...(name === 'inception_v4' ? [[8, LAYOUTS[0]!.name] as const] : []),
+  ];
 
   it.each(cases)('batch %i, %s: every hazard ordered on 1, 2 and 4 streams; random orders read what plan order reads', async (batch, layoutName) => {
     const layout = LAYOUTS.find((l) => l.name === layoutName)!;
