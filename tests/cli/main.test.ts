@@ -143,34 +143,29 @@ describe.skipIf(!cpu.available)(`CLI commands on the CPU backend${cpuSkip}`, () 
     return rows;
   }
 
-  it('predict prints one JSON line per image, the top-k of session.run on the preprocessed tensor, and a synthetic-weights notice', async () => {
-    const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '2', '--top-k', '3', ...images);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^setting up inception_v4 on cpu for batches up to 2 \(weights, plan, kernels\)\.\.\.\nnotice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless; pass --weights pretrained \(or a tag, URL or checkpoint\) for real ones\n/);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top: { index: number; label: string; probability: number }[] });
-    expect(lines.map((l) => l.file)).toEqual(images);
-    // Same weights, inputs, batch sizes (2 then 1) and primitives: the same logits bit for bit, and
-    // JSON round-trips the float64 probabilities exactly.
-    const labels = imagenetLabels();
-    const rows = await referenceRows('inception_v4', 'synthetic', images, 2);
-    lines.forEach((l, i) => expect(l.top).toEqual(topK(rows[i], 3, (index) => labels[index])));
-  });
-
-  it('predict: a line per file, an error line for a bad or missing one, the good ones still computed, exit 1 at the end', async () => {
+  // One predict run covers both the good path and failed files: each inception_v4 session costs
+  // seconds on two cores. The exit-0 path is run's and embed's below.
+  it('predict: a JSON line per file (the top-k of session.run for a good one, an error line for a bad or missing one), a synthetic-weights notice, exit 1 at the end', async () => {
     const broken = join(dir, 'broken.jpg');
     const missing = join(dir, 'nope.jpg');
-    const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--top-k', '2', images[0], broken, missing, images[1]);
+    const files = [images[0], images[1], broken, missing, images[2]];
+    const r = await cli('predict', '--model', 'inception_v4', '--weights', 'synthetic', '--max-batch', '2', '--top-k', '3', ...files);
     expect(r.code).toBe(1);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top?: unknown; error?: string });
-    expect(lines.map((l) => l.file)).toEqual([images[0], broken, missing, images[1]]);
-    expect(lines[1].error).toMatch(new RegExp(`^cannot decode ${broken.replace(/[.]/g, '\\.')}: it is not a JPEG, PNG or WebP file`));
-    expect(lines[2].error).toMatch(new RegExp(`^cannot read image file ${missing.replace(/[.]/g, '\\.')}: ENOENT`));
-    // The two good files ran as one batch of 2: bitwise the top-k of session.run on them.
+    expect(r.stderr).toMatch(/^setting up inception_v4 on cpu for batches up to 2 \(weights, plan, kernels\)\.\.\.\nnotice: synthetic fixture weights \(profile 'dcfree'\): outputs are meaningless; pass --weights pretrained \(or a tag, URL or checkpoint\) for real ones\n/);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; top?: { index: number; label: string; probability: number }[]; error?: string });
+    expect(lines.map((l) => l.file)).toEqual(files);
+    expect(lines[2].error).toMatch(new RegExp(`^cannot decode ${broken.replace(/[.]/g, '\\.')}: it is not a JPEG, PNG or WebP file`));
+    expect(lines[3].error).toMatch(new RegExp(`^cannot read image file ${missing.replace(/[.]/g, '\\.')}: ENOENT`));
+    // The three good files ran as batches of 2 then 1 (the two bad files make a chunk of their own,
+    // whether the CLI chunks the files before or after reading them): the same weights, inputs, batch sizes and
+    // primitives as session.run here, so the same logits bit for bit, and JSON round-trips the
+    // float64 probabilities exactly.
     const labels = imagenetLabels();
-    const rows = await referenceRows('inception_v4', 'synthetic', [images[0], images[1]], 2);
-    expect(lines[0].top).toEqual(topK(rows[0], 2, (index) => labels[index]));
-    expect(lines[3].top).toEqual(topK(rows[1], 2, (index) => labels[index]));
-    expect(r.stderr).toContain(`error: 2 of 4 image file(s) failed (${broken}, ${missing})`);
+    const rows = await referenceRows('inception_v4', 'synthetic', images, 2);
+    expect(lines[0].top).toEqual(topK(rows[0], 3, (index) => labels[index]));
+    expect(lines[1].top).toEqual(topK(rows[1], 3, (index) => labels[index]));
+    expect(lines[4].top).toEqual(topK(rows[2], 3, (index) => labels[index]));
+    expect(r.stderr).toContain(`error: 2 of 5 image file(s) failed (${broken}, ${missing})`);
   });
 
   it('embed --output: a failed file gets a NaN row (rows stay aligned with the files), exit 1', async () => {
