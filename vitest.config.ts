@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import CostliestFirstSequencer from './tests/setup/sequencer';
 
 export default defineConfig({
   test: {
@@ -15,5 +16,6 @@ export default defineConfig({
     // processes and sockets. A second worker fills the other core.
     maxWorkers: 2,
     minWorkers: 1,
+    sequence: { sequencer: CostliestFirstSequencer },
   },
 });
