@@ -30,8 +30,13 @@ export interface WeightsServer {
   serve(path: string, bytes: Uint8Array, layout: 'hub' | 'github', options?: { linkedEtag?: string }): string;
   /** Raw handler for a path on the origin (redirect loops, odd answers). */
   route(path: string, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): void;
-  /** The next `count` content responses are cut after `afterBytes` bytes of body. */
-  cutNext(afterBytes: number, count?: number): void;
+  /**
+   * The next `count` content responses are cut after `afterBytes` bytes of body. With `until`, the
+   * cut waits (polling every 10 ms, at most 10 s) until it returns true, e.g. until the client has
+   * written some of those bytes: a client that is behind loses the bytes still in its stream
+   * buffers when the connection breaks, so without it what the client keeps depends on load.
+   */
+  cutNext(afterBytes: number, count?: number, until?: () => boolean): void;
   /** Content is sent in 64 kB chunks with this pause between them (0 = as fast as possible). */
   setChunkDelay(ms: number): void;
   /** Content GETs (to the CDN) so far, for `path`'s blob when given. */
@@ -50,6 +55,7 @@ export async function startWeightsServer(): Promise<WeightsServer> {
   const blobs = new Map<string, Uint8Array>();
   const routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>();
   let cuts: number[] = [];
+  let cutWhen: (() => boolean) | undefined;
   let chunkDelay = 0;
   const sockets = new Set<import('node:net').Socket>();
 
@@ -85,8 +91,14 @@ export async function startWeightsServer(): Promise<WeightsServer> {
     const step = (): void => {
       if (at >= end) {
         if (cutAfter !== undefined) {
-          // Let the written bytes leave, then break the connection mid-body.
-          setTimeout(() => res.socket?.destroy(), 20);
+          // Let the written bytes leave (and, with `until`, reach the client), then break the connection mid-body.
+          const when = cutWhen;
+          const deadline = Date.now() + 10_000;
+          const cut = (): void => {
+            if (when === undefined || when() || Date.now() > deadline) res.socket?.destroy();
+            else setTimeout(cut, 10);
+          };
+          setTimeout(cut, 20);
         } else {
           res.end();
         }
@@ -143,8 +155,9 @@ export async function startWeightsServer(): Promise<WeightsServer> {
     route(path, handler) {
       routes.set(path, handler);
     },
-    cutNext(afterBytes, count = 1) {
+    cutNext(afterBytes, count = 1, until) {
       cuts = new Array<number>(count).fill(afterBytes);
+      cutWhen = until;
     },
     setChunkDelay(ms) {
       chunkDelay = ms;

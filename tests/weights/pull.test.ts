@@ -6,7 +6,7 @@
  * bytes, hashes, request counts and Range headers; no tolerance is involved.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { WeightsDownloadError } from '../../src/errors';
@@ -147,8 +147,10 @@ describe('pullWeights: downloads', () => {
 
   it('a download cut with no retries left keeps its partial file, and the next call resumes it with Range', async () => {
     server.serve(HUB_V4, FILE, 'hub');
-    server.cutNext(120_000);
     const { options, cache } = setup();
+    const partial = path.join(cache, 'inception_v4.tf_in1k/model.safetensors.partial');
+    // Cut once the client has written some bytes: the resume below needs a non-empty partial file.
+    server.cutNext(120_000, 1, () => existsSync(partial) && statSync(partial).size > 0);
     const error = await rejection(pullWeights('inception_v4.tf_in1k', { ...options, retries: 0 }));
     expect(error.reason).toBe('network');
     expect(error.message).toMatch(/bytes are kept in .*model\.safetensors\.partial; run the same command again to resume/);
