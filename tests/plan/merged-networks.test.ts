@@ -33,12 +33,13 @@ const variants: [string, SiblingMergeOptions][] = [
 const single = (graph: Graph): Graph => ({ ...graph, tensors: graph.tensors.map((t) => ({ ...t, shape: [1, ...t.shape.slice(1)] })) });
 
 // The default variant on every network; the opt-in concat-pieces variant (INCEPTION_MERGE_SIBLING_CONVS=pieces,
-// on no backend by default) on inception_v4 only, the network with the most concat pieces: the
+// on no backend by default) on inception_resnet_v1 only: there it merges 22 convs against 6 heads
+// only (on inception_v4, 16 either way), and it is the cheapest network to interpret; each
 // interpreter run costs seconds per network and variant, and the suite must stay fast.
-const variantsOf = (name: string): [string, SiblingMergeOptions][] => (name === 'inception_v4' ? variants : variants.slice(0, 1));
+const variantsOf = (name: string): [string, SiblingMergeOptions][] => (name === 'inception_resnet_v1' ? variants : variants.slice(0, 1));
 
 describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as const)('%s with merged sibling convs', (name) => {
-  it(`matches the float64 reference of the unoptimised graph (${name === 'inception_v4' ? 'both variants' : 'heads only'}); blocked lowering keeps concat views`, async () => {
+  it(`matches the float64 reference of the unoptimised graph (${variantsOf(name).length === 2 ? 'both variants' : 'heads only'}); blocked lowering keeps concat views`, async () => {
     const model = getModel(name);
     const graph = model.build({ batch: 2, height: 75, width: 75 });
     const weights = randomWeights(graph, 1);
