@@ -98,9 +98,14 @@ describe.skipIf(Boolean(skipReason))('networks match the shared fixtures (CPU, f
     return written.file;
   }
 
+  /**
+   * fp32 runs both cases (batch 2 at the default size, batch 1 at another size); bf16 the first
+   * only: the other size is a planning case (the plan's shapes do not depend on the precision),
+   * and bf16 kernels on odd feature-map sizes are tests/native/cpu-bf16.test.ts's (107 and 96).
+   */
   async function runCases(model: ModelName, profile: Profile, precision: 'fp32' | 'bf16', tol: Tolerance): Promise<void> {
     const file = await checkpoint(model, profile);
-    for (const [n, size] of CASES[model]) {
+    for (const [n, size] of precision === 'fp32' ? CASES[model] : CASES[model].slice(0, 1)) {
       const session = await createSession({ model, weights: file, device: 'cpu', precision, maxBatch: n, inputSize: size });
       try {
         const out = await session.run(generateInput(n, size, size), [n, 3, size, size]);
@@ -124,7 +129,7 @@ describe.skipIf(Boolean(skipReason))('networks match the shared fixtures (CPU, f
         const tolerances = JSON.parse(readFileSync(path.join(dir!, 'tolerances.json'), 'utf8'));
         await runCases(model, profile, 'fp32', tolerances.profiles[profile][model] as Tolerance);
       }, 600_000);
-      it.skipIf(Boolean(bf16SkipReason))(`${model} ${profile}: both cases within the bf16 bounds${bf16SkipReason ? ` (skipped: ${bf16SkipReason})` : ''}`, async () => {
+      it.skipIf(Boolean(bf16SkipReason))(`${model} ${profile}: batch 2 within the bf16 bounds${bf16SkipReason ? ` (skipped: ${bf16SkipReason})` : ''}`, async () => {
         await runCases(model, profile, 'bf16', BF16_BOUNDS[profile][model]);
       }, 600_000);
     }
