@@ -234,13 +234,14 @@ function withDeadline<T>(promise: Promise<T>, seconds: number): Promise<T> {
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** autocannon: `connections` connections posting the same binary body, up to `amount` requests or `seconds`. */
-async function httpLoad(url: string, model: string, images: number, connections: number, amount: number, seconds: number): Promise<Measured> {
+/**
+ * autocannon: `connections` connections posting the same binary body, `amount` requests when
+ * given (a warm-up), else for `seconds` (autocannon ignores the duration when given an amount).
+ */
+async function httpLoad(url: string, model: string, images: number, connections: number, amount: number | undefined, seconds: number): Promise<Measured> {
   const { body, headers } = binaryBody(images, SIZE);
-  const result = await withDeadline(
-    autocannon({ url: `${url}/v2/models/${model}/infer`, method: 'POST', body, headers, connections, amount, duration: seconds, timeout: 60 }),
-    seconds + 90,
-  );
+  const bound = amount === undefined ? { duration: seconds } : { amount };
+  const result = await withDeadline(autocannon({ url: `${url}/v2/models/${model}/infer`, method: 'POST', body, headers, connections, ...bound, timeout: 60 }), seconds + 90);
   return { ok: result['2xx'], errors: result.errors + result.timeouts + result.non2xx, seconds: result.duration, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
 }
 
@@ -306,7 +307,7 @@ async function throughputPhase(rows: Row[]): Promise<void> {
     const port = server.grpcPort as number;
     for (const connections of [1, 2]) {
       log(`serve, HTTP binary batch-${BATCH} requests, ${connections} connection(s) ...`);
-      rows.push(await servedRow('throughput', `HTTP binary, ${connections} connection${connections > 1 ? 's' : ''}`, server, BATCH, connections, (warm) => httpLoad(server.url, MODEL, BATCH, connections, warm ? 6 : amount, SECONDS)));
+      rows.push(await servedRow('throughput', `HTTP binary, ${connections} connection${connections > 1 ? 's' : ''}`, server, BATCH, connections, (warm) => httpLoad(server.url, MODEL, BATCH, connections, warm ? 6 : undefined, SECONDS)));
     }
     for (const [name, make] of [
       ['prepared client', preparedClient],
@@ -319,7 +320,7 @@ async function throughputPhase(rows: Row[]): Promise<void> {
   log('serve, HTTP 1-image requests, 16 connections, dynamic batching ...');
   rows.push(
     await withServer(oneModelArgs(BATCH, QUEUE_DELAY_US), false, (server) =>
-      servedRow('throughput', `HTTP binary 1-image, 16 connections, max batch ${BATCH}, delay ${QUEUE_DELAY_US} µs`, server, 1, 16, (warm) => httpLoad(server.url, MODEL, 1, 16, warm ? 40 : amount * 8, SECONDS)),
+      servedRow('throughput', `HTTP binary 1-image, 16 connections, max batch ${BATCH}, delay ${QUEUE_DELAY_US} µs`, server, 1, 16, (warm) => httpLoad(server.url, MODEL, 1, 16, warm ? 40 : undefined, SECONDS)),
     ),
   );
   // Again at the end: on a busy machine the two in-process rows show how much the load drifted.
@@ -368,7 +369,7 @@ async function latencyPhase(rows: Row[]): Promise<void> {
   const amount = QUICK ? 400 : 3000;
   await withServer(oneModelArgs(LATENCY_MAX_BATCH, QUEUE_DELAY_US), true, async (server) => {
     log(`serve, HTTP 1-image requests, ${LATENCY_CONNECTIONS} connections, max batch ${LATENCY_MAX_BATCH} ...`);
-    rows.push(await servedRow('latency', `HTTP binary 1-image, ${LATENCY_CONNECTIONS} connections`, server, 1, LATENCY_CONNECTIONS, (warm) => httpLoad(server.url, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : amount, SECONDS)));
+    rows.push(await servedRow('latency', `HTTP binary 1-image, ${LATENCY_CONNECTIONS} connections`, server, 1, LATENCY_CONNECTIONS, (warm) => httpLoad(server.url, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : undefined, SECONDS)));
     log(`serve, gRPC 1-image calls, ${LATENCY_CONNECTIONS} in flight, max batch ${LATENCY_MAX_BATCH} ...`);
     rows.push(
       // The @grpc/grpc-js client here: with 64 streams open at once the prepared node:http2 client
