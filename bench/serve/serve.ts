@@ -1,25 +1,38 @@
 /**
- * Load benchmark of `inception-cudnn serve` on the CPU, one command:
+ * Load benchmark of `inception-cudnn serve` on the CPU, one command for every serving ratio:
  *
- *   npm run bench:serve            (builds lib/, then node lib/bench/serve.js)
+ *   npm run bench:serve            (builds lib/, then node lib/bench/serve.js: every phase)
  *   node lib/bench/serve.js --quick   (a short run while developing)
- *   node lib/bench/serve.js --suffix b --no-rss   (results named serve-cpu-<date>-b; no RSS phase)
+ *   node lib/bench/serve.js --phase throughput,two-models   (some phases; the file name says which)
+ *   node lib/bench/serve.js --suffix b   (results named serve-cpu-<date>[-phases]-b)
  *   npm run bench:serve -- --out bench/results   (the repository's results; default: a new temporary directory)
  *
- * 1. Throughput and p50/p99 latency of inception_resnet_v1 at 160x160, batch 8: in-process
- *    session.run vs the server (a child process, binary tensors over loopback, autocannon
- *    with 1 and 2 connections), plus 1-image requests through the dynamic batcher.
- * 2. The server's RSS (from /proc) sampled over a 20,000-request run at 80x80, 1-image
- *    requests, 8 connections: flat means every sample after warm-up within ±5% of their mean.
- * Writes serve-cpu-<date>.{json,md} into --out DIR (default a new temporary directory; see results-dir.ts). Every phase is bounded in count and time.
+ * inception_resnet_v1 at 160x160, synthetic weights, all cores; the server is a child process,
+ * the load generators run in this process over loopback. Phases:
+ * - throughput: in-process session.run at batch 8 (the peer, measured before and after), then one
+ *   server (max batch 8) under batch-8 requests: HTTP binary tensors (autocannon, 1 and 2
+ *   connections) and gRPC ModelInfer with raw_input_contents (2 in flight, from a prepared client
+ *   and from an @grpc/grpc-js client, see grpc-load.ts); then 1-image HTTP requests from 16
+ *   connections through the dynamic batcher (max batch 8, 2 ms delay).
+ * - two-models: two models in one server (--config, one instance each, all cores each), gRPC
+ *   batch-8 requests: each model's rate alone, then both at once, each beside its rate alone.
+ * - latency: 1-image requests at 64 connections (HTTP, autocannon) and 64 calls in flight (gRPC),
+ *   max batch 64 and a 2 ms delay: p99 against queue delay + twice one batch-64 run (in-process,
+ *   measured in the same phase). With max batch 64 a waiting request runs in the batch after the
+ *   one running when it came; with max batch 8 the 64th of 64 waiting requests waits 8 runs.
+ * - rss: the server's RSS (from /proc) over 20,000 1-image requests at 80x80 from 8 connections:
+ *   flat means every sample after warm-up within ±5% of their mean.
+ * Writes serve-cpu-<date>[...].{json,md}. Every phase is bounded in count and time.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 // Compiled to lib/bench/serve.js: '../../lib/index' resolves to the package's lib/ from both places.
 import { createSession, libraryInfo } from '../../lib/index';
 import { ROOT, rssBytes, startServe, stopServe, type ServeProcess } from './child-server';
+import { closedLoop, grpcJsClient, preparedClient, prepareInfer, type ClosedLoopResult, type GrpcLoadClient } from './grpc-load';
 import { resultsDir } from './results-dir';
 import { percentile, randomInput } from './samples';
 
@@ -36,35 +49,59 @@ interface AutocannonResult {
   '2xx': number;
 }
 
-const QUICK = process.argv.includes('--quick');
-/** --rss-only: skip the throughput phases (a quick memory check). */
-const RSS_ONLY = process.argv.includes('--rss-only');
-const MODEL = 'inception_resnet_v1';
-/** --suffix X: write bench/results/serve-cpu-<date>-X.{json,md} (keeps earlier results of the day). */
-const SUFFIX = optionValue('--suffix');
-/** --no-rss: skip the 20,000-request RSS phase (before/after comparisons of the throughput phases). */
-const NO_RSS = process.argv.includes('--no-rss');
+const PHASES = ['throughput', 'two-models', 'latency', 'rss'] as const;
+type Phase = (typeof PHASES)[number];
 
-function optionValue(name: string): string | undefined {
+const QUICK = process.argv.includes('--quick');
+const MODEL = 'inception_resnet_v1';
+const SIZE = 160;
+const BATCH = 8;
+/** Max batch of the latency phase: at least its 64 connections (see the file comment). */
+const LATENCY_MAX_BATCH = 64;
+const LATENCY_CONNECTIONS = 64;
+const QUEUE_DELAY_US = 2000;
+/** --suffix X: adds -X to the file names (keeps earlier results of the day). */
+const SUFFIX = optionValue('--suffix', /^[A-Za-z0-9_-]+$/);
+const SELECTED = selectedPhases();
+/** Seconds of each measured row (each also bounded by a count of requests). */
+const SECONDS = QUICK ? 4 : 12;
+
+function optionValue(name: string, pattern: RegExp): string | undefined {
   const index = process.argv.indexOf(name);
   if (index < 0) return undefined;
   const value = process.argv[index + 1];
-  if (value === undefined || !/^[A-Za-z0-9_-]+$/.test(value)) throw new Error(`${name} needs a value of letters, digits, '-' or '_'`);
+  if (value === undefined || !pattern.test(value)) throw new Error(`${name} needs a value matching ${String(pattern)}`);
   return value;
 }
 
+/** --phase a,b (default all); --rss-only and --no-rss as before. */
+function selectedPhases(): Phase[] {
+  const list = optionValue('--phase', /^[a-z,-]+$/);
+  let phases: Phase[] = [...PHASES];
+  if (list !== undefined) {
+    phases = list.split(',').map((name) => {
+      if (!(PHASES as readonly string[]).includes(name)) throw new Error(`--phase: unknown phase '${name}'; the phases are ${PHASES.join(', ')}`);
+      return name as Phase;
+    });
+  }
+  if (process.argv.includes('--rss-only')) phases = ['rss'];
+  if (process.argv.includes('--no-rss')) phases = phases.filter((p) => p !== 'rss');
+  return phases;
+}
+
 interface Row {
+  readonly phase: Phase;
   readonly mode: string;
-  readonly inputSize: number;
   readonly imagesPerRequest: number;
-  readonly connections: number;
+  /** Connections (HTTP) or calls in flight (gRPC, on one connection). */
+  readonly inFlight: number;
   readonly requests: number;
   readonly imagesPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
   readonly averageBatch?: number;
-  /** Server side, from /metrics over the phase: where a request's time went and how late the event loop ran. */
+  /** Server side, from /metrics over the row: where a request's time went and how late the event loop ran. */
   readonly server?: ServerSplit;
 }
 
@@ -73,38 +110,43 @@ interface ServerSplit {
   readonly queueMeanMs: number;
   /** Mean run time of a request's batch (inception_compute_duration_us). */
   readonly computeMeanMs: number;
-  /** Mean batcher time, queueing to result (inception_request_duration_us). */
-  readonly batcherMeanMs: number;
   /**
-   * Event-loop delay over the phase: prom-client's monitorEventLoopDelay (reset at each scrape)
+   * Event-loop delay over the row: prom-client's monitorEventLoopDelay (reset at each scrape)
    * records the time between its 10 ms timer ticks, so the 10 ms interval is taken off.
    */
-  readonly eventLoopDelayP50Ms: number;
   readonly eventLoopDelayP99Ms: number;
-  readonly eventLoopDelayMaxMs: number;
-  /** process_cpu_seconds_total over the phase divided by its wall time (all threads: JS and oneDNN). */
+  /** process_cpu_seconds_total over the row divided by its wall time (all threads: JS and oneDNN). */
   readonly serverCpuCores: number;
 }
 
-async function inProcess(size: number, batch: number, seconds: number, maxRuns: number): Promise<Row> {
-  const session = await createSession({ model: MODEL, weights: 'synthetic', maxBatch: batch, inputSize: size });
+/** What a load generator measured, whichever it was. */
+interface Measured {
+  readonly ok: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+async function inProcess(batch: number, seconds: number, maxRuns: number, mode: string): Promise<Row> {
+  const session = await createSession({ model: MODEL, weights: 'synthetic', maxBatch: batch, inputSize: SIZE });
   try {
-    const input = randomInput(batch * 3 * size * size);
-    for (let i = 0; i < 3; i++) await session.run(input, [batch, 3, size, size]);
+    const input = randomInput(batch * 3 * SIZE * SIZE);
+    for (let i = 0; i < 3; i++) await session.run(input, [batch, 3, SIZE, SIZE]);
     const latencies: number[] = [];
     const start = performance.now();
     while (latencies.length < maxRuns && performance.now() - start < seconds * 1000) {
       const t = performance.now();
-      await session.run(input, [batch, 3, size, size]);
+      await session.run(input, [batch, 3, SIZE, SIZE]);
       latencies.push(performance.now() - t);
     }
     const elapsed = (performance.now() - start) / 1000;
     latencies.sort((a, b) => a - b);
     return {
-      mode: 'in-process session.run',
-      inputSize: size,
+      phase: 'throughput',
+      mode,
       imagesPerRequest: batch,
-      connections: 1,
+      inFlight: 1,
       requests: latencies.length,
       imagesPerSecond: (latencies.length * batch) / elapsed,
       p50Ms: percentile(latencies, 50),
@@ -116,12 +158,28 @@ async function inProcess(size: number, batch: number, seconds: number, maxRuns: 
   }
 }
 
-function startServer(args: string[]): Promise<ServeProcess> {
-  return startServe(['--model', MODEL, '--weights', 'synthetic', '--port', '0', ...args]);
+interface Server {
+  readonly process: ServeProcess;
+  readonly url: string;
+  /** The gRPC port, when gRPC is served. */
+  readonly grpcPort: number | undefined;
 }
 
-async function stopServer(server: ServeProcess): Promise<void> {
-  await stopServe(server);
+/** `serve` with these arguments (after --port 0); with gRPC on a free port when `grpc`. */
+async function startServer(args: readonly string[], grpc: boolean): Promise<Server> {
+  const process = await startServe([...args, '--port', '0', ...(grpc ? ['--grpc-port', '0'] : [])]);
+  if (!grpc) return { process, url: process.url, grpcPort: undefined };
+  for (let i = 0; i < 200; i++) {
+    const match = /gRPC: serving inference.GRPCInferenceService on [^ ]+:([0-9]+)/.exec(process.stderr());
+    if (match !== null) return { process, url: process.url, grpcPort: Number(match[1]) };
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  await stopServe(process);
+  throw new Error(`the server did not say where gRPC is served:\n${process.stderr()}`);
+}
+
+function oneModelArgs(maxBatch: number, delayUs: number, size = SIZE): string[] {
+  return ['--model', MODEL, '--weights', 'synthetic', '--input-size', String(size), '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delayUs)];
 }
 
 function binaryBody(images: number, size: number): { body: Buffer; headers: Record<string, string> } {
@@ -138,14 +196,15 @@ function binaryBody(images: number, size: number): { body: Buffer; headers: Reco
   };
 }
 
+/** Every sample of each metric, summed over its label sets (all models of the server). */
 async function scrape(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line.startsWith('#') || line.length === 0) continue;
-    // 'name{labels} value' or 'name value'; bucket lines are not needed here.
+    // 'name{labels} value' or 'name value'.
     const name = line.slice(0, Math.min(...[line.indexOf('{'), line.indexOf(' ')].filter((i) => i >= 0)));
-    if (!values.has(name)) values.set(name, Number(line.slice(line.lastIndexOf(' ') + 1)));
+    values.set(name, (values.get(name) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
   return values;
 }
@@ -162,59 +221,172 @@ function serverSplit(before: Map<string, number>, after: Map<string, number>, se
   return {
     queueMeanMs: mean('inception_queue_duration_us'),
     computeMeanMs: mean('inception_compute_duration_us'),
-    batcherMeanMs: mean('inception_request_duration_us'),
-    eventLoopDelayP50Ms: metric(after, 'nodejs_eventloop_lag_p50_seconds') * 1000 - EVENT_LOOP_SAMPLE_MS,
     eventLoopDelayP99Ms: metric(after, 'nodejs_eventloop_lag_p99_seconds') * 1000 - EVENT_LOOP_SAMPLE_MS,
-    eventLoopDelayMaxMs: metric(after, 'nodejs_eventloop_lag_max_seconds') * 1000 - EVENT_LOOP_SAMPLE_MS,
     serverCpuCores: (metric(after, 'process_cpu_seconds_total') - metric(before, 'process_cpu_seconds_total')) / seconds,
   };
 }
 
-async function load(url: string, images: number, size: number, connections: number, amount: number, seconds: number): Promise<AutocannonResult> {
-  const { body, headers } = binaryBody(images, size);
-  return autocannon({
-    url: `${url}/v2/models/${MODEL}/infer`,
-    method: 'POST',
-    body,
-    headers,
-    connections,
-    amount,
-    // autocannon stops at `amount`; the timeout bounds each request, the caller bounds the phase.
-    timeout: Math.max(10, seconds),
+function withDeadline<T>(promise: Promise<T>, seconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a phase ran past its ${seconds} s bound`)), seconds * 1000);
   });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-async function served(size: number, images: number, connections: number, maxBatch: number, delayUs: number, amount: number, seconds: number): Promise<Row> {
-  const server = await startServer(['--input-size', String(size), '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delayUs)]);
+/**
+ * autocannon: `connections` connections posting the same binary body, `amount` requests when
+ * given (a warm-up), else for `seconds` (autocannon ignores the duration when given an amount).
+ */
+async function httpLoad(url: string, model: string, images: number, connections: number, amount: number | undefined, seconds: number): Promise<Measured> {
+  const { body, headers } = binaryBody(images, SIZE);
+  const bound = amount === undefined ? { duration: seconds } : { amount };
+  const result = await withDeadline(autocannon({ url: `${url}/v2/models/${model}/infer`, method: 'POST', body, headers, connections, ...bound, timeout: 60 }), seconds + 90);
+  return { ok: result['2xx'], errors: result.errors + result.timeouts + result.non2xx, seconds: result.duration, p50Ms: result.latency.p50, p99Ms: result.latency.p99 };
+}
+
+/** `inFlight` gRPC calls at a time from `client`, up to `maxCalls` or `seconds`. */
+async function grpcLoad(client: GrpcLoadClient, model: string, images: number, inFlight: number, maxCalls: number, seconds: number): Promise<Measured> {
+  const prepared = prepareInfer(model, images, SIZE);
+  const result: ClosedLoopResult = await withDeadline(
+    closedLoop(() => client.call(prepared), inFlight, seconds, maxCalls),
+    seconds + 90,
+  );
+  if (result.firstError !== undefined) process.stderr.write(`  ${result.errors} gRPC calls failed; the first: ${result.firstError}\n`);
+  return { ok: result.ok, errors: result.errors, seconds: result.seconds, p50Ms: percentile(result.latenciesMs, 50), p99Ms: percentile(result.latenciesMs, 99) };
+}
+
+/** A row measured on `server`: a short warm-up of the same load, then the load between two /metrics scrapes. */
+async function servedRow(phase: Phase, mode: string, server: Server, images: number, inFlight: number, run: (warmUp: boolean) => Promise<Measured>): Promise<Row> {
+  await run(true);
+  // This scrape also resets the event-loop delay histogram, so the one after covers the row only.
+  const before = await scrape(server.url);
+  const measured = await run(false);
+  const after = await scrape(server.url);
+  const count = (name: string): number => metric(after, name) - metric(before, name);
+  return {
+    phase,
+    mode,
+    imagesPerRequest: images,
+    inFlight,
+    requests: measured.ok,
+    imagesPerSecond: (measured.ok * images) / measured.seconds,
+    p50Ms: measured.p50Ms,
+    p99Ms: measured.p99Ms,
+    errors: measured.errors,
+    averageBatch: count('inception_inference_count_total') / count('inception_batch_execution_count_total'),
+    server: serverSplit(before, after, measured.seconds),
+  };
+}
+
+async function withServer<T>(args: readonly string[], grpc: boolean, body: (server: Server) => Promise<T>): Promise<T> {
+  const server = await startServer(args, grpc);
   try {
-    await load(server.url, images, size, connections, Math.min(20, amount), seconds); // warm-up
-    // This scrape also resets the event-loop delay histogram, so the one after covers the phase only.
-    const before = await scrape(server.url);
-    const result = await withDeadline(load(server.url, images, size, connections, amount, seconds), seconds * 3 + 60);
-    const after = await scrape(server.url);
-    const count = (name: string): number => metric(after, name) - metric(before, name);
-    const ok = result['2xx'];
-    return {
-      mode: `serve (${connections} connection${connections > 1 ? 's' : ''}${delayUs > 0 ? `, delay ${delayUs} µs` : ''})`,
-      inputSize: size,
-      imagesPerRequest: images,
-      connections,
-      requests: ok,
-      imagesPerSecond: (ok * images) / result.duration,
-      p50Ms: result.latency.p50,
-      p99Ms: result.latency.p99,
-      errors: result.errors + result.timeouts + result.non2xx,
-      averageBatch: count('inception_inference_count_total') / count('inception_batch_execution_count_total'),
-      server: serverSplit(before, after, result.duration),
-    };
+    return await body(server);
   } finally {
-    await stopServer(server);
+    await stopServe(server.process);
   }
 }
 
-async function rssRun(size: number, requests: number, connections: number): Promise<Record<string, unknown>> {
-  const server = await startServer(['--input-size', String(size), '--max-batch', '8', '--max-queue-delay-us', '1000']);
-  const pid = server.child.pid as number;
+async function withClient<T>(client: GrpcLoadClient, body: (client: GrpcLoadClient) => Promise<T>): Promise<T> {
+  try {
+    return await body(client);
+  } finally {
+    client.close();
+  }
+}
+
+const log = (text: string): void => void process.stderr.write(`${text}\n`);
+
+async function throughputPhase(rows: Row[]): Promise<void> {
+  const batchRuns = QUICK ? 40 : 400;
+  const amount = QUICK ? 60 : 600;
+  log(`in-process session.run, ${SIZE}x${SIZE}, batch ${BATCH} ...`);
+  rows.push(await inProcess(BATCH, SECONDS, batchRuns, 'in-process session.run'));
+  await withServer(oneModelArgs(BATCH, 0), true, async (server) => {
+    const port = server.grpcPort as number;
+    for (const connections of [1, 2]) {
+      log(`serve, HTTP binary batch-${BATCH} requests, ${connections} connection(s) ...`);
+      rows.push(await servedRow('throughput', `HTTP binary, ${connections} connection${connections > 1 ? 's' : ''}`, server, BATCH, connections, (warm) => httpLoad(server.url, MODEL, BATCH, connections, warm ? 6 : undefined, SECONDS)));
+    }
+    for (const [name, make] of [
+      ['prepared client', preparedClient],
+      ['@grpc/grpc-js client', grpcJsClient],
+    ] as const) {
+      log(`serve, gRPC raw_input_contents batch-${BATCH} calls, 2 in flight, ${name} ...`);
+      rows.push(await withClient(make(port), (client) => servedRow('throughput', `gRPC, 2 in flight, ${name}`, server, BATCH, 2, (warm) => grpcLoad(client, MODEL, BATCH, 2, warm ? 6 : amount, SECONDS))));
+    }
+  });
+  log('serve, HTTP 1-image requests, 16 connections, dynamic batching ...');
+  rows.push(
+    await withServer(oneModelArgs(BATCH, QUEUE_DELAY_US), false, (server) =>
+      servedRow('throughput', `HTTP binary 1-image, 16 connections, max batch ${BATCH}, delay ${QUEUE_DELAY_US} µs`, server, 1, 16, (warm) => httpLoad(server.url, MODEL, 1, 16, warm ? 40 : undefined, SECONDS)),
+    ),
+  );
+  // Again at the end: on a busy machine the two in-process rows show how much the load drifted.
+  log('in-process session.run again ...');
+  rows.push(await inProcess(BATCH, SECONDS, batchRuns, 'in-process session.run (again, at the end)'));
+}
+
+async function twoModelsPhase(rows: Row[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-serve-models-'));
+  const session = { model: MODEL, weights: 'synthetic', inputSize: SIZE };
+  writeFileSync(join(dir, 'models.json'), JSON.stringify({ models: ['a', 'b'].map((name) => ({ name, session, maxBatch: BATCH })) }));
+  const amount = QUICK ? 60 : 600;
+  log('two models in one server: each alone, then both at once (gRPC, batch 8, 2 in flight each) ...');
+  await withServer(['--config', join(dir, 'models.json')], true, (server) =>
+    withClient(preparedClient(server.grpcPort as number), async (client) => {
+      const load = (model: string, warm: boolean): Promise<Measured> => grpcLoad(client, model, BATCH, 2, warm ? 6 : amount, SECONDS);
+      rows.push(await servedRow('two-models', 'model a alone', server, BATCH, 2, (warm) => load('a', warm)));
+      rows.push(await servedRow('two-models', 'model b alone', server, BATCH, 2, (warm) => load('b', warm)));
+      // Both at once: one row per model from the same window (the server split is over both).
+      let second: Measured | undefined;
+      const together = await servedRow('two-models', 'model a, b loaded at once', server, BATCH, 2, async (warm) => {
+        const [a, b] = await Promise.all([load('a', warm), load('b', warm)]);
+        second = b;
+        return a;
+      });
+      const b = second as Measured;
+      rows.push(together, {
+        phase: 'two-models',
+        mode: 'model b, a loaded at once',
+        imagesPerRequest: BATCH,
+        inFlight: 2,
+        requests: b.ok,
+        imagesPerSecond: (b.ok * BATCH) / b.seconds,
+        p50Ms: b.p50Ms,
+        p99Ms: b.p99Ms,
+        errors: b.errors,
+      });
+    }),
+  );
+}
+
+async function latencyPhase(rows: Row[]): Promise<void> {
+  const runs = QUICK ? 3 : 10;
+  log(`in-process session.run, batch ${LATENCY_MAX_BATCH} (the bound's run) ...`);
+  rows.push({ ...(await inProcess(LATENCY_MAX_BATCH, SECONDS, runs, `in-process session.run, batch ${LATENCY_MAX_BATCH}`)), phase: 'latency' });
+  const amount = QUICK ? 400 : 3000;
+  await withServer(oneModelArgs(LATENCY_MAX_BATCH, QUEUE_DELAY_US), true, async (server) => {
+    log(`serve, HTTP 1-image requests, ${LATENCY_CONNECTIONS} connections, max batch ${LATENCY_MAX_BATCH} ...`);
+    rows.push(await servedRow('latency', `HTTP binary 1-image, ${LATENCY_CONNECTIONS} connections`, server, 1, LATENCY_CONNECTIONS, (warm) => httpLoad(server.url, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : undefined, SECONDS)));
+    log(`serve, gRPC 1-image calls, ${LATENCY_CONNECTIONS} in flight, max batch ${LATENCY_MAX_BATCH} ...`);
+    rows.push(
+      // The @grpc/grpc-js client here: with 64 streams open at once the prepared node:http2 client
+      // saw some streams reset with ENHANCE_YOUR_CALM (a bare grpc-js echo server too; not the
+      // grpc-js client), and at about 100 small calls a second its lower cost matters little.
+      await withClient(grpcJsClient(server.grpcPort as number), (client) =>
+        servedRow('latency', `gRPC 1-image, ${LATENCY_CONNECTIONS} in flight, @grpc/grpc-js client`, server, 1, LATENCY_CONNECTIONS, (warm) => grpcLoad(client, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : amount, SECONDS)),
+      ),
+    );
+  });
+  log(`in-process session.run, batch ${LATENCY_MAX_BATCH}, again ...`);
+  rows.push({ ...(await inProcess(LATENCY_MAX_BATCH, SECONDS, runs, `in-process session.run, batch ${LATENCY_MAX_BATCH} (again, at the end)`)), phase: 'latency' });
+}
+
+async function rssPhase(size: number, requests: number, connections: number): Promise<Record<string, unknown>> {
+  const server = await startServer(oneModelArgs(8, 1000, size), false);
+  const pid = server.process.pid;
   const samples: { t: number; completed: number; rssBytes: number }[] = [];
   let completed = 0;
   const start = performance.now();
@@ -222,7 +394,7 @@ async function rssRun(size: number, requests: number, connections: number): Prom
   // A line every 10 s: the phase takes about a minute and prints nothing else.
   const progress = setInterval(() => {
     const last = samples[samples.length - 1];
-    process.stderr.write(`  RSS phase: ${completed} of ${requests} requests, ${((performance.now() - start) / 1000).toFixed(0)} s, RSS ${last === undefined ? '?' : (last.rssBytes / 2 ** 20).toFixed(0)} MiB\n`);
+    log(`  RSS phase: ${completed} of ${requests} requests, ${((performance.now() - start) / 1000).toFixed(0)} s, RSS ${last === undefined ? '?' : (last.rssBytes / 2 ** 20).toFixed(0)} MiB`);
   }, 10_000);
   try {
     const { body, headers } = binaryBody(1, size);
@@ -255,59 +427,83 @@ async function rssRun(size: number, requests: number, connections: number): Prom
   } finally {
     clearInterval(timer);
     clearInterval(progress);
-    await stopServer(server);
+    await stopServe(server.process);
   }
-}
-
-function withDeadline<T>(promise: Promise<T>, seconds: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`a phase ran past its ${seconds} s bound`)), seconds * 1000);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+const ratio = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 
-/** The issue's p99 goal for 1-image requests: maxQueueDelay + 2 x one batch's in-process compute (p50 of both in-process rows). */
-function boundLines(rows: Row[]): string[] {
-  const inProcessRows = rows.filter((r) => r.mode.startsWith('in-process'));
-  const dynamic = rows.find((r) => r.imagesPerRequest === 1);
-  if (inProcessRows.length === 0 || dynamic === undefined) return [];
-  const batchMs = inProcessRows.reduce((sum, r) => sum + r.p50Ms, 0) / inProcessRows.length;
-  const delayMs = Number(/delay (\d+) µs/.exec(dynamic.mode)?.[1] ?? 0) / 1000;
-  const bound = delayMs + 2 * batchMs;
-  const inProcessRate = inProcessRows.reduce((sum, r) => sum + r.imagesPerSecond, 0) / inProcessRows.length;
-  const lines = [
-    `p99 goal for 1-image requests: maxQueueDelay + 2 x batch compute = ${delayMs} + 2 x ${batchMs.toFixed(1)} = ${bound.toFixed(1)} ms; ` +
-      `measured p99 ${dynamic.p99Ms.toFixed(1)} ms: ${dynamic.p99Ms <= bound ? 'met' : '**missed**'}.`,
-    `Throughput vs in-process (mean of both in-process rows, ${inProcessRate.toFixed(1)} images/s): ` +
-      rows
-        .filter((r) => r.mode.startsWith('serve'))
-        .map((r) => `${r.mode} ${(r.imagesPerSecond / inProcessRate).toFixed(2)}`)
-        .join('; ') +
-      '.',
-    '',
-  ];
-  const split = rows.filter((r) => r.server !== undefined);
-  if (split.length > 0) {
+/** The issue's ratios and bounds, from the rows present. */
+function checks(rows: readonly Row[]): { lines: string[]; values: Record<string, unknown> } {
+  const find = (mode: string): Row | undefined => rows.find((r) => r.mode === mode);
+  const lines: string[] = [];
+  const values: Record<string, unknown> = {};
+  const peers = rows.filter((r) => r.phase === 'throughput' && r.mode.startsWith('in-process'));
+  if (peers.length > 0) {
+    const peerRate = peers.reduce((sum, r) => sum + r.imagesPerSecond, 0) / peers.length;
+    lines.push(`Against in-process session.run at batch ${BATCH} (mean of its ${peers.length} rows, ${peerRate.toFixed(1)} images/s; target >= 0.9 at saturation):`);
+    for (const r of rows.filter((x) => x.phase === 'throughput' && !x.mode.startsWith('in-process'))) {
+      values[`${r.mode} / in-process`] = r.imagesPerSecond / peerRate;
+      lines.push(`- ${r.mode}: ${ratio(r.imagesPerSecond / peerRate)}`);
+    }
+    const oneImage = rows.find((r) => r.phase === 'throughput' && r.imagesPerRequest === 1);
+    if (oneImage !== undefined) {
+      const bound = QUEUE_DELAY_US / 1000 + 2 * (peers.reduce((sum, r) => sum + r.p50Ms, 0) / peers.length);
+      lines.push(`- ${oneImage.mode}: p99 ${oneImage.p99Ms.toFixed(1)} ms against queue delay + 2 x batch-${BATCH} run = ${bound.toFixed(1)} ms (${oneImage.p99Ms <= bound ? 'met' : 'missed'})`);
+    }
+    lines.push('');
+  }
+  const aloneA = find('model a alone');
+  const aloneB = find('model b alone');
+  const bothA = find('model a, b loaded at once');
+  const bothB = find('model b, a loaded at once');
+  if (aloneA && aloneB && bothA && bothB) {
+    const two = {
+      aAtOnceOverAlone: bothA.imagesPerSecond / aloneA.imagesPerSecond,
+      bAtOnceOverAlone: bothB.imagesPerSecond / aloneB.imagesPerSecond,
+      sumAtOnceOverMeanAlone: (bothA.imagesPerSecond + bothB.imagesPerSecond) / ((aloneA.imagesPerSecond + aloneB.imagesPerSecond) / 2),
+    };
+    values.twoModels = two;
     lines.push(
-      'Server side over each phase (from /metrics): batcher queue wait and batch compute per request (means), event-loop delay (beyond the 10 ms sampling tick), and the server process CPU (all threads) in cores. The load generator (autocannon, in the bench process) shares the same cores.',
-      '',
-      '| mode | queue ms | compute ms | batcher total ms | event-loop delay p50 / p99 / max ms | server CPU cores |',
-      '|---|---|---|---|---|---|',
-      ...split.map((r) => {
-        const x = r.server as ServerSplit;
-        return `| ${r.mode} | ${x.queueMeanMs.toFixed(1)} | ${x.computeMeanMs.toFixed(1)} | ${x.batcherMeanMs.toFixed(1)} | ${x.eventLoopDelayP50Ms.toFixed(1)} / ${x.eventLoopDelayP99Ms.toFixed(1)} / ${x.eventLoopDelayMaxMs.toFixed(1)} | ${x.serverCpuCores.toFixed(2)} |`;
-      }),
+      `Two models served at once (gRPC): a ${bothA.imagesPerSecond.toFixed(1)} images/s against ${aloneA.imagesPerSecond.toFixed(1)} alone (${ratio(two.aAtOnceOverAlone)}), ` +
+        `b ${bothB.imagesPerSecond.toFixed(1)} against ${aloneB.imagesPerSecond.toFixed(1)} (${ratio(two.bAtOnceOverAlone)}); both together ${ratio(two.sumAtOnceOverMeanAlone)}x the mean rate alone.`,
       '',
     );
   }
-  return lines;
+  const batchRuns = rows.filter((r) => r.phase === 'latency' && r.mode.startsWith('in-process'));
+  if (batchRuns.length > 0) {
+    const runMs = batchRuns.reduce((sum, r) => sum + r.p50Ms, 0) / batchRuns.length;
+    const bound = QUEUE_DELAY_US / 1000 + 2 * runMs;
+    values.latencyBoundMs = bound;
+    lines.push(`1-image requests, max batch ${LATENCY_MAX_BATCH}: p99 against queue delay + 2 x batch-${LATENCY_MAX_BATCH} run (p50 of ${batchRuns.length} in-process rows) = ${QUEUE_DELAY_US / 1000} + 2 x ${runMs.toFixed(1)} = ${bound.toFixed(1)} ms:`);
+    for (const r of rows.filter((x) => x.phase === 'latency' && !x.mode.startsWith('in-process'))) {
+      values[`${r.mode} p99 met`] = r.p99Ms <= bound;
+      lines.push(`- ${r.mode}: p99 ${r.p99Ms.toFixed(1)} ms (${r.p99Ms <= bound ? 'met' : 'missed'}), ${r.imagesPerSecond.toFixed(1)} images/s, average batch ${r.averageBatch?.toFixed(1) ?? '?'}`);
+    }
+    lines.push('');
+  }
+  return { lines, values };
 }
 
-function rssLine(rss: Record<string, unknown> | undefined): string[] {
-  if (rss === undefined) return ['RSS phase skipped (--no-rss).', ''];
+function serverLines(rows: readonly Row[]): string[] {
+  const split = rows.filter((r) => r.server !== undefined);
+  if (split.length === 0) return [];
+  return [
+    "Server side over each row (from /metrics, all of the server's models): batcher queue wait and batch compute per request (means), event-loop delay p99 (beyond the 10 ms sampling tick), and the server process CPU (all threads) in cores. The load generators run in the bench process on the same cores.",
+    '',
+    '| mode | queue ms | compute ms | event-loop delay p99 ms | server CPU cores |',
+    '|---|---:|---:|---:|---:|',
+    ...split.map((r) => {
+      const x = r.server as ServerSplit;
+      return `| ${r.mode} | ${x.queueMeanMs.toFixed(1)} | ${x.computeMeanMs.toFixed(1)} | ${x.eventLoopDelayP99Ms.toFixed(1)} | ${x.serverCpuCores.toFixed(2)} |`;
+    }),
+    '',
+  ];
+}
+
+function rssLines(rss: Record<string, unknown> | undefined): string[] {
+  if (rss === undefined) return [];
   return [
     `RSS of the server over ${String(rss.requests)} 1-image requests at ${String(rss.inputSize)}x${String(rss.inputSize)} (${String(rss.connections)} connections, ` +
       `${Number(rss.seconds).toFixed(0)} s, ${Number(rss.imagesPerSecond).toFixed(0)} images/s, ${String(rss.errors)} errors): after warm-up (first 10%) ` +
@@ -317,41 +513,37 @@ function rssLine(rss: Record<string, unknown> | undefined): string[] {
   ];
 }
 
-function markdown(report: Record<string, unknown>, rows: Row[], rss: Record<string, unknown> | undefined): string {
-  const lines = [
+function markdown(report: Record<string, unknown>, rows: readonly Row[], checkLines: readonly string[], rss: Record<string, unknown> | undefined): string {
+  return [
     `# serve on the CPU: ${String(report.date)}`,
     '',
-    `Machine: ${String(report.cpu)} × ${String(report.cores)} cores, ${mib(Number(report.memoryBytes))} MiB; load average before ${String(report.loadBefore)}, after ${String(report.loadAfter)}.`,
-    `Node ${process.version}, oneDNN ${String(report.onednn)}. ${QUICK ? '**Quick run (--quick): short phases, numbers indicative only.**' : ''}`,
+    `Commit ${String(report.commit)}. Machine: ${String(report.cpu)} × ${String(report.cores)} cores, ${mib(Number(report.memoryBytes))} MiB; load average before ${String(report.loadBefore)}, after ${String(report.loadAfter)}.`,
+    `Node ${process.version}, oneDNN ${String(report.onednn)}. Phases: ${SELECTED.join(', ')}. ${QUICK ? '**Quick run (--quick): short phases, numbers indicative only.**' : ''}`,
     '',
-    `${MODEL}, synthetic weights, all cores; server = \`inception-cudnn serve\` in a child process, binary tensors in and out, autocannon over loopback ` +
-      `(autocannon runs in the bench process on the same ${String(report.cores)} cores as the server's oneDNN threads and its JS thread).`,
+    `${MODEL} ${SIZE}x${SIZE}, synthetic weights, all cores; server = \`inception-cudnn serve\` in a child process, binary tensors (HTTP) and raw_input_contents (gRPC) ` +
+      `in and out over loopback; the load generators (autocannon, the gRPC clients of bench/serve/grpc-load.ts) run in the bench process on the same ${String(report.cores)} cores.`,
     '',
-    '| mode | input | images/request | requests | images/s | p50 ms | p99 ms | avg batch | errors |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| phase | mode | images/request | in flight | requests | images/s | p50 ms | p99 ms | avg batch | errors |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.mode} | ${r.inputSize} | ${r.imagesPerRequest} | ${r.requests} | ${r.imagesPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.averageBatch === undefined ? '' : r.averageBatch.toFixed(2)} | ${r.errors} |`,
+        `| ${r.phase} | ${r.mode} | ${r.imagesPerRequest} | ${r.inFlight} | ${r.requests} | ${r.imagesPerSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.averageBatch === undefined ? '' : r.averageBatch.toFixed(2)} | ${r.errors} |`,
     ),
     '',
-    ...boundLines(rows),
-    ...rssLine(rss),
-  ];
-  return lines.join('\n');
+    ...checkLines,
+    ...serverLines(rows),
+    ...rssLines(rss),
+  ].join('\n');
 }
 
-async function throughput(rows: Row[], seconds: number, batchRuns: number, log: (text: string) => void): Promise<void> {
-  log('in-process session.run, 160x160, batch 8 ...');
-  rows.push(await inProcess(160, 8, seconds, batchRuns));
-  for (const connections of [1, 2]) {
-    log(`serve, batch-8 requests, ${connections} connection(s) ...`);
-    rows.push(await served(160, 8, connections, 8, 0, batchRuns, seconds));
+function commitOf(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT }).toString().trim() !== '';
+    return dirty ? `${commit} (with uncommitted changes)` : commit;
+  } catch {
+    return 'unknown (not a git checkout)';
   }
-  log('serve, 1-image requests, 16 connections, dynamic batching ...');
-  rows.push(await served(160, 1, 16, 8, 2000, batchRuns * 8, seconds));
-  // Again at the end: on a busy machine the two in-process rows show how much the load drifted.
-  log('in-process session.run again ...');
-  rows.push({ ...(await inProcess(160, 8, seconds, batchRuns)), mode: 'in-process session.run (repeat)' });
 }
 
 async function main(): Promise<void> {
@@ -359,42 +551,46 @@ async function main(): Promise<void> {
   const info = await libraryInfo();
   const cpu = info.backends.find((b) => b.name === 'cpu');
   const report: Record<string, unknown> = {
-    date: new Date().toISOString().slice(0, 10),
+    date: new Date().toISOString(),
+    commit: commitOf(),
     quick: QUICK,
+    phases: SELECTED,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     memoryBytes: totalmem(),
     loadBefore: loadavg().map((l) => l.toFixed(2)).join(' '),
     node: process.version,
     onednn: cpu?.versions.onednn ?? 'unknown',
+    config: { model: MODEL, inputSize: SIZE, batch: BATCH, seconds: SECONDS, queueDelayUs: QUEUE_DELAY_US, latencyMaxBatch: LATENCY_MAX_BATCH, latencyConnections: LATENCY_CONNECTIONS },
   };
-  const seconds = QUICK ? 4 : 20;
-  const batchRuns = QUICK ? 20 : 400;
   const rows: Row[] = [];
-  const log = (text: string): void => void process.stderr.write(`${text}\n`);
-
-  if (!RSS_ONLY) await throughput(rows, seconds, batchRuns, log);
-  const rssRequests = QUICK ? 2000 : 20_000;
+  if (SELECTED.includes('throughput')) await throughputPhase(rows);
+  if (SELECTED.includes('two-models')) await twoModelsPhase(rows);
+  if (SELECTED.includes('latency')) await latencyPhase(rows);
   let rss: Record<string, unknown> | undefined;
-  if (!NO_RSS) {
-    log(`RSS over ${rssRequests} requests at 80x80 ...`);
-    rss = await rssRun(80, rssRequests, 8);
+  if (SELECTED.includes('rss')) {
+    const requests = QUICK ? 2000 : 20_000;
+    log(`RSS over ${requests} requests at 80x80 ...`);
+    rss = await rssPhase(80, requests, 8);
   }
+  const { lines, values } = checks(rows);
   report.loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ');
   report.wallSeconds = (Date.now() - started) / 1000;
   report.rows = rows;
+  report.checks = values;
   report.rss = rss;
 
   const dir = resultsDir(process.argv, 'bench-serve');
-  const name = `serve-cpu-${String(report.date)}${QUICK ? '-quick' : ''}${RSS_ONLY ? '-rss' : ''}${SUFFIX === undefined ? '' : `-${SUFFIX}`}`;
+  const everyPhase = SELECTED.length === PHASES.length;
+  const name = `serve-cpu-${String(report.date).slice(0, 10)}${QUICK ? '-quick' : ''}${everyPhase ? '' : `-${SELECTED.join('-')}`}${SUFFIX === undefined ? '' : `-${SUFFIX}`}`;
   writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(report, null, 2)}\n`);
-  const md = markdown(report, rows, rss);
+  const md = markdown(report, rows, lines, rss);
   writeFileSync(join(dir, `${name}.md`), md);
   process.stdout.write(md);
   log(`wrote ${join(dir, name)}.{json,md} in ${Number(report.wallSeconds).toFixed(0)} s`);
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exitCode = 1;
 });

@@ -4,8 +4,8 @@
  * raw_output_contents (what Triton answers and its clients read).
  */
 import { endianness } from 'node:os';
-import { HttpError } from '../http';
-import { checkShape, readFloat32, type ModelSignature } from '../v2-tensors';
+import { type BodyPool, HttpError } from '../http';
+import { checkShape, type ModelSignature } from '../v2-tensors';
 
 /** The fields of a decoded ModelInferRequest that this server reads (proto-loader with defaults: true). */
 export interface ModelInferRequestMessage {
@@ -28,7 +28,22 @@ function bad(message: string): HttpError {
   return new HttpError(400, message);
 }
 
-export function parseModelInfer(request: ModelInferRequestMessage, model: ModelSignature): { images: number; input: Float32Array } {
+/** A parsed ModelInfer input; `release()` hands any pooled memory under `input` back once the batcher is done with it. */
+export interface ModelInferInput {
+  readonly images: number;
+  readonly input: Float32Array;
+  release(): void;
+}
+
+const NOTHING_TO_RELEASE = (): void => {};
+
+/**
+ * The request's input as float32. raw_input_contents is a view into the message grpc-js
+ * decoded; where that view is 4-byte aligned (and the machine little-endian) the input is a
+ * view on it, else its bytes are copied into memory from `pool` (the model's infer body pool),
+ * so a request does not allocate a fresh 2.4 MB array that only the garbage collector frees.
+ */
+export function parseModelInfer(request: ModelInferRequestMessage, model: ModelSignature, pool: BodyPool): ModelInferInput {
   const inputs = request.inputs;
   if (inputs.length !== 1) {
     throw bad(`inputs must hold exactly one tensor named '${model.inputName}' (FP32, shape [N,3,${model.height},${model.width}]); got ${inputs.length}`);
@@ -49,12 +64,22 @@ export function parseModelInfer(request: ModelInferRequestMessage, model: ModelS
     if (raw[0].length !== count * 4) {
       throw bad(`raw_input_contents[0] has ${raw[0].length} bytes but shape [${images},3,${model.height},${model.width}] of FP32 needs ${count * 4}`);
     }
-    return { images, input: readFloat32(raw[0], count) };
+    return rawInput(raw[0], images, count, pool);
   }
   if (typed.length !== count) {
     throw bad(`contents.fp32_contents has ${typed.length} values but shape [${images},3,${model.height},${model.width}] needs ${count}; or send raw_input_contents`);
   }
-  return { images, input: Float32Array.from(typed) };
+  return { images, input: Float32Array.from(typed), release: NOTHING_TO_RELEASE };
+}
+
+function rawInput(bytes: Buffer, images: number, count: number, pool: BodyPool): ModelInferInput {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
+    return { images, input: new Float32Array(bytes.buffer, bytes.byteOffset, count), release: NOTHING_TO_RELEASE };
+  }
+  const copy = pool.acquire(count * 4);
+  if (LITTLE_ENDIAN) bytes.copy(copy, 0, 0, count * 4);
+  else for (let i = 0; i < count; i++) copy.writeFloatLE(bytes.readFloatLE(i * 4), i * 4);
+  return { images, input: new Float32Array(copy.buffer, copy.byteOffset, count), release: () => pool.release(copy) };
 }
 
 /** The ModelInferResponse of `rows` ([images, outputSize]). */

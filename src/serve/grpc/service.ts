@@ -145,10 +145,16 @@ export class GrpcEndpoint {
     // The call's deadline bounds its time in the queue, as the server's request timeout does.
     const timeoutMs = Number.isFinite(at) ? Math.max(1, Math.min(requestTimeoutMs, at - Date.now())) : requestTimeoutMs;
     try {
-      const { images, input } = parseModelInfer(request, model.signature);
-      model.batcher.checkQueueSpace();
-      const rows = await model.batcher.infer(input, { signal: controller.signal, timeoutMs, transfer: true });
-      return { model: model.name, reply: modelInferResponse(rows, images, request.id, { ...model.signature, name: model.name, version: MODEL_VERSION }) };
+      const parsed = parseModelInfer(request, model.signature, model.bodies);
+      let rows: Float32Array;
+      try {
+        model.batcher.checkQueueSpace();
+        // Handed over, not copied; once infer() settles the batcher no longer reads it.
+        rows = await model.batcher.infer(parsed.input, { signal: controller.signal, timeoutMs, transfer: true });
+      } finally {
+        parsed.release();
+      }
+      return { model: model.name, reply: modelInferResponse(rows, parsed.images, request.id, { ...model.signature, name: model.name, version: MODEL_VERSION }) };
     } finally {
       call.off('cancelled', cancelled);
     }
