@@ -21,7 +21,7 @@ import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
 import { NETWORK_CASES, networkBound, runNetworkCase } from '../../tests/gpu/gpu-networks';
 import { reportAlgoCache, reportCpuVsGpu, reportSession } from './report-new-stages';
 import { buildPerfReport, perfMarkdown, perfSvg } from './report-perf';
-import type { OursBench, TorchBench } from './perf-rows';
+import type { OursBench, TorchBench, TorchCompile } from './perf-rows';
 import { reportServe } from './report-serve';
 import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
 import { stageBench } from './stage-bench';
@@ -163,14 +163,14 @@ function stageReport(args: Args): void {
     for (const r of timm.results) md.push(`| ${r.model} | ${r.profile} | ${r.case} | ${r.ours_vs_timm_rel_l2?.toExponential(2) ?? '-'} | ${r.timm_vs_f64_rel_l2?.toExponential(2) ?? '-'} | ${r.error ?? ''} |`);
     md.push('');
   }
-  const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined);
+  const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined, stages.torch_compile as TorchCompile | undefined);
   md.push(...perfMarkdown(perf));
   md.push(...reportGraphs(stages.graphs));
   md.push(...reportProfileStreams(stages.profile_streams));
   md.push(...reportServe(stages.serve));
   mkdirSync(args.out, { recursive: true });
   const date = new Date().toISOString();
-  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date, build: meta, perf: perf.rows.length > 0 ? { goals: perf.goals, matmulPeak: perf.matmulPeak, rows: perf.rows } : undefined, stages }, null, 1));
+  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date, build: meta, perf: perf.rows.length > 0 ? { goals: perf.goals, issue18Goals: perf.issue18Goals, copyRoofGbPerS: perf.copyRoofGbPerS, matmulPeak: perf.matmulPeak, rows: perf.rows } : undefined, stages }, null, 1));
   if (perf.rows.length > 0) writeFileSync(join(args.out, 'results.svg'), perfSvg(perf, date));
   writeFileSync(join(args.out, 'results.md'), md.join('\n') + '\n');
   console.log(md.join('\n'));
