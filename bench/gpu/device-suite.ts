@@ -4,7 +4,8 @@
  * `report` merges them into results.json + results.md (+ results.svg, the performance chart).
  *
  *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR] [--cpu-only]
- *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench (stage-bench.ts) | serve | report
+ *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench (stage-bench.ts)
+ *           | overlap | layer_profile | sibling_merge | serve | report
  *   (algo_cache_compile is algo_cache's child process)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,9 @@ import type { OursBench, TorchBench, TorchCompile } from './perf-rows';
 import { reportServe } from './report-serve';
 import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
 import { stageBench } from './stage-bench';
+import { reportLayerProfile, stageLayerProfile } from './stage-layer-profile';
+import { reportOverlap, stageOverlap } from './stage-overlap';
+import { reportSiblingMerge, stageSiblingMerge } from './stage-sibling-merge';
 import { stageCpuVsGpu } from './stage-cpu-vs-gpu';
 import { reportGraphs, stageGraphs } from './stage-graphs';
 import { reportProfileStreams, stageProfileStreams } from './stage-profile-streams';
@@ -165,6 +169,9 @@ function stageReport(args: Args): void {
   }
   const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined, stages.torch_compile as TorchCompile | undefined);
   md.push(...perfMarkdown(perf));
+  md.push(...reportOverlap(stages.overlap));
+  md.push(...reportLayerProfile(stages.layer_profile));
+  md.push(...reportSiblingMerge(stages.sibling_merge));
   md.push(...reportGraphs(stages.graphs));
   md.push(...reportProfileStreams(stages.profile_streams));
   md.push(...reportServe(stages.serve));
@@ -200,12 +207,18 @@ async function main(): Promise<void> {
       return stageGraphs(args);
     case 'bench':
       return stageBench(args);
+    case 'overlap':
+      return stageOverlap(args);
+    case 'layer_profile':
+      return stageLayerProfile(args);
+    case 'sibling_merge':
+      return stageSiblingMerge(args);
     case 'serve': // loaded on demand: only this stage needs the server (and prom-client)
       return (await import('./stage-serve')).stageServe(args);
     case 'report':
       return stageReport(args);
     default:
-      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench | serve | report)`);
+      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench | overlap | layer_profile | sibling_merge | serve | report)`);
   }
 }
 

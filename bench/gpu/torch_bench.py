@@ -1,6 +1,6 @@
 """PyTorch reference for the GPU benchmark (stage torch_bench of bench/gpu/run.sh, on the GPU machine).
 
-    python3 torch_bench.py WORK [--budget-s 150] [--timed-s 0.5] [--latency-iters 100]
+    python3 torch_bench.py WORK [--budget-s 150] [--timed-s 0.5] [--latency-iters 100] [--ours BENCH_JSON] [--cpu-dry-run]
 
 Rows: PERF_ROWS below, the same list and order as bench/gpu/perf-rows.ts (goal rows first:
 fp16 batch 256, then batch 1 of every network, then fp32 batch 256 and 1, then batches 8 and 64
@@ -27,6 +27,9 @@ took from the device: allocator segments, cuDNN/cuBLAS handles and workspaces, g
 Also the dense matmul peak: best TFLOP/s of torch.matmul on n x n x n (fp16, and fp32 with TF32
 off), CUDA events, best of several trials; and the memory-bandwidth roof: a device-to-device copy
 of --copy-mib MiB, bytes read plus bytes written over the best trial's time.
+
+--ours BENCH_JSON: rows our bench stage skipped (its time budget) are skipped here too, so the
+PyTorch time goes to rows with a ratio to make.
 
 --cpu-dry-run (no GPU needed): the same loop on the CPU at batch <= 2, fp32 arithmetic for every
 row (labels kept), host timers, no CUDA graphs and no memory figures; checks the harness only.
@@ -383,6 +386,17 @@ def run_row(dev, models, out, args, model_name, size, precision, batch):
     return row
 
 
+def rows_ours_skipped(path):
+    """{(model, precision, batch): why} for the rows our bench stage did not measure (its time budget
+    ran out), read from its bench.json; {} when the file is absent or unreadable."""
+    try:
+        with open(path) as f:
+            ours = json.load(f).get("results", [])
+    except (OSError, ValueError):
+        return {}
+    return {(r["model"], r["precision"], r["batch"]): r["skipped"] for r in ours if r.get("skipped")}
+
+
 def selected_rows(env_value):
     wanted = [p for p in (env_value or "").split(",") if p]
     for p in wanted:
@@ -400,7 +414,9 @@ def main():
     parser.add_argument("--matmul-n", type=int, default=8192)
     parser.add_argument("--copy-mib", type=int, default=1024, help="MiB per device-to-device copy (the bandwidth roof)")
     parser.add_argument("--cpu-dry-run", action="store_true", help="check the harness on the CPU (batch <= 2, fp32 arithmetic, no graphs)")
+    parser.add_argument("--ours", default="", help="our bench stage's bench.json: skip the rows it skipped (no ratio to make)")
     args = parser.parse_args()
+    ours_skipped = rows_ours_skipped(args.ours) if args.ours else {}
 
     set_precision_flags()
     dev = CpuDryRun() if args.cpu_dry_run else CudaDevice()
@@ -416,7 +432,12 @@ def main():
 
     models = CpuModels()
     for model_name, size, precision, batch in selected_rows(os.environ.get("INCEPTION_PERF_PRECISIONS")):
-        row = run_row(dev, models, out, args, model_name, size, precision, batch)
+        why = ours_skipped.get((model_name, precision, batch))
+        if why is not None:
+            row = {"engine": "pytorch", "model": model_name, "size": size, "precision": precision, "batch": batch,
+                   "skipped": f"ours did not measure this row ({why})"}
+        else:
+            row = run_row(dev, models, out, args, model_name, size, precision, batch)
         log(out, json.dumps(row))
         out.data["results"].append(row)
         out.save()

@@ -194,6 +194,8 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
 Program::~Program() {
   cudaSetDevice(options_.device);
   for (const auto& stream : streams_) cudaStreamSynchronize(stream->get());
+  if (upload_stream_) cudaStreamSynchronize(upload_stream_->get());
+  if (download_stream_) cudaStreamSynchronize(download_stream_->get());
   graphs_.clear();  // executable graphs before the memory, events and handles they refer to
   batches_.clear();
   handles_.clear();
