@@ -184,9 +184,15 @@ Napi::Value JsCopyBandwidth(const Napi::CallbackInfo& info) {
     const double trials = info[3].As<Napi::Number>().DoubleValue();
     INCEPTION_CHECK(d >= 0 && d < (1 << 16) && d == static_cast<int>(d), kCodeInvalidArgument,
                     "copyBandwidth: the device index must be a non-negative integer, got ", d);
-    INCEPTION_CHECK(bytes >= 1 && bytes <= 1e12 && bytes == static_cast<double>(static_cast<size_t>(bytes)) &&
-                        repeats == static_cast<int>(repeats) && trials == static_cast<int>(trials),
-                    kCodeInvalidArgument, "copyBandwidth: bytes, repeats and trials must be positive integers");
+    // Ranges as doubles first (a cast of an out-of-range double is undefined), then integrality.
+    INCEPTION_CHECK(bytes >= 1048576.0 && bytes <= 17179869184.0 && repeats >= 1 && repeats <= 1000 && trials >= 1 &&
+                        trials <= 100,
+                    kCodeInvalidArgument, "copyBandwidth: bytes must be 1 MiB..16 GiB, repeats 1..1000 and trials 1..100, got ",
+                    bytes, ", ", repeats, " and ", trials);
+    INCEPTION_CHECK(bytes == static_cast<double>(static_cast<size_t>(bytes)) && repeats == static_cast<int>(repeats) &&
+                        trials == static_cast<int>(trials),
+                    kCodeInvalidArgument, "copyBandwidth: bytes, repeats and trials must be integers");
+    CheckCopyBandwidthArgs(static_cast<size_t>(bytes), static_cast<int>(repeats), static_cast<int>(trials));
     CheckDevice(static_cast<int>(d));
     const CopyBandwidth r = MeasureCopyBandwidth(static_cast<int>(d), static_cast<size_t>(bytes), static_cast<int>(repeats),
                                                  static_cast<int>(trials));

@@ -7,11 +7,15 @@
 
 namespace inception::cuda {
 
-CopyBandwidth MeasureCopyBandwidth(int device, size_t bytes, int repeats, int trials) {
+void CheckCopyBandwidthArgs(size_t bytes, int repeats, int trials) {
   INCEPTION_CHECK(bytes >= (size_t{1} << 20) && bytes <= (size_t{16} << 30), kCodeInvalidArgument,
                   "copyBandwidth: bytes must be between 1 MiB and 16 GiB, got ", bytes);
   INCEPTION_CHECK(repeats >= 1 && repeats <= 1000 && trials >= 1 && trials <= 100, kCodeInvalidArgument,
                   "copyBandwidth: repeats must be 1..1000 and trials 1..100, got ", repeats, " and ", trials);
+}
+
+CopyBandwidth MeasureCopyBandwidth(int device, size_t bytes, int repeats, int trials) {
+  CheckCopyBandwidthArgs(bytes, repeats, trials);
   CUDA_CHECK(cudaSetDevice(device));
   DeviceBuffer src(bytes, "the copy-bandwidth source");
   DeviceBuffer dst(bytes, "the copy-bandwidth destination");

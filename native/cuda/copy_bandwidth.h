@@ -15,6 +15,9 @@ struct CopyBandwidth {
   int trials = 0;
 };
 
+// E_INVALID_ARGUMENT unless 1 MiB <= bytes <= 16 GiB, 1 <= repeats <= 1000, 1 <= trials <= 100.
+void CheckCopyBandwidthArgs(size_t bytes, int repeats, int trials);
+
 // Copies a `bytes` buffer (filled with a non-zero pattern) `repeats` times per trial, `trials`
 // trials after two untimed copies. Allocates 2 x bytes of device memory for the call only.
 // Throws inception::Error (E_INVALID_ARGUMENT for sizes out of range; E_NATIVE for CUDA failures).
