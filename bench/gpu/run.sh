@@ -14,14 +14,14 @@
 # Issue 18 in ONE device call (every network, fp16 and fp32, batch 1/8/64/256 against PyTorch
 # eager and CUDA graphs, goal rows first; overlapped transfers; the batch-256 fp16 per-layer
 # profile; the sibling-conv merge; torch.compile if time is left). Here `npm run device-check`,
-# then on the device, carrying .device, with a 570 s call limit:
-#   INCEPTION_GPU_BUDGET_S=520 bash .device/bench/gpu/run.sh issue18
+# then on the device, carrying .device, with a 560 s call limit:
+#   INCEPTION_GPU_BUDGET_S=500 bash .device/bench/gpu/run.sh issue18
 # The preset's stage limits (INCEPTION_STAGE_LIMITS entries given on the command line win):
-# bench 230 (no new row after 195 s), torch_bench 130 (no new row after 85 s; rows ours skipped
-# are skipped), overlap 50, layer_profile 60, sibling_merge 50, torch_compile 200 (starts its
+# bench 200 (no new row after 165 s), torch_bench 150 (no new row after 105 s; rows ours skipped
+# are skipped), overlap 45, layer_profile 55, sibling_merge 45, torch_compile 200 (starts its
 # compile only with 150 s left), each cut to the budget left. Expected on an H100 with no carried
-# algorithm cache (2026-11-27 logs): ~480 s; $OUT gets results.{json,md,svg}, run.log, algos.json
-# and layer-profile.md (6 files).
+# algorithm cache (2026-11-27 logs): ~480-500 s; see bench/gpu/README.md. $OUT gets
+# results.{json,md,svg}, run.log, algos.json and layer-profile.md (6 files).
 #
 # Perf only, in ONE device call (see bench/gpu/README.md): here `npm run device-check`, then on the
 # device, carrying .device, with a 480 s call limit:
@@ -77,7 +77,7 @@ stage() {
   local t=$(( limit < remaining - 15 ? limit : remaining - 15 ))
   if [ "$t" -lt 10 ]; then
     echo "=== $name: SKIPPED (overall budget ${BUDGET}s nearly spent)"
-    SUMMARY+=("$(printf '%-12s %-8s %5s' "$name" skipped -)")
+    SUMMARY+=("$(printf '%-14s %-8s %5s' "$name" skipped -)")
     return
   fi
   echo "=== $name (timeout ${t}s, t=$(elapsed)s)"
@@ -88,7 +88,7 @@ stage() {
   [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && status=timeout
   [ "$rc" -ne 0 ] && [ "$status" = ok ] && status="rc=$rc"
   echo "=== $name: $status in $(( $(date +%s) - s ))s"
-  SUMMARY+=("$(printf '%-12s %-8s %5ss' "$name" "$status" "$(( $(date +%s) - s ))")")
+  SUMMARY+=("$(printf '%-14s %-8s %5ss' "$name" "$status" "$(( $(date +%s) - s ))")")
 }
 
 SITE="$("$PY" -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)"
@@ -171,7 +171,7 @@ STAGES=("$@")
 if [ "${STAGES[*]}" = issue18 ]; then
   STAGES=(node info bench torch_bench overlap layer_profile sibling_merge torch_compile report)
   # The preset's limits first, so entries given in INCEPTION_STAGE_LIMITS (read later, last wins) replace them.
-  INCEPTION_STAGE_LIMITS="bench=230 torch_bench=130 overlap=50 layer_profile=60 sibling_merge=50 torch_compile=200 ${INCEPTION_STAGE_LIMITS:-}"
+  INCEPTION_STAGE_LIMITS="bench=200 torch_bench=150 overlap=45 layer_profile=55 sibling_merge=45 torch_compile=200 ${INCEPTION_STAGE_LIMITS:-}"
 fi
 [ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench report)
 echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
@@ -199,7 +199,7 @@ for s in "${STAGES[@]}"; do
     sibling_merge) stage sibling_merge 120 suite sibling_merge ;;
     timm) stage timm 80 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
     report) BUDGET=$(( BUDGET + 15 )) stage report 30 suite report ;;
-    *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-12s %-8s %5s' "$s" unknown -)") ;;
+    *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-14s %-8s %5s' "$s" unknown -)") ;;
   esac
 done
 
@@ -208,6 +208,6 @@ done
 
 echo
 echo "=== summary ($(elapsed)s total)"
-printf '%-12s %-8s %6s\n' stage status time
+printf '%-14s %-8s %6s\n' stage status time
 for line in "${SUMMARY[@]}"; do echo "$line"; done
 ls -la "$OUT"

@@ -12,7 +12,8 @@
  * sessions at maxBatch 256 do), compiled with benchmark: true (the algorithm cache the bench stage
  * filled makes this a re-trial, not a search), CudaProgram.profile (each step between cudaEvents,
  * eager, one after another; median of REPEATS after a warm-up), and the whole run through
- * Program.run (graph replay) for scale. No new model starts after the stage timeout - 60 s.
+ * Program.run (graph replay) for scale. No new model starts after the stage timeout - 30 s (a model
+ * on cached decisions: compile + profile + runs, ~10-20 s).
  *
  * Writes <work>/results/layer_profile.json and <out>/layer-profile.md (the committed format).
  */
@@ -179,7 +180,7 @@ export async function stageLayerProfile(args: Args): Promise<void> {
   }
   const started = Date.now();
   const timeout = Number(process.env.INCEPTION_STAGE_TIMEOUT_S);
-  const budgetMs = Number.isFinite(timeout) && timeout > 0 ? Math.max(10, timeout - 60) * 1000 : 120_000;
+  const budgetMs = Number.isFinite(timeout) && timeout > 0 ? Math.max(10, timeout - 30) * 1000 : 120_000;
   const mutable = stage as { -readonly [K in keyof LayerProfileStage]: LayerProfileStage[K] };
   try {
     mutable.copyRoof = cudaCopyBandwidth(0, COPY_BYTES, 10, 5);

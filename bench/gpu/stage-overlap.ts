@@ -12,9 +12,9 @@
  * Rounds alternate the variants (off, on, on awaited) ROUNDS times, RUNS runs each after a
  * warm-up (2 eager runs, the capture, replays); images/s per round, the median reported, with
  * on / off. The outputs of both sessions for the same input are compared (same kernels expected:
- * rel-L2 <= 1e-6, bitwise in practice). Expected: off ~ compute + upload + download per batch;
- * on ~ compute alone (the 274 MB upload at batch 256 is ~10 ms over PCIe, against ~48 ms compute
- * on an H100 at the last measurement).
+ * rel-L2 <= 1e-6, bitwise in practice). Expected: off ~ host copy into pinned memory + upload +
+ * compute + download per batch; on ~ compute alone (at batch 256 the batch is 274 MB: its upload
+ * alone is 5-11 ms over PCIe 5 or 4, against 48 ms per whole run on an H100 at the last measurement).
  *
  * Writes <work>/results/overlap.json.
  */

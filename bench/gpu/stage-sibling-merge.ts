@@ -57,6 +57,7 @@ export async function stageSiblingMerge(args: Args): Promise<void> {
     save();
   }
   save();
+  if (rows.some((r) => r.error !== undefined)) process.exitCode = 1;
 }
 
 /** results.md section. */
