@@ -138,7 +138,7 @@ export function reportOverlap(stage: unknown): string[] {
   for (const v of s.variants) md.push(`| ${v.name} | ${v.rounds.map((x) => x.toFixed(1)).join(', ')} | ${v.medianImagesPerSecond?.toFixed(1) ?? '-'} |`);
   md.push(
     '',
-    `on (2 in flight) / off: **${s.speedup?.toFixed(3) ?? '-'}**; outputs on vs off: ${s.outputs ? (s.outputs.identical ? 'bitwise equal' : `rel-L2 ${s.outputs.relL2.toExponential(2)}`) : '-'} (bound ${SAME_KERNELS_REL_L2}); create ms off/on ${s.createMs?.off ?? '-'}/${s.createMs?.on ?? '-'}.`,
+    `on (2 in flight) / off: **${s.speedup?.toFixed(3) ?? '-'}**; outputs on vs off: ${s.outputs ? (s.outputs.identical ? 'bitwise equal' : `rel-L2 ${s.outputs.relL2.toExponential(2)}`) : '-'} (bound ${SAME_KERNELS_REL_L2.toExponential(0)}); create ms off/on ${s.createMs?.off ?? '-'}/${s.createMs?.on ?? '-'}.`,
     '',
   );
   return md;
