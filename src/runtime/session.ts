@@ -1,6 +1,7 @@
 /**
  * The public Session: options -> backend -> weights -> graph -> optimise -> plan -> compiled
- * Program; then run / classify / embed, serialised on one queue, and dispose.
+ * Program; then run / classify / embed, on one queue (one run at a time, or two where the program
+ * overlaps transfers: Program.runsInFlight), and dispose.
  */
 import { DeviceError, DisposedError, InvalidArgumentError, PlanError, WeightsError, describe, invalidParam } from '../errors';
 import type { WeightStore } from '../graph/ir';
