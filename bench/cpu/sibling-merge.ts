@@ -2,7 +2,9 @@
  * Sibling-conv merge A/B on the CPU (issue 18 item 1): per network and batch, sessions without the
  * merge, with it (branch heads), and with it including concat pieces, all in this one process,
  * runs interleaved (the order rotated every iteration) after a warm-up of each, 50 ms idle before
- * every timed run (as bench --device cpu does, so no session's spinning threads slow the next).
+ * every timed run on the CPU (as bench --device cpu does, so no session's spinning threads slow
+ * the next; none on cuda). The measurement is src/bench/sibling-merge-ab.ts, shared with the GPU
+ * check's sibling_merge stage.
  * Images/s at the median latency, and the paired ratio: the median over iterations of
  * unmerged ms / variant ms in the same iteration (> 1: the variant is faster).
  *
@@ -18,17 +20,10 @@ import { writeFileSync } from 'node:fs';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createSession, type ModelName, type Precision, type Session } from '../../lib/index';
+import type { ModelName, Precision } from '../../lib/index';
 import { machineInfo } from '../../lib/bench/machine';
-import { latencyStats, imagesPerSecond, pairedSpeedup } from '../../lib/bench/stats';
-import { generateInput } from '../../lib/weights/synthetic';
+import { measureSiblingMerge, siblingMergeTable, type SiblingMergeRow } from '../../lib/bench/sibling-merge-ab';
 import { getModel } from '../../lib/models/registry';
-
-const VARIANTS = [
-  { name: 'unmerged', env: '0' },
-  { name: 'merged heads', env: '1' },
-  { name: 'merged heads + concat pieces', env: 'pieces' },
-] as const;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,25 +31,6 @@ function arg(name: string, fallback: string): string {
   const v = process.argv[i + 1];
   if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
   return v;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    n += b[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
-}
-
-interface Row {
-  model: string;
-  size: number;
-  batch: number;
-  variants: { name: string; imagesPerSecond: number; p50Ms: number; p90Ms: number; pairedVsUnmerged: number; relL2VsUnmerged: number; arenaBytes: number }[];
 }
 
 async function main(): Promise<void> {
@@ -69,72 +45,29 @@ async function main(): Promise<void> {
   const out = outArg === '' ? mkdtempSync(join(tmpdir(), 'inception-sibling-merge-')) : resolve(process.env.INIT_CWD ?? process.cwd(), outArg);
   mkdirSync(out, { recursive: true });
   const machine = machineInfo();
-  const rows: Row[] = [];
+  const rows: SiblingMergeRow[] = [];
+  const settleMs = device === 'cpu' ? 50 : 0;
   for (const model of models) {
     const size = sizeArg === '' ? getModel(model).preprocessing.inputSize : Number(sizeArg);
     for (const batch of batches) {
-      const sessions: Session[] = [];
-      for (const v of VARIANTS) {
-        process.env.INCEPTION_MERGE_SIBLING_CONVS = v.env;
-        sessions.push(await createSession({ model, weights: 'synthetic:plain', device: device as 'cpu', precision, maxBatch: batch, inputSize: size } as Parameters<typeof createSession>[0]));
-      }
-      delete process.env.INCEPTION_MERGE_SIBLING_CONVS;
-      const input = generateInput(batch, size, size);
-      const shape = [batch, 3, size, size] as const;
-      const outputs: Float32Array[] = [];
-      for (const s of sessions) {
-        outputs.push(await s.run(input, shape));
-        for (let i = 1; i < warmup; i++) await s.run(input, shape);
-      }
-      const times: number[][] = sessions.map(() => []);
-      for (let it = 0; it < iterations; it++) {
-        for (let k = 0; k < sessions.length; k++) {
-          const j = (k + it) % sessions.length;
-          await sleep(50);
-          const t0 = process.hrtime.bigint();
-          await sessions[j]!.run(input, shape);
-          times[j]!.push(Number(process.hrtime.bigint() - t0) / 1e6);
-        }
-      }
-      const row: Row = {
-        model,
-        size,
-        batch,
-        variants: VARIANTS.map((v, j) => {
-          const stats = latencyStats(times[j]!);
-          return {
-            name: v.name,
-            imagesPerSecond: imagesPerSecond(batch, stats),
-            p50Ms: stats.p50Ms,
-            p90Ms: stats.p90Ms,
-            pairedVsUnmerged: pairedSpeedup(times[j]!, times[0]!),
-            relL2VsUnmerged: relativeL2(outputs[j]!, outputs[0]!),
-            arenaBytes: sessions[j]!.memory.arenaBytes,
-          };
-        }),
-      };
+      const row = await measureSiblingMerge({ model, size, batch, device: device as 'cpu', precision, iterations, warmup, settleMs });
       rows.push(row);
       console.log(
         `${model} ${size} b${batch}: ` +
           row.variants.map((v) => `${v.name} ${v.imagesPerSecond.toFixed(2)} img/s (p50 ${v.p50Ms.toFixed(1)} ms, paired x${v.pairedVsUnmerged.toFixed(3)}, relL2 ${v.relL2VsUnmerged.toExponential(1)})`).join('; '),
       );
-      for (const s of sessions) await s.dispose();
     }
   }
-  const settings = { iterations, warmup, settleMs: 50, device, precision, interleaved: 'order rotated each iteration', weights: 'synthetic:plain' };
+  const settings = { iterations, warmup, settleMs, device, precision, interleaved: 'order rotated each iteration', weights: 'synthetic:plain' };
   const stem = `sibling-merge-${device}-${models.join('+')}-${machine.date.slice(0, 10)}-${machine.commit.split(' ')[0]}`;
   writeFileSync(join(out, `${stem}.json`), JSON.stringify({ kind: 'sibling-merge-ab', machine, settings, rows, loadAverage1mAtEnd: (await import('node:os')).loadavg()[0] }, null, 2) + '\n');
   const md = [
     `# Sibling-conv merge A/B (${device}, ${precision})`,
     '',
     `date ${machine.date}; CPU ${machine.cpuModel}, ISA ${machine.isa}, ${machine.logicalCores} logical cores; load ${machine.loadAverage1m.toFixed(2)} at start; commit ${machine.commit}`,
-    `method: ${iterations} timed runs per variant after ${warmup} warm-up, interleaved (order rotated each iteration), 50 ms idle before each run; synthetic 'plain' weights; images/s at the median latency; paired = median over iterations of unmerged ms / variant ms (> 1: faster than unmerged); relL2 = the variant's output against the unmerged one, same input`,
+    `method: ${iterations} timed runs per variant after ${warmup} warm-up, interleaved (order rotated each iteration), ${settleMs} ms idle before each run; synthetic 'plain' weights; images/s at the median latency; paired = median over iterations of unmerged ms / variant ms (> 1: faster than unmerged); relL2 = the variant's output against the unmerged one, same input`,
     '',
-    '| model | input | batch | variant | img/s | p50 / p90 ms | paired vs unmerged | relL2 vs unmerged | arena MiB |',
-    '|---|---|---|---|---:|---:|---:|---:|---:|',
-    ...rows.flatMap((r) =>
-      r.variants.map((v) => `| ${r.model} | ${r.size} | ${r.batch} | ${v.name} | ${v.imagesPerSecond.toFixed(2)} | ${v.p50Ms.toFixed(1)} / ${v.p90Ms.toFixed(1)} | ${v.pairedVsUnmerged.toFixed(3)} | ${v.relL2VsUnmerged.toExponential(1)} | ${(v.arenaBytes / 2 ** 20).toFixed(1)} |`),
-    ),
+    ...siblingMergeTable(rows),
     '',
   ].join('\n');
   writeFileSync(join(out, `${stem}.md`), md);

@@ -4,7 +4,8 @@
  * `report` merges them into results.json + results.md (+ results.svg, the performance chart).
  *
  *   node device-suite.js <stage> --work DIR --fixtures DIR [--out DIR] [--cpu-only]
- *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench (stage-bench.ts) | serve | report
+ *   stages: info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench (stage-bench.ts)
+ *           | overlap | layer_profile | sibling_merge | serve | report
  *   (algo_cache_compile is algo_cache's child process)
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -21,10 +22,13 @@ import { runOpCases, type CaseResult } from '../../tests/gpu/gpu-cases';
 import { NETWORK_CASES, networkBound, runNetworkCase } from '../../tests/gpu/gpu-networks';
 import { reportAlgoCache, reportCpuVsGpu, reportSession } from './report-new-stages';
 import { buildPerfReport, perfMarkdown, perfSvg } from './report-perf';
-import type { OursBench, TorchBench } from './perf-rows';
+import type { OursBench, TorchBench, TorchCompile } from './perf-rows';
 import { reportServe } from './report-serve';
 import { stageAlgoCache, stageAlgoCacheCompile } from './stage-algo-cache';
 import { stageBench } from './stage-bench';
+import { reportLayerProfile, stageLayerProfile } from './stage-layer-profile';
+import { reportOverlap, stageOverlap } from './stage-overlap';
+import { reportSiblingMerge, stageSiblingMerge } from './stage-sibling-merge';
 import { stageCpuVsGpu } from './stage-cpu-vs-gpu';
 import { reportGraphs, stageGraphs } from './stage-graphs';
 import { reportProfileStreams, stageProfileStreams } from './stage-profile-streams';
@@ -163,14 +167,17 @@ function stageReport(args: Args): void {
     for (const r of timm.results) md.push(`| ${r.model} | ${r.profile} | ${r.case} | ${r.ours_vs_timm_rel_l2?.toExponential(2) ?? '-'} | ${r.timm_vs_f64_rel_l2?.toExponential(2) ?? '-'} | ${r.error ?? ''} |`);
     md.push('');
   }
-  const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined);
+  const perf = buildPerfReport(stages.bench as OursBench | undefined, stages.torch_bench as TorchBench | undefined, stages.torch_compile as TorchCompile | undefined);
   md.push(...perfMarkdown(perf));
+  md.push(...reportOverlap(stages.overlap));
+  md.push(...reportLayerProfile(stages.layer_profile));
+  md.push(...reportSiblingMerge(stages.sibling_merge));
   md.push(...reportGraphs(stages.graphs));
   md.push(...reportProfileStreams(stages.profile_streams));
   md.push(...reportServe(stages.serve));
   mkdirSync(args.out, { recursive: true });
   const date = new Date().toISOString();
-  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date, build: meta, perf: perf.rows.length > 0 ? { goals: perf.goals, matmulPeak: perf.matmulPeak, rows: perf.rows } : undefined, stages }, null, 1));
+  writeFileSync(join(args.out, 'results.json'), JSON.stringify({ date, build: meta, perf: perf.rows.length > 0 ? { goals: perf.goals, issue18Goals: perf.issue18Goals, copyRoofGbPerS: perf.copyRoofGbPerS, matmulPeak: perf.matmulPeak, rows: perf.rows } : undefined, stages }, null, 1));
   if (perf.rows.length > 0) writeFileSync(join(args.out, 'results.svg'), perfSvg(perf, date));
   writeFileSync(join(args.out, 'results.md'), md.join('\n') + '\n');
   console.log(md.join('\n'));
@@ -200,12 +207,18 @@ async function main(): Promise<void> {
       return stageGraphs(args);
     case 'bench':
       return stageBench(args);
+    case 'overlap':
+      return stageOverlap(args);
+    case 'layer_profile':
+      return stageLayerProfile(args);
+    case 'sibling_merge':
+      return stageSiblingMerge(args);
     case 'serve': // loaded on demand: only this stage needs the server (and prom-client)
       return (await import('./stage-serve')).stageServe(args);
     case 'report':
       return stageReport(args);
     default:
-      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench | serve | report)`);
+      throw new Error(`unknown stage '${args.stage}' (info | session | algo_cache | cpu_vs_gpu | ops | networks | graphs | profile_streams | bench | overlap | layer_profile | sibling_merge | serve | report)`);
   }
 }
 

@@ -68,7 +68,7 @@ node -e '
     for (const dep of Object.keys(require(path.join(dir, "package.json")).dependencies ?? {})) todo.push([dep, dir]); }
   for (const [name, dir] of seen) console.log(name + " " + dir);
 ' | while read -r name dir; do mkdir -p "$DEV/js/node_modules/$(dirname "$name")"; cp -r "$dir" "$DEV/js/node_modules/$name"; echo "packed $name"; done
-cp bench/gpu/run.sh bench/gpu/timm_compare.py bench/gpu/torch_bench.py "$DEV/bench/gpu/"
+cp bench/gpu/run.sh bench/gpu/timm_compare.py bench/gpu/torch_bench.py bench/gpu/torch_compile.py bench/gpu/torch_ir_v1.py "$DEV/bench/gpu/"
 # The algorithm decisions a previous GPU call brought back ($OUT/algos.json, committed as
 # bench/gpu/algos.json): run.sh seeds its cache with them, so setup re-trials each cached decision
 # instead of searching (the graph API made first setups ~5x slower). Keys name the GPU, the cuDNN

@@ -1,8 +1,9 @@
 /**
  * The rows of the GPU performance benchmark and the shapes both engines write: ours
  * (stage-bench.ts -> <work>/results/bench.json) and PyTorch (torch_bench.py ->
- * <work>/results/torch_bench.json). torch_bench.py lists the same rows in the same order
- * (fp16 before fp32, batch 256 first), so a run cut short by its time budget keeps the goal rows.
+ * <work>/results/torch_bench.json, torch_compile.py -> torch_compile.json). torch_bench.py lists
+ * the same rows in the same order (PERF_ROWS: goal rows first), so a run cut short by its time
+ * budget keeps the goal rows.
  */
 import type { ModelName } from '../../src/models/types';
 
@@ -24,17 +25,67 @@ export const PERF_GROUPS: readonly PerfGroup[] = [
 ];
 export const PERF_BATCHES: readonly number[] = [256, 1, 8, 64];
 
+export interface PerfRowId extends PerfGroup {
+  readonly batch: number;
+}
+
+const row = (model: ModelName, precision: PerfPrecision, batch: number): PerfRowId => ({ model, size: model === 'inception_resnet_v1' ? 160 : 299, precision, batch });
+
+/**
+ * Every group at every batch, in the order both engines measure them: the throughput goal rows
+ * (fp16 batch 256 of inception_v4 and inception_resnet_v2), the batch-1 latency rows of all three
+ * networks, then fp32 batch 256 and 1, then the rest (batches 8 and 64, Inception-ResNet-v1 at
+ * 256). torch_bench.py's PERF_ROWS is the same list.
+ */
+export const PERF_ROWS: readonly PerfRowId[] = [
+  row('inception_v4', 'fp16', 256),
+  row('inception_resnet_v2', 'fp16', 256),
+  row('inception_v4', 'fp16', 1),
+  row('inception_resnet_v2', 'fp16', 1),
+  row('inception_resnet_v1', 'fp16', 1),
+  row('inception_v4', 'fp32', 256),
+  row('inception_resnet_v2', 'fp32', 256),
+  row('inception_v4', 'fp32', 1),
+  row('inception_resnet_v2', 'fp32', 1),
+  row('inception_resnet_v1', 'fp32', 1),
+  row('inception_v4', 'fp16', 8),
+  row('inception_v4', 'fp16', 64),
+  row('inception_resnet_v2', 'fp16', 8),
+  row('inception_resnet_v2', 'fp16', 64),
+  row('inception_resnet_v1', 'fp16', 256),
+  row('inception_resnet_v1', 'fp16', 8),
+  row('inception_resnet_v1', 'fp16', 64),
+  row('inception_v4', 'fp32', 8),
+  row('inception_v4', 'fp32', 64),
+  row('inception_resnet_v2', 'fp32', 8),
+  row('inception_resnet_v2', 'fp32', 64),
+  row('inception_resnet_v1', 'fp32', 256),
+  row('inception_resnet_v1', 'fp32', 8),
+  row('inception_resnet_v1', 'fp32', 64),
+];
+
 /**
  * The groups to measure: all, or those whose precision INCEPTION_PERF_PRECISIONS lists ("fp16" or
  * "fp16,fp32"), so a short device slot can measure the goal rows only. torch_bench.py reads the
  * same variable.
  */
 export function selectedPerfGroups(envValue: string | undefined): readonly PerfGroup[] {
+  const wanted = wantedPrecisions(envValue);
+  return wanted.length === 0 ? PERF_GROUPS : PERF_GROUPS.filter((g) => wanted.includes(g.precision));
+}
+
+/** PERF_ROWS of the precisions INCEPTION_PERF_PRECISIONS lists (all when unset), in their order. */
+export function selectedPerfRows(envValue: string | undefined): readonly PerfRowId[] {
+  const wanted = wantedPrecisions(envValue);
+  return wanted.length === 0 ? PERF_ROWS : PERF_ROWS.filter((r) => wanted.includes(r.precision));
+}
+
+function wantedPrecisions(envValue: string | undefined): string[] {
   const wanted = (envValue ?? '').split(',').filter((p) => p !== '');
   for (const p of wanted) {
     if (p !== 'fp16' && p !== 'fp32') throw new Error(`INCEPTION_PERF_PRECISIONS lists '${p}'; expected fp16 and/or fp32, comma-separated`);
   }
-  return wanted.length === 0 ? PERF_GROUPS : PERF_GROUPS.filter((g) => wanted.includes(g.precision));
+  return wanted;
 }
 
 /** What one engine/mode measured for one row; all optional because a row can fail part-way. */
@@ -77,14 +128,44 @@ export interface MatmulPeak {
   readonly error?: string;
 }
 
+/** torch_bench.py's device-to-device copy: (bytes read + bytes written) / the best trial's time. */
+export interface CopyRoof {
+  readonly bytesPerCopy?: number;
+  readonly bestMs?: number;
+  readonly gbPerS?: number;
+  readonly error?: string;
+}
+
 export interface TorchBench {
   readonly results?: readonly TorchRow[];
   readonly matmulPeak?: { readonly fp16?: MatmulPeak; readonly fp32?: MatmulPeak };
+  readonly copyRoof?: CopyRoof;
   readonly device?: string;
   readonly torch?: string;
   readonly timm?: string;
   readonly cuda?: string;
   readonly cudnn?: number;
+  readonly elapsedS?: number;
+}
+
+/** torch_compile.py, one row: torch.compile (inductor, default mode) of the timm model. */
+export interface TorchCompileRow {
+  readonly model: string;
+  readonly size: number;
+  readonly precision: string;
+  readonly batch: number;
+  readonly mode?: string;
+  /** Wall seconds of the first (compiling) call, synchronised. */
+  readonly compileS?: number;
+  readonly compiled?: TorchMode;
+  /** 'compiling' when the stage was killed during the compile. */
+  readonly status?: string;
+  readonly error?: string;
+  readonly skipped?: string;
+}
+
+export interface TorchCompile {
+  readonly results?: readonly TorchCompileRow[];
   readonly elapsedS?: number;
 }
 

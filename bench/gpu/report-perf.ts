@@ -13,9 +13,13 @@
  *   against the smaller of PyTorch's eager and CUDA-graph figures;
  * - fp16 inception_v4 batch 256: achieved TFLOP/s (2 x MACs x images/s) >= 35% of the measured
  *   fp16 dense matmul peak.
+ * Issue 18's goals (ISSUE18_GOALS, shown first): fp16 batch 256 of inception_v4 and
+ * inception_resnet_v2 >= 35% of the fp16 matmul peak and >= 2 x PyTorch with CUDA graphs, fp32
+ * batch 256 >= 1.2 x; batch-1 p50 <= 0.5 x PyTorch CUDA graphs for all three networks; memory as above.
+ * torch.compile (stage torch_compile) is a third PyTorch column where it was measured.
  */
 import { type BarGroup, groupedBarSvg } from '../../src/bench/chart';
-import { type MatmulPeak, type OursBench, type OursRow, PERF_BATCHES, PERF_GROUPS, sameRow, type TorchBench, type TorchMode, type TorchRow } from './perf-rows';
+import { type MatmulPeak, type OursBench, type OursRow, PERF_BATCHES, PERF_GROUPS, PERF_ROWS, sameRow, type TorchBench, type TorchCompile, type TorchCompileRow, type TorchMode, type TorchRow } from './perf-rows';
 import { tableCell } from './markdown';
 
 export const GOALS = {
@@ -27,6 +31,14 @@ export const GOALS = {
 export const THROUGHPUT_GOAL_MODELS: readonly string[] = ['inception_v4', 'inception_resnet_v2'];
 export const PEAK_GOAL_MODEL = 'inception_v4';
 export const GOAL_BATCH = 256;
+
+export const ISSUE18_GOALS = {
+  fractionOfMatmulPeak: 0.35,
+  fp16VsGraphs: 2,
+  fp32VsGraphs: 1.2,
+  latencyVsGraphs: 0.5,
+} as const;
+export const ISSUE18_LATENCY_MODELS: readonly string[] = ['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'];
 
 export type GoalStatus = 'met' | 'missed' | 'not measured';
 
@@ -57,6 +69,9 @@ export interface PerfRow {
   readonly torchDeviceBytes?: number;
   /** ours deviceUsedPeakBytes / torchDeviceBytes. */
   readonly memoryOverTorch?: number;
+  /** torch.compile (inductor, default mode) of this row, where stage torch_compile measured it. */
+  readonly compiled?: TorchCompileRow;
+  readonly oursOverCompiled?: number;
 }
 
 export interface PerfReport {
@@ -64,6 +79,10 @@ export interface PerfReport {
   readonly goals: readonly Goal[];
   readonly matmulPeak: { readonly fp16?: MatmulPeak; readonly fp32?: MatmulPeak };
   readonly torchVersions: string;
+  /** Issue 18's goals (the same rows, stricter ratios). */
+  readonly issue18Goals: readonly Goal[];
+  /** The device-to-device copy bandwidth torch_bench measured (GB/s, bytes read + written). */
+  readonly copyRoofGbPerS?: number;
 }
 
 const finite = (x: number | undefined): x is number => x !== undefined && Number.isFinite(x);
@@ -98,8 +117,8 @@ function joinRow(model: string, size: number, precision: string, batch: number, 
   };
 }
 
-/** One row per model/precision/batch that either engine reported, in the benchmark's order. */
-export function joinPerf(ours: OursBench | null | undefined, torch: TorchBench | null | undefined): PerfRow[] {
+/** One row per model/precision/batch that either engine reported, in the benchmark's order (PERF_ROWS). */
+export function joinPerf(ours: OursBench | null | undefined, torch: TorchBench | null | undefined, compiled?: TorchCompile | null): PerfRow[] {
   const oursRows = ours?.results ?? [];
   const torchRows = torch?.results ?? [];
   const peaks = torch?.matmulPeak ?? {};
@@ -113,9 +132,12 @@ export function joinPerf(ours: OursBench | null | undefined, torch: TorchBench |
     const t = torchRows.find((r) => sameRow(r, id));
     if (o === undefined && t === undefined) return;
     seen.add(key);
-    rows.push(joinRow(model, o?.size ?? t?.size ?? size, precision, batch, o, t, peaks));
+    const row = joinRow(model, o?.size ?? t?.size ?? size, precision, batch, o, t, peaks);
+    const c = compiled?.results?.find((r) => sameRow(r, id));
+    const oursOk = o !== undefined && o.error === undefined && o.skipped === undefined ? o : undefined;
+    rows.push(c === undefined ? row : { ...row, compiled: c, oursOverCompiled: ratio(oursOk?.imagesPerSecond, usable(c.compiled)?.imagesPerSecond) });
   };
-  for (const g of PERF_GROUPS) for (const b of PERF_BATCHES) add(g.model, g.size, g.precision, b);
+  for (const r of PERF_ROWS) add(r.model, r.size, r.precision, r.batch);
   for (const r of [...oursRows, ...torchRows]) add(r.model, r.size, r.precision, r.batch);
   return rows;
 }
@@ -188,11 +210,52 @@ export function evaluateGoals(rows: readonly PerfRow[], peaks: PerfReport['matmu
   return goals;
 }
 
-export function buildPerfReport(ours: OursBench | null | undefined, torch: TorchBench | null | undefined): PerfReport {
-  const rows = joinPerf(ours, torch);
+/** Issue 18's goals on the joined rows (memory: see evaluateGoals, the same measure). */
+export function evaluateIssue18Goals(rows: readonly PerfRow[], peaks: PerfReport['matmulPeak']): Goal[] {
+  const find = (model: string, precision: string, batch: number): PerfRow | undefined => rows.find((r) => sameRow(r, { model, precision, batch }));
+  const goals: Goal[] = [];
+  for (const model of THROUGHPUT_GOAL_MODELS) {
+    const row = find(model, 'fp16', GOAL_BATCH);
+    goals.push(
+      thresholdGoal(
+        `${model} fp16 batch ${GOAL_BATCH}: >= ${ISSUE18_GOALS.fractionOfMatmulPeak * 100}% of the fp16 matmul peak`,
+        row?.fractionOfPeak,
+        (v) => v >= ISSUE18_GOALS.fractionOfMatmulPeak,
+        (v) => `${(v * 100).toFixed(1)}% (${fmt(row?.oursTflops, 1)} of ${fmt(peaks.fp16?.tflops, 1)} TFLOP/s; ${fmt(row?.ours?.imagesPerSecond, 1)} img/s)`,
+        row,
+        finite(peaks.fp16?.tflops) ? 'ours images/s' : `fp16 matmul peak (${peaks.fp16?.error ?? 'not measured'})`,
+      ),
+    );
+    for (const [precision, goal] of [['fp16', ISSUE18_GOALS.fp16VsGraphs], ['fp32', ISSUE18_GOALS.fp32VsGraphs]] as const) {
+      const r = find(model, precision, GOAL_BATCH);
+      goals.push(
+        thresholdGoal(`${model} ${precision} batch ${GOAL_BATCH}: ours >= ${goal} x PyTorch CUDA graphs`, r?.oursOverGraphs, (v) => v >= goal, (v) => `${v.toFixed(2)} x (ours ${fmt(r?.ours?.imagesPerSecond, 1)} img/s vs ${fmt(r?.graphs?.imagesPerSecond, 1)})`, r, 'images/s'),
+      );
+    }
+  }
+  for (const precision of ['fp16', 'fp32']) {
+    for (const model of ISSUE18_LATENCY_MODELS) {
+      const row = find(model, precision, 1);
+      goals.push(
+        thresholdGoal(`${model} ${precision} batch 1: p50 latency <= ${ISSUE18_GOALS.latencyVsGraphs} x PyTorch CUDA graphs`, row?.latencyOverGraphs, (v) => v <= ISSUE18_GOALS.latencyVsGraphs, (v) => `${v.toFixed(2)} x (${fmt(row?.ours?.p50Ms, 2)} ms vs ${fmt(row?.graphs?.p50Ms, 2)} ms)`, row, 'p50'),
+      );
+    }
+  }
+  return goals;
+}
+
+export function buildPerfReport(ours: OursBench | null | undefined, torch: TorchBench | null | undefined, compiled?: TorchCompile | null): PerfReport {
+  const rows = joinPerf(ours, torch, compiled);
   const matmulPeak = torch?.matmulPeak ?? {};
   const versions = torch == null ? 'PyTorch stage did not run' : `${torch.device ?? '?'}; torch ${torch.torch ?? '?'} (CUDA ${torch.cuda ?? '?'}, cuDNN ${torch.cudnn ?? '?'}), timm ${torch.timm ?? '?'}`;
-  return { rows, goals: evaluateGoals(rows, matmulPeak), matmulPeak, torchVersions: versions };
+  return {
+    rows,
+    goals: evaluateGoals(rows, matmulPeak),
+    issue18Goals: evaluateIssue18Goals(rows, matmulPeak),
+    matmulPeak,
+    torchVersions: versions,
+    ...(finite(torch?.copyRoof?.gbPerS) ? { copyRoofGbPerS: torch.copyRoof.gbPerS } : {}),
+  };
 }
 
 const cell = (text: string | undefined): string => tableCell(text, 160);
@@ -206,11 +269,15 @@ export function perfMarkdown(report: PerfReport): string[] {
   const md: string[] = [
     '## Performance vs PyTorch (same GPU, same run)',
     '',
-    `PyTorch: ${report.torchVersions}. Dense matmul peak (torch.matmul n x n x n, best trial): fp16 ${peakText(report.matmulPeak.fp16)}; fp32, TF32 off, ${peakText(report.matmulPeak.fp32)}.`,
+    `PyTorch: ${report.torchVersions}. Dense matmul peak (torch.matmul n x n x n, best trial): fp16 ${peakText(report.matmulPeak.fp16)}; fp32, TF32 off, ${peakText(report.matmulPeak.fp32)}. Device-to-device copy: ${finite(report.copyRoofGbPerS) ? `${report.copyRoofGbPerS.toFixed(0)} GB/s (bytes read + written)` : 'not measured'}.`,
+    '',
+    '### Goals of issue 18',
     '',
     '| goal | status | detail |',
     '|---|---|---|',
   ];
+  for (const g of report.issue18Goals) md.push(`| ${g.goal} | ${g.status === 'missed' ? '**missed**' : g.status} | ${cell(g.detail)} |`);
+  md.push('', '### Goals of the first GPU issue (and memory)', '', '| goal | status | detail |', '|---|---|---|');
   for (const g of report.goals) md.push(`| ${g.goal} | ${g.status === 'missed' ? '**missed**' : g.status} | ${cell(g.detail)} |`);
   md.push(
     '',
@@ -229,6 +296,7 @@ export function perfMarkdown(report: PerfReport): string[] {
     '',
     'Ours: the public createSession (synthetic weights, maxBatch = the batch, CUDA graphs on by default), each session.run awaited (host->device input and device->host output copies included), images/s = runs x batch / elapsed. PyTorch: eval, channels_last, cudnn.benchmark on, TF32 off for fp32, input already on the device; eager = model(x), graphs = torch.cuda.CUDAGraph replay captured after warm-up on a side stream; images/s from CUDA events over queued iterations. p50/p99: batch 1, each iteration timed on its own (nearest rank). TFLOP/s = 2 x MACs (convolutions + linear) x images/s; % of the matmul peak of the same precision.',
     '',
+    ...compileMarkdown(report),
     '### Device memory (MiB)',
     '',
     '| model | precision | batch | ours device peak | ours device steady | ours held (weights + arena + workspace) | PyTorch eager device | PyTorch graphs device | eager max allocated / reserved | graphs max allocated / reserved | ours / PyTorch (device) |',
@@ -247,6 +315,25 @@ export function perfMarkdown(report: PerfReport): string[] {
     "The memory goal uses the device columns, the same driver measure for both engines (cudaMemGetInfo used-bytes delta in each engine's own process): ours = free before createSession minus the least free seen (sampled every ~1 ms while the session is created and warmed up, so the algorithm-search buffers count, and after the timed runs); PyTorch = free before the model was created minus free at the end of the mode (the caching allocator keeps its peak segments, so that is its peak; after empty_cache between modes). It is compared with the smaller of PyTorch's eager and graphs figures. Both include the engine's weights, activations, workspaces and library handles; ours also opens a cuDNN handle per session. Held and max allocated/reserved are the engines' own accounts, for reference.",
     '',
   );
+  return md;
+}
+
+/** The torch.compile rows (a third PyTorch column), with their compile time. */
+function compileMarkdown(report: PerfReport): string[] {
+  const rows = report.rows.filter((r) => r.compiled !== undefined);
+  if (rows.length === 0) return [];
+  const md = [
+    '### torch.compile (inductor, default mode)',
+    '',
+    '| model | precision | batch | ours img/s | PyTorch graphs img/s | torch.compile img/s | ours / compile | compile s | compile device MiB | note |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    const c = r.compiled!;
+    const note = [c.skipped, c.error, c.status === 'compiling' ? 'killed while compiling (stage timeout)' : undefined].filter(Boolean).join('; ');
+    md.push(`| ${r.model} | ${r.precision} | ${r.batch} | ${imgs(r.ours)} | ${imgs(r.graphs)} | ${imgs(c.compiled)} | ${fmt(r.oursOverCompiled, 2)} | ${fmt(c.compileS, 1)} | ${mib(c.compiled?.deviceUsedBytes)} | ${cell(note)} |`);
+  }
+  md.push('', 'torch.compile: the timm model compiled in a process of its own (stage torch_compile, after torch_bench); compile s = wall time of the first, compiling call; images/s from CUDA events over queued calls, as the other PyTorch columns.', '');
   return md;
 }
 

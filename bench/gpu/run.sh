@@ -6,8 +6,22 @@
 # algos.json (the algorithm cache, to commit as bench/gpu/algos.json for the next call).
 #
 #   bash .device/bench/gpu/run.sh [stage ...]     (default: all stages, in this order)
-#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench report
+#   stages: node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench
+#           overlap layer_profile sibling_merge torch_compile report
 #   presets: perf = node info torch_bench bench report   (the performance goals of issue #5 only)
+#            issue18 = node info bench torch_bench overlap layer_profile sibling_merge torch_compile report
+#
+# Issue 18 in ONE device call (every network, fp16 and fp32, batch 1/8/64/256 against PyTorch
+# eager and CUDA graphs, goal rows first; overlapped transfers; the batch-256 fp16 per-layer
+# profile; the sibling-conv merge; torch.compile if time is left). Here `npm run device-check`,
+# then on the device, carrying .device, with a 560 s call limit:
+#   INCEPTION_GPU_BUDGET_S=500 bash .device/bench/gpu/run.sh issue18
+# The preset's stage limits (INCEPTION_STAGE_LIMITS entries given on the command line win):
+# bench 200 (no new row after 165 s), torch_bench 150 (no new row after 105 s; rows ours skipped
+# are skipped), overlap 45, layer_profile 55, sibling_merge 45, torch_compile 200 (starts its
+# compile only with 150 s left), each cut to the budget left. Expected on an H100 with no carried
+# algorithm cache (2026-11-27 logs): ~480-500 s; see bench/gpu/README.md. $OUT gets
+# results.{json,md,svg}, run.log, algos.json and layer-profile.md (6 files).
 #
 # Perf only, in ONE device call (see bench/gpu/README.md): here `npm run device-check`, then on the
 # device, carrying .device, with a 480 s call limit:
@@ -63,7 +77,7 @@ stage() {
   local t=$(( limit < remaining - 15 ? limit : remaining - 15 ))
   if [ "$t" -lt 10 ]; then
     echo "=== $name: SKIPPED (overall budget ${BUDGET}s nearly spent)"
-    SUMMARY+=("$(printf '%-12s %-8s %5s' "$name" skipped -)")
+    SUMMARY+=("$(printf '%-14s %-8s %5s' "$name" skipped -)")
     return
   fi
   echo "=== $name (timeout ${t}s, t=$(elapsed)s)"
@@ -74,7 +88,7 @@ stage() {
   [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && status=timeout
   [ "$rc" -ne 0 ] && [ "$status" = ok ] && status="rc=$rc"
   echo "=== $name: $status in $(( $(date +%s) - s ))s"
-  SUMMARY+=("$(printf '%-12s %-8s %5ss' "$name" "$status" "$(( $(date +%s) - s ))")")
+  SUMMARY+=("$(printf '%-14s %-8s %5ss' "$name" "$status" "$(( $(date +%s) - s ))")")
 }
 
 SITE="$("$PY" -c 'import site; print(site.getsitepackages()[0])' 2>/dev/null || true)"
@@ -135,19 +149,30 @@ do_cpu_vs_gpu() {
   INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" LD_LIBRARY_PATH="$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" suite cpu_vs_gpu
 }
 # bench (ours) and torch_bench (PyTorch): the performance rows of bench/gpu/perf-rows.ts. Each stops
-# starting new rows early enough to finish inside its stage timeout, and saves after every row.
+# starting new rows early enough to finish inside its stage timeout, and saves after every row;
+# torch_bench skips the rows bench skipped (no ratio to make).
 do_bench() { INCEPTION_PERF_BUDGET_S="$(( INCEPTION_STAGE_TIMEOUT_S > 60 ? INCEPTION_STAGE_TIMEOUT_S - 35 : 25 ))" suite bench; }
 do_torch_bench() {
-  "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" --budget-s "$(( INCEPTION_STAGE_TIMEOUT_S > 70 ? INCEPTION_STAGE_TIMEOUT_S - 45 : 25 ))" --timed-s "${INCEPTION_PERF_TIMED_S:-0.5}"
+  "$PY" "$DEV/bench/gpu/torch_bench.py" "$WORK" --budget-s "$(( INCEPTION_STAGE_TIMEOUT_S > 70 ? INCEPTION_STAGE_TIMEOUT_S - 45 : 25 ))" --timed-s "${INCEPTION_PERF_TIMED_S:-0.5}" --ours "$WORK/results/bench.json"
+}
+# torch_compile: inductor, default mode, inception_v4 fp16 batch 256; starts the compile only with
+# INCEPTION_COMPILE_MIN_S (150) of its stage timeout left, else records why it skipped.
+do_torch_compile() {
+  "$PY" "$DEV/bench/gpu/torch_compile.py" "$WORK" --budget-s "$INCEPTION_STAGE_TIMEOUT_S" --timed-s "${INCEPTION_PERF_TIMED_S:-0.5}"
 }
 # info_scan: no LD_LIBRARY_PATH, so the loader must find the wheel by scanning site-packages itself.
 info_scan() { INCEPTION_STAGE_NAME=info_scan env -u LD_LIBRARY_PATH VIRTUAL_ENV="$(dirname "$(dirname "$PY")")" "$NODE" "$SUITE" info --work "$WORK" --fixtures "$DEV/fixtures"; }
 
 export DEV OUT WORK PY NODE SUITE SITE NV_LIBS NV_INCLUDES
-export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu do_bench do_torch_bench
+export -f do_node do_smi do_decls suite info_scan do_cpu_vs_gpu do_bench do_torch_bench do_torch_compile
 
 STAGES=("$@")
 [ "${STAGES[*]}" = perf ] && STAGES=(node info torch_bench bench report)
+if [ "${STAGES[*]}" = issue18 ]; then
+  STAGES=(node info bench torch_bench overlap layer_profile sibling_merge torch_compile report)
+  # The preset's limits first, so entries given in INCEPTION_STAGE_LIMITS (read later, last wins) replace them.
+  INCEPTION_STAGE_LIMITS="bench=200 torch_bench=150 overlap=45 layer_profile=55 sibling_merge=45 torch_compile=200 ${INCEPTION_STAGE_LIMITS:-}"
+fi
 [ ${#STAGES[@]} -eq 0 ] && STAGES=(node smi decls info_scan info session algo_cache cpu_vs_gpu ops networks graphs profile_streams timm bench serve torch_bench report)
 echo "GPU check: device dir $DEV, out $OUT, work $WORK, budget ${BUDGET}s, stages: ${STAGES[*]}"
 cat "$DEV/meta.json" 2>/dev/null; echo
@@ -168,17 +193,21 @@ for s in "${STAGES[@]}"; do
     bench) stage bench 190 do_bench ;;
     serve) stage serve 75 bash -c 'INCEPTION_CPU_PREBUILD="$DEV/build/Release/inception_cpu.node" suite serve' ;;
     torch_bench) stage torch_bench 200 do_torch_bench ;;
+    torch_compile) stage torch_compile 200 do_torch_compile ;;
+    overlap) stage overlap 60 suite overlap ;;
+    layer_profile) stage layer_profile 75 suite layer_profile ;;
+    sibling_merge) stage sibling_merge 120 suite sibling_merge ;;
     timm) stage timm 80 "$PY" "$DEV/bench/gpu/timm_compare.py" "$WORK" "$DEV/fixtures" ;;
     report) BUDGET=$(( BUDGET + 15 )) stage report 30 suite report ;;
-    *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-12s %-8s %5s' "$s" unknown -)") ;;
+    *) echo "unknown stage '$s'"; SUMMARY+=("$(printf '%-14s %-8s %5s' "$s" unknown -)") ;;
   esac
 done
 
-# The decisions made in this call come back as a fifth file, to commit as bench/gpu/algos.json.
+# The decisions made in this call come back as a file of their own, to commit as bench/gpu/algos.json.
 [ -f "$WORK/algos.json" ] && cp "$WORK/algos.json" "$OUT/algos.json"
 
 echo
 echo "=== summary ($(elapsed)s total)"
-printf '%-12s %-8s %6s\n' stage status time
+printf '%-14s %-8s %6s\n' stage status time
 for line in "${SUMMARY[@]}"; do echo "$line"; done
 ls -la "$OUT"

@@ -1,6 +1,7 @@
 /**
  * Stage `bench`: our throughput, batch-1 latency and device memory through the PUBLIC API, for
- * the rows of perf-rows.ts (the rows torch_bench.py measures PyTorch on).
+ * PERF_ROWS of perf-rows.ts in their order, goal rows first (the rows torch_bench.py measures
+ * PyTorch on).
  *
  * Per row: createSession({ model, weights: { synthetic: 'plain' }, device: 'cuda', precision,
  * maxBatch: batch, inputSize }) - one session per batch, planned for exactly that batch, as a
@@ -30,7 +31,7 @@ import type { DeviceName } from '../../src/runtime/options';
 import { createSession, type Session } from '../../src/runtime/session';
 import { percentile } from '../../src/bench/stats';
 import { generateInput } from '../../src/weights/synthetic';
-import { PERF_BATCHES, selectedPerfGroups, type OursRow, type PerfGroup } from './perf-rows';
+import { PERF_BATCHES, selectedPerfRows, type OursRow, type PerfGroup } from './perf-rows';
 import { type Args, errorText, log, mib, saveStage } from './suite-common';
 
 const WARMUP = 5;
@@ -160,26 +161,24 @@ export async function stageBench(args: Args): Promise<void> {
     log(`process warm-up failed: ${errorText(error)}`);
   }
   const inputs = new Map<number, Float32Array>();
-  for (const group of selectedPerfGroups(process.env.INCEPTION_PERF_PRECISIONS)) {
-    let full = inputs.get(group.size);
-    for (const batch of PERF_BATCHES) {
-      if (elapsedS() > budgetS) {
-        results.push({ engine: 'ours', ...group, batch, flopsPerImage: 2 * countMacs(getModel(group.model).build({ batch: 1, height: group.size, width: group.size })), skipped: `time budget (${budgetS} s) spent` });
-        continue;
-      }
-      if (full === undefined) {
-        full = generateInput(Math.max(...PERF_BATCHES), group.size, group.size);
-        inputs.set(group.size, full);
-      }
-      const perImage = 3 * group.size * group.size;
-      const input = batch * perImage === full.length ? full : full.slice(0, batch * perImage);
-      const row = await benchRow(group, batch, input, timedS);
-      results.push(row);
-      save();
-      const mem = row.deviceUsedPeakBytes === undefined ? '' : ` device peak ${mib(row.deviceUsedPeakBytes)} MiB (steady ${mib(row.deviceUsedSteadyBytes ?? NaN)}, held ${row.heldBytes ? mib(row.heldBytes.weightBytes + row.heldBytes.arenaBytes + row.heldBytes.workspaceBytes) : '-'})`;
-      const lat = row.p50Ms === undefined ? '' : ` p50 ${row.p50Ms.toFixed(2)} ms p99 ${row.p99Ms?.toFixed(2)} ms`;
-      log(`ours ${group.model} ${group.precision} batch ${batch}: ${row.error ? `ERROR ${row.error}` : `${row.imagesPerSecond?.toFixed(1)} img/s (${row.msPerBatch?.toFixed(2)} ms/batch x ${row.iterations}, create ${row.createMs} ms)${lat}${mem}`}`);
+  for (const { batch, ...group } of selectedPerfRows(process.env.INCEPTION_PERF_PRECISIONS)) {
+    if (elapsedS() > budgetS) {
+      results.push({ engine: 'ours', ...group, batch, flopsPerImage: 2 * countMacs(getModel(group.model).build({ batch: 1, height: group.size, width: group.size })), skipped: `time budget (${budgetS} s) spent` });
+      continue;
     }
+    let full = inputs.get(group.size);
+    if (full === undefined) {
+      full = generateInput(Math.max(...PERF_BATCHES), group.size, group.size);
+      inputs.set(group.size, full);
+    }
+    const perImage = 3 * group.size * group.size;
+    const input = batch * perImage === full.length ? full : full.slice(0, batch * perImage);
+    const row = await benchRow(group, batch, input, timedS);
+    results.push(row);
+    save();
+    const mem = row.deviceUsedPeakBytes === undefined ? '' : ` device peak ${mib(row.deviceUsedPeakBytes)} MiB (steady ${mib(row.deviceUsedSteadyBytes ?? NaN)}, held ${row.heldBytes ? mib(row.heldBytes.weightBytes + row.heldBytes.arenaBytes + row.heldBytes.workspaceBytes) : '-'})`;
+    const lat = row.p50Ms === undefined ? '' : ` p50 ${row.p50Ms.toFixed(2)} ms p99 ${row.p99Ms?.toFixed(2)} ms`;
+    log(`ours ${group.model} ${group.precision} batch ${batch}: ${row.error ? `ERROR ${row.error}` : `${row.imagesPerSecond?.toFixed(1)} img/s (${row.msPerBatch?.toFixed(2)} ms/batch x ${row.iterations}, create ${row.createMs} ms)${lat}${mem}`}`);
   }
   save();
 }

@@ -1,4 +1,5 @@
-// inception_cuda.node: info(), memoryInfo(deviceIndex), compile(plan, options) -> Promise<Program>,
+// inception_cuda.node: info(), memoryInfo(deviceIndex), copyBandwidth(deviceIndex, bytes, repeats, trials),
+// compile(plan, options) -> Promise<Program>,
 // Program.run/profile/dispose/choices/graphs. options: { precision, deviceIndex?, benchmark? (default false),
 // graphs? (default true) }.
 // All CUDA/cuDNN work (compile and run) happens in AsyncWorkers off the JS thread.
@@ -12,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/plan.h"
+#include "cuda/copy_bandwidth.h"
 #include "cuda/device_info.h"
 #include "cuda/program.h"
 #include "js/convert.h"
@@ -132,6 +134,11 @@ ProgramOptions OptionsFromJs(const Napi::Object& o) {
     }
   }
   opts.copy_threads = OptionalInt32(o, "copyThreads", 0, 1, 8);
+  Napi::Value overlap = o.Get("overlapTransfers");
+  if (!overlap.IsUndefined()) {
+    if (!overlap.IsBoolean()) throw Error(kCodeInvalidArgument, "", "Expected a boolean for options.overlapTransfers");
+    opts.overlap_transfers = overlap.As<Napi::Boolean>().Value();
+  }
   // Test switches for the fallback paths.
   if (const char* force = std::getenv("INCEPTION_CUDA_FORCE")) {
     std::stringstream ss(force);
@@ -162,6 +169,45 @@ void CheckDevice(int device) {
   }
 }
 
+// copyBandwidth(deviceIndex, bytes, repeats, trials) -> { bytesPerCopy, bestMs, gbPerS, repeats, trials }:
+// the device-to-device copy roof (copy_bandwidth.h). Synchronous: tens of milliseconds of GPU work.
+Napi::Value JsCopyBandwidth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    bool ok = info.Length() >= 4;
+    for (size_t i = 0; ok && i < 4; ++i) ok = info[i].IsNumber();
+    INCEPTION_CHECK(ok, kCodeInvalidArgument,
+                    "copyBandwidth(deviceIndex: number, bytes: number, repeats: number, trials: number) expects four numbers");
+    const double d = info[0].As<Napi::Number>().DoubleValue();
+    const double bytes = info[1].As<Napi::Number>().DoubleValue();
+    const double repeats = info[2].As<Napi::Number>().DoubleValue();
+    const double trials = info[3].As<Napi::Number>().DoubleValue();
+    INCEPTION_CHECK(d >= 0 && d < (1 << 16) && d == static_cast<int>(d), kCodeInvalidArgument,
+                    "copyBandwidth: the device index must be a non-negative integer, got ", d);
+    // Ranges as doubles first (a cast of an out-of-range double is undefined), then integrality.
+    INCEPTION_CHECK(bytes >= 1048576.0 && bytes <= 17179869184.0 && repeats >= 1 && repeats <= 1000 && trials >= 1 &&
+                        trials <= 100,
+                    kCodeInvalidArgument, "copyBandwidth: bytes must be 1 MiB..16 GiB, repeats 1..1000 and trials 1..100, got ",
+                    bytes, ", ", repeats, " and ", trials);
+    INCEPTION_CHECK(bytes == static_cast<double>(static_cast<size_t>(bytes)) && repeats == static_cast<int>(repeats) &&
+                        trials == static_cast<int>(trials),
+                    kCodeInvalidArgument, "copyBandwidth: bytes, repeats and trials must be integers");
+    CheckCopyBandwidthArgs(static_cast<size_t>(bytes), static_cast<int>(repeats), static_cast<int>(trials));
+    CheckDevice(static_cast<int>(d));
+    const CopyBandwidth r = MeasureCopyBandwidth(static_cast<int>(d), static_cast<size_t>(bytes), static_cast<int>(repeats),
+                                                 static_cast<int>(trials));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("bytesPerCopy", static_cast<double>(r.bytes_per_copy));
+    o.Set("bestMs", r.best_ms);
+    o.Set("gbPerS", static_cast<double>(r.bytes_per_copy) / (r.best_ms / 1000.0) / 1e9);
+    o.Set("repeats", r.repeats);
+    o.Set("trials", r.trials);
+    return o;
+  } catch (const Error& e) {
+    throw ToJsError(env, e);
+  }
+}
+
 class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -173,7 +219,8 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
                         InstanceMethod<&ProgramWrap::JsGraphs>("graphs"),
                         InstanceAccessor<&ProgramWrap::JsWorkspaceBytes>("workspaceBytes"),
                         InstanceAccessor<&ProgramWrap::JsWeightBytes>("weightBytes"),
-                        InstanceAccessor<&ProgramWrap::JsArenaBytes>("arenaBytes")});
+                        InstanceAccessor<&ProgramWrap::JsArenaBytes>("arenaBytes"),
+                        InstanceAccessor<&ProgramWrap::JsOverlapsTransfers>("overlapsTransfers")});
   }
   explicit ProgramWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProgramWrap>(info) {}
   void Attach(std::shared_ptr<Program> p) { program_ = std::move(p); }
@@ -187,8 +234,8 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
         : Napi::AsyncWorker(env), program_(std::move(program)), input_(input.Data()), n_(n),
           deferred_(Napi::Promise::Deferred::New(env)), input_ref_(Napi::Persistent(input)) {}
     // A run of the batch Program::Stage already copied: no JS array to read or keep (input_ null).
-    BatchWorker(Napi::Env env, std::shared_ptr<Program> program, int n)
-        : Napi::AsyncWorker(env), program_(std::move(program)), input_(nullptr), n_(n),
+    BatchWorker(Napi::Env env, std::shared_ptr<Program> program, int n, int slot)
+        : Napi::AsyncWorker(env), program_(std::move(program)), input_(nullptr), n_(n), slot_(slot),
           deferred_(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise Promise() { return deferred_.Promise(); }
     void Execute() override {
@@ -213,6 +260,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
     std::shared_ptr<Program> program_;
     const float* input_;
     int n_;
+    int slot_ = -1;  // the staging slot Program::Stage filled (input_ null)
 
    private:
     Napi::Promise::Deferred deferred_;
@@ -227,7 +275,7 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
       if (input_ != nullptr) {
         program_->Run(input_, n_, &output_);
       } else {
-        program_->RunStaged(n_, &output_);
+        program_->RunStaged(n_, slot_, &output_);
       }
     }
     Napi::Value Result(Napi::Env env) override {
@@ -317,8 +365,9 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
       const int n = BatchSize(info, 2, "runNow(input: Float32Array, n: number) expects a Float32Array and a batch size");
       Napi::Float32Array input = info[0].As<Napi::Float32Array>();
       CheckInputLength(input, n);
-      if (!program_->Stage(input.Data(), n)) return env.Null();
-      return Start(new RunWorker(env, program_, n));
+      const int slot = program_->Stage(input.Data(), n);
+      if (slot < 0) return env.Null();
+      return Start(new RunWorker(env, program_, n, slot));
     } catch (const Error& e) {
       auto deferred = Napi::Promise::Deferred::New(env);
       deferred.Reject(ToJsError(env, e).Value());
@@ -387,6 +436,9 @@ class ProgramWrap : public Napi::ObjectWrap<ProgramWrap> {
   }
   Napi::Value JsArenaBytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), program_ ? static_cast<double>(program_->arena_bytes()) : 0.0);
+  }
+  Napi::Value JsOverlapsTransfers(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), program_ != nullptr && program_->overlaps_transfers());
   }
 
   std::shared_ptr<Program> program_;
@@ -457,6 +509,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, JsInfo, "info"));
   exports.Set("compile", Napi::Function::New(env, JsCompile, "compile"));
   exports.Set("memoryInfo", Napi::Function::New(env, JsMemoryInfo, "memoryInfo"));
+  exports.Set("copyBandwidth", Napi::Function::New(env, JsCopyBandwidth, "copyBandwidth"));
   return exports;
 }
 

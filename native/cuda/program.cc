@@ -157,11 +157,23 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
   const size_t out_bytes = size_t{4} * plan.batch * output_features_;
   io_in_.Allocate(in_bytes, "the input staging buffer");
   io_out_.Allocate(out_bytes, "the output staging buffer");
-  host_in_.Allocate(in_bytes, "the input staging buffer");
-  host_out_.Allocate(out_bytes, "the output staging buffer");
-  // A run of n images at a larger run size (options.batch_sizes) also uploads and computes the
-  // rows past n: they hold zeros or an earlier run's (finite) images, never uninitialised bytes.
-  std::memset(host_in_.get(), 0, in_bytes);
+  const int slots = options_.overlap_transfers ? kSlots : 1;
+  for (int k = 0; k < slots; ++k) {
+    host_in_[k].Allocate(in_bytes, "an input staging buffer");
+    host_out_[k].Allocate(out_bytes, "an output staging buffer");
+    // A run of n images at a larger run size (options.batch_sizes) also uploads and computes the
+    // rows past n: they hold zeros or an earlier run's (finite) images, never uninitialised bytes.
+    std::memset(host_in_[k].get(), 0, in_bytes);
+  }
+  if (options_.overlap_transfers) {
+    upload_stream_ = std::make_unique<Stream>();
+    download_stream_ = std::make_unique<Stream>();
+    uploaded_ = std::make_unique<Event>();
+    input_free_ = std::make_unique<Event>();
+    computed_ = std::make_unique<Event>();
+    output_free_ = std::make_unique<Event>();
+    for (auto& e : downloaded_) e = std::make_unique<Event>();
+  }
   const std::vector<int>& sizes = options_.batch_sizes;
   for (size_t i = 0; i < sizes.size(); ++i) {
     INCEPTION_CHECK(sizes[i] >= 1 && sizes[i] <= plan.batch && (i == 0 || sizes[i] > sizes[i - 1]), kCodeInvalidArgument,
@@ -182,6 +194,8 @@ Program::Program(const Plan& plan, const ProgramOptions& options) : options_(opt
 Program::~Program() {
   cudaSetDevice(options_.device);
   for (const auto& stream : streams_) cudaStreamSynchronize(stream->get());
+  if (upload_stream_) cudaStreamSynchronize(upload_stream_->get());
+  if (download_stream_) cudaStreamSynchronize(download_stream_->get());
   graphs_.clear();  // executable graphs before the memory, events and handles they refer to
   batches_.clear();
   handles_.clear();
@@ -542,34 +556,41 @@ void Program::RunStep(size_t index, const PlanStep& s, int n, Batch& batch) {
   CheckLaunch("kernel launch");
 }
 
-void Program::EnqueueInput(int n) {
-  cudaStream_t stream = streams_[0]->get();
-  const size_t in_count = static_cast<size_t>(n) * input_channels_ * input_h_ * input_w_;
-  CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice, stream));
-  TensorView in = View(plan_.input, n);
-  if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);  // zero the pad channels
-  LaunchInputConvert(reinterpret_cast<const float*>(io_in_.get()), input_channels_, in, stream);
-  CheckLaunch("input conversion");
-  if (streams_.size() > 1) {
-    CUDA_CHECK(cudaEventRecord(fork_event_->get(), stream));
-    for (size_t k = 1; k < streams_.size(); ++k) CUDA_CHECK(cudaStreamWaitEvent(streams_[k]->get(), fork_event_->get(), 0));
-  }
+void Program::EnqueueUpload(int n) {
+  const size_t in_count = static_cast<size_t>(InputElements(n));
+  CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_[0].get(), in_count * sizeof(float), cudaMemcpyHostToDevice, streams_[0]->get()));
 }
 
-void Program::EnqueueOutput(int n) {
+void Program::EnqueueInputConvert(int n) {
+  TensorView in = View(plan_.input, n);
+  if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);  // zero the pad channels
+  LaunchInputConvert(reinterpret_cast<const float*>(io_in_.get()), input_channels_, in, streams_[0]->get());
+  CheckLaunch("input conversion");
+}
+
+void Program::EnqueueFork() {
+  if (streams_.size() <= 1) return;
+  cudaStream_t stream = streams_[0]->get();
+  CUDA_CHECK(cudaEventRecord(fork_event_->get(), stream));
+  for (size_t k = 1; k < streams_.size(); ++k) CUDA_CHECK(cudaStreamWaitEvent(streams_[k]->get(), fork_event_->get(), 0));
+}
+
+void Program::EnqueueJoinAndOutputConvert(int n) {
   cudaStream_t stream = streams_[0]->get();
   for (size_t k = 1; k < streams_.size(); ++k) {
     CUDA_CHECK(cudaEventRecord(join_events_[k]->get(), streams_[k]->get()));
     CUDA_CHECK(cudaStreamWaitEvent(stream, join_events_[k]->get(), 0));
   }
-  const size_t out_count = static_cast<size_t>(n) * output_features_;
   LaunchOutputConvert(View(plan_.output, n), reinterpret_cast<float*>(io_out_.get()), stream);
   CheckLaunch("output conversion");
-  CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, stream));
 }
 
-void Program::EnqueueRun(int n, Batch& batch) {
-  EnqueueInput(n);
+void Program::EnqueueDownload(int n) {
+  const size_t out_count = static_cast<size_t>(n) * output_features_;
+  CUDA_CHECK(cudaMemcpyAsync(host_out_[0].get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, streams_[0]->get()));
+}
+
+void Program::EnqueueSteps(int n, Batch& batch) {
   for (size_t i = 0; i < plan_.steps.size(); ++i) {
     const PlanStep& s = plan_.steps[i];
     try {
@@ -591,7 +612,19 @@ void Program::EnqueueRun(int n, Batch& batch) {
       throw;
     }
   }
-  EnqueueOutput(n);
+}
+
+void Program::EnqueueCompute(int n, Batch& batch) {
+  EnqueueFork();
+  EnqueueSteps(n, batch);
+  EnqueueJoinAndOutputConvert(n);
+}
+
+void Program::EnqueueRun(int n, Batch& batch) {
+  EnqueueUpload(n);
+  EnqueueInputConvert(n);
+  EnqueueCompute(n, batch);
+  EnqueueDownload(n);
 }
 
 void Program::SynchronizeAll() {
@@ -609,7 +642,8 @@ bool Program::RunGraph(int n, Batch& batch) {
       return false;
     }
     std::string why;
-    g.graph = CapturedGraph::Capture(stream, [&] { EnqueueRun(n, batch); }, &why);
+    g.graph = CapturedGraph::Capture(
+        stream, [&] { options_.overlap_transfers ? EnqueueCompute(n, batch) : EnqueueRun(n, batch); }, &why);
     if (!g.graph) {
       g.failed = true;
       g.reason = "capture failed, running eagerly: " + why;
@@ -642,35 +676,172 @@ void Program::DropGraphs(const char* why) {
   }
 }
 
+// Holds one staging slot of overlap mode and gives it back when it goes out of scope, unless
+// Keep() handed it on (Stage() -> RunStaged()).
+class Program::SlotLease {
+ public:
+  SlotLease(Program* program, int slot) : program_(program), slot_(slot) {}
+  ~SlotLease() {
+    if (program_ != nullptr) program_->GiveSlot(slot_);
+  }
+  SlotLease(const SlotLease&) = delete;
+  SlotLease& operator=(const SlotLease&) = delete;
+  int slot() const { return slot_; }
+  void Keep() { program_ = nullptr; }
+
+ private:
+  Program* program_;
+  int slot_;
+};
+
+int Program::TakeSlot(bool wait) {
+  std::unique_lock<std::mutex> lock(slots_mutex_);
+  for (;;) {
+    for (int k = 0; k < kSlots; ++k) {
+      if (!slots_[k].busy) {
+        slots_[k].busy = true;
+        slots_[k].staged_n = 0;
+        return k;
+      }
+    }
+    if (!wait) return -1;
+    slot_freed_.wait(lock);
+  }
+}
+
+void Program::GiveSlot(int slot) noexcept {
+  {
+    std::lock_guard<std::mutex> lock(slots_mutex_);
+    slots_[slot].busy = false;
+    slots_[slot].staged_n = 0;
+  }
+  slot_freed_.notify_one();
+}
+
 void Program::Run(const float* input, int n, std::vector<float>* output) {
+  if (options_.overlap_transfers) {
+    CheckRunBatch(n);
+    SlotLease lease(this, TakeSlot(/*wait=*/true));
+    CopyFiniteInput(reinterpret_cast<float*>(host_in_[lease.slot()].get()), input, static_cast<size_t>(InputElements(n)),
+                    static_cast<unsigned>(options_.copy_threads));
+    RunInSlot(lease.slot(), n, output);
+    return;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   CheckRunBatch(n);
   CopyInput(input, n);
   RunStagedInput(n, output);
 }
 
-bool Program::Stage(const float* input, int n) {
+int Program::Stage(const float* input, int n) {
+  if (options_.overlap_transfers) {
+    CheckRunBatch(n);
+    const int slot = TakeSlot(/*wait=*/false);
+    if (slot < 0) return -1;
+    SlotLease lease(this, slot);
+    CopyFiniteInput(reinterpret_cast<float*>(host_in_[slot].get()), input, static_cast<size_t>(InputElements(n)),
+                    static_cast<unsigned>(options_.copy_threads));
+    {
+      std::lock_guard<std::mutex> lock(slots_mutex_);
+      slots_[slot].staged_n = n;
+    }
+    lease.Keep();  // taken until RunStaged(n, slot)
+    return slot;
+  }
   std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
-  if (!lock.owns_lock()) return false;
+  if (!lock.owns_lock()) return -1;
   CheckRunBatch(n);
   CopyInput(input, n);
   staged_n_ = n;
-  return true;
+  return 0;
 }
 
 void Program::CopyInput(const float* input, int n) {
-  staged_n_ = 0;  // host_in_ is rewritten now: a staged batch is gone
-  CopyFiniteInput(reinterpret_cast<float*>(host_in_.get()), input, static_cast<size_t>(InputElements(n)), static_cast<unsigned>(options_.copy_threads));
+  staged_n_ = 0;  // host_in_[0] is rewritten now: a staged batch is gone
+  CopyFiniteInput(reinterpret_cast<float*>(host_in_[0].get()), input, static_cast<size_t>(InputElements(n)), static_cast<unsigned>(options_.copy_threads));
 }
 
-void Program::RunStaged(int n, std::vector<float>* output) {
+void Program::RunStaged(int n, int slot, std::vector<float>* output) {
+  if (options_.overlap_transfers) {
+    INCEPTION_CHECK(slot >= 0 && slot < kSlots, kCodeNative, "RunStaged(", n, ", ", slot, "): no such staging slot");
+    int staged = 0;
+    {
+      std::lock_guard<std::mutex> lock(slots_mutex_);
+      INCEPTION_CHECK(slots_[slot].busy, kCodeNative, "RunStaged(", n, ", ", slot, "): the slot holds no staged batch");
+      staged = slots_[slot].staged_n;
+      slots_[slot].staged_n = 0;
+    }
+    SlotLease lease(this, slot);  // the slot Stage() kept
+    INCEPTION_CHECK(staged == n, kCodeNative, "RunStaged(", n, ", ", slot, "): the staged batch has ", staged, " images");
+    CheckRunBatch(n);
+    RunInSlot(slot, n, output);
+    return;
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   CheckRunBatch(n);
-  INCEPTION_CHECK(staged_n_ == n, kCodeNative, "RunStaged(", n, "): ",
+  INCEPTION_CHECK(slot == 0 && staged_n_ == n, kCodeNative, "RunStaged(", n, "): ",
                   staged_n_ == 0 ? std::string("no batch is staged") : Concat("the staged batch has ", staged_n_, " images"),
                   " (each Stage() pairs with the next RunStaged(), no other run or profile between)");
   staged_n_ = 0;
   RunStagedInput(n, output);
+}
+
+void Program::DrainStreams() {
+  for (const auto& stream : streams_) CUDA_CHECK(cudaStreamSynchronize(stream->get()));
+  if (upload_stream_) CUDA_CHECK(cudaStreamSynchronize(upload_stream_->get()));
+  if (download_stream_) CUDA_CHECK(cudaStreamSynchronize(download_stream_->get()));
+}
+
+void Program::EnqueueOverlapped(int slot, int n, Batch& batch) {
+  cudaStream_t main = streams_[0]->get();
+  cudaStream_t up = upload_stream_->get();
+  cudaStream_t down = download_stream_->get();
+  const size_t in_bytes = static_cast<size_t>(InputElements(n)) * sizeof(float);
+  const size_t out_bytes = static_cast<size_t>(n) * output_features_ * sizeof(float);
+  // io_in_ is free once the previous run's input conversion has read it.
+  if (input_free_recorded_) CUDA_CHECK(cudaStreamWaitEvent(up, input_free_->get(), 0));
+  CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_[slot].get(), in_bytes, cudaMemcpyHostToDevice, up));
+  CUDA_CHECK(cudaEventRecord(uploaded_->get(), up));
+  CUDA_CHECK(cudaStreamWaitEvent(main, uploaded_->get(), 0));
+  // io_out_ is free once the previous run's download has read it (a few hundred KiB at most).
+  if (output_free_recorded_) CUDA_CHECK(cudaStreamWaitEvent(main, output_free_->get(), 0));
+  EnqueueInputConvert(n);
+  CUDA_CHECK(cudaEventRecord(input_free_->get(), main));
+  input_free_recorded_ = true;
+  if (!RunGraph(n, batch)) EnqueueCompute(n, batch);
+  CUDA_CHECK(cudaEventRecord(computed_->get(), main));
+  CUDA_CHECK(cudaStreamWaitEvent(down, computed_->get(), 0));
+  CUDA_CHECK(cudaMemcpyAsync(host_out_[slot].get(), io_out_.get(), out_bytes, cudaMemcpyDeviceToHost, down));
+  CUDA_CHECK(cudaEventRecord(output_free_->get(), down));
+  output_free_recorded_ = true;
+  CUDA_CHECK(cudaEventRecord(downloaded_[slot]->get(), down));
+}
+
+void Program::RunInSlot(int slot, int n, std::vector<float>* output) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    CUDA_CHECK(cudaSetDevice(options_.device));
+    const int run_n = RunSize(n);
+    const bool fresh = batches_.find(run_n) == batches_.end();
+    // Setting up a batch size runs trial convolutions on the arena: nothing may be in flight.
+    if (fresh) DrainStreams();
+    Batch& batch = SetupBatch(run_n);
+    if (fresh) SaveAlgoCache();
+    try {
+      EnqueueOverlapped(slot, run_n, batch);
+    } catch (...) {
+      // Let whatever was enqueued finish before the slot is reused. Their statuses are not the news.
+      SynchronizeAll();
+      cudaStreamSynchronize(upload_stream_->get());
+      cudaStreamSynchronize(download_stream_->get());
+      cudaGetLastError();
+      throw;
+    }
+  }
+  CUDA_CHECK(cudaEventSynchronize(downloaded_[slot]->get()));
+  const size_t out_count = static_cast<size_t>(n) * output_features_;
+  const float* result = reinterpret_cast<const float*>(host_out_[slot].get());
+  output->assign(result, result + out_count);
 }
 
 void Program::CheckRunBatch(int n) const {
@@ -682,21 +853,21 @@ void Program::RunStagedInput(int n, std::vector<float>* output) {
   CUDA_CHECK(cudaSetDevice(options_.device));
   const int run_n = RunSize(n);
   const bool fresh = batches_.find(run_n) == batches_.end();
-  Batch& batch = SetupBatch(run_n);  // setup never reads or writes host_in_
+  Batch& batch = SetupBatch(run_n);  // setup never reads or writes host_in_[0]
   if (fresh) SaveAlgoCache();
   cudaStream_t stream = streams_[0]->get();
   try {
     if (!RunGraph(run_n, batch)) EnqueueRun(run_n, batch);
   } catch (...) {
     // A call failed after earlier work of this run was enqueued (e.g. the pinned input copy):
-    // let it finish before the next run rewrites host_in_. Its own status is not the news.
+    // let it finish before the next run rewrites host_in_[0]. Its own status is not the news.
     SynchronizeAll();
     cudaGetLastError();
     throw;
   }
   CUDA_CHECK(cudaStreamSynchronize(stream));
   const size_t out_count = static_cast<size_t>(n) * output_features_;
-  const float* result = reinterpret_cast<const float*>(host_out_.get());
+  const float* result = reinterpret_cast<const float*>(host_out_[0].get());
   output->assign(result, result + out_count);
 }
 
@@ -715,15 +886,27 @@ size_t Program::workspace_bytes() const {
 }
 
 std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats) {
-  std::lock_guard<std::mutex> lock(mutex_);
   CheckRunBatch(n);
   INCEPTION_CHECK(repeats >= 1 && repeats <= 10000, kCodeInvalidArgument, "Expected an integer between 1 and 10000 for repeats but received ", repeats);
+  // Overlap mode: a slot of its own for the input and output, and nothing else in flight.
+  std::unique_ptr<SlotLease> lease;
+  int slot = 0;
+  if (options_.overlap_transfers) {
+    slot = TakeSlot(/*wait=*/true);
+    lease = std::make_unique<SlotLease>(this, slot);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
   CUDA_CHECK(cudaSetDevice(options_.device));
+  if (options_.overlap_transfers) DrainStreams();
   const bool fresh = batches_.find(n) == batches_.end();
   Batch& batch = SetupBatch(n);
   if (fresh) SaveAlgoCache();
   const size_t in_count = static_cast<size_t>(InputElements(n));
-  CopyInput(input, n);
+  if (options_.overlap_transfers) {
+    CopyFiniteInput(reinterpret_cast<float*>(host_in_[slot].get()), input, in_count, static_cast<unsigned>(options_.copy_threads));
+  } else {
+    CopyInput(input, n);
+  }
   cudaStream_t main = streams_[0]->get();
   const size_t steps = plan_.steps.size();
   // Entry e: 0 = input conversion, 1..steps = plan steps, steps + 1 = output conversion.
@@ -745,7 +928,7 @@ std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats
       previous = stops[e]->get();
     };
     timed_entry(0, main, [&] {
-      CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_.get(), in_count * sizeof(float), cudaMemcpyHostToDevice, main));
+      CUDA_CHECK(cudaMemcpyAsync(io_in_.get(), host_in_[slot].get(), in_count * sizeof(float), cudaMemcpyHostToDevice, main));
       TensorView in = View(plan_.input, n);
       if (IsNhwc(options_.precision)) in.c = PaddedChannels(in.c, options_.precision);
       LaunchInputConvert(reinterpret_cast<const float*>(io_in_.get()), input_channels_, in, main);
@@ -764,7 +947,7 @@ std::vector<StepProfile> Program::Profile(const float* input, int n, int repeats
       const size_t out_count = static_cast<size_t>(n) * output_features_;
       LaunchOutputConvert(View(plan_.output, n), reinterpret_cast<float*>(io_out_.get()), main);
       CheckLaunch("output conversion");
-      CUDA_CHECK(cudaMemcpyAsync(host_out_.get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, main));
+      CUDA_CHECK(cudaMemcpyAsync(host_out_[slot].get(), io_out_.get(), out_count * sizeof(float), cudaMemcpyDeviceToHost, main));
     });
     CUDA_CHECK(cudaEventSynchronize(stops[steps + 1]->get()));
     if (!timed) return;

@@ -18,10 +18,23 @@
 // the end joins every other stream back into the main stream before the output conversion, so a
 // graph capture of a run ends with all streams joined (the fork/join become graph edges).
 //
+// Overlapped transfers (options.overlap_transfers, off by default): two pinned staging slots (input
+// and output each) and two copy streams, so back-to-back runs overlap run k's compute with run
+// k+1's upload and run k-1's download. A run takes a free slot (waiting while both are in use),
+// copies and checks its images into the slot's pinned input with no program lock held, then,
+// under the program lock (which orders the runs on the GPU): the upload stream waits until the
+// previous run's input conversion has consumed the device input buffer, uploads, and the main
+// stream waits for it and for the previous run's download, converts the input, and runs the
+// compute (fork, steps, join, output conversion; this part alone is the CUDA graph in this mode);
+// the download stream waits for the compute and copies the output into the slot's pinned output.
+// The run then leaves the lock and waits for its own download only. Setting up a new batch size,
+// and Profile(), first wait until nothing is in flight on the GPU.
+//
 // Profile(): runs the steps eagerly (never a graph), one after another (each step waits for the
 // previous one's end), each between a pair of timing events on its stream; median per step.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -54,6 +67,9 @@ struct ProgramOptions {
   // hardware's count, at most 8. The TS session passes its CPU thread figure (a container's CPU
   // quota included: src/system/cpu-threads.ts).
   int copy_threads = 0;
+  // Two staging slots and copy streams, so back-to-back runs overlap upload, compute and download
+  // (see the header comment). Off: one slot, every run's copies on the main stream (as before).
+  bool overlap_transfers = false;
 };
 
 // What was chosen for one conv step at one batch size (for diagnostics and tests).
@@ -103,12 +119,14 @@ class Program {
   // Checks every input value on the way into pinned staging memory (E_INVALID_INPUT on NaN/Inf).
   void Run(const float* input, int n, std::vector<float>* output);
   // Run() in two halves, so a caller can let go of its input before the run: Stage() copies and
-  // checks n images into the pinned staging memory now, on the calling thread (ForEachCopyChunk's
-  // threads), and returns false, copying nothing, while another call holds the program;
-  // RunStaged(n) then runs them. A Run() or Profile() between the two overwrites the staged batch,
-  // and RunStaged then fails instead of running other images.
-  bool Stage(const float* input, int n);
-  void RunStaged(int n, std::vector<float>* output);
+  // checks n images into pinned staging memory now, on the calling thread (ForEachCopyChunk's
+  // threads), and returns the staging slot it used, or -1, copying nothing, while another call
+  // holds the program (overlap off) or both slots are in use (overlap on); RunStaged(n, slot) then
+  // runs them. Overlap off: a Run() or Profile() between the two overwrites the staged batch, and
+  // RunStaged then fails instead of running other images. Overlap on: the slot stays taken until
+  // its RunStaged.
+  int Stage(const float* input, int n);
+  void RunStaged(int n, int slot, std::vector<float>* output);
   // Per-step GPU times of batch n: one eager warm-up run, then `repeats` timed runs; median per
   // step. Entries: the input conversion, every step in plan order, the output conversion.
   std::vector<StepProfile> Profile(const float* input, int n, int repeats);
@@ -123,6 +141,7 @@ class Program {
   size_t weight_bytes() const { return weights_.bytes(); }
   size_t arena_bytes() const { return arena_.bytes(); }
   int output_features() const { return output_features_; }
+  bool overlaps_transfers() const { return options_.overlap_transfers; }
   std::vector<ConvChoice> Choices() const;
   // One entry per batch size set up so far, ascending n.
   std::vector<GraphInfo> Graphs() const;
@@ -166,20 +185,43 @@ class Program {
   void RunStep(size_t index, const PlanStep& step, int n, Batch& batch);
   // E_INVALID_INPUT unless 1 <= n <= maxBatch.
   void CheckRunBatch(int n) const;
-  // Copies and checks n input images into host_in_ (under mutex_); a staged batch is gone after it.
+  // Copies and checks n input images into host_in_[0] (under mutex_); a staged batch is gone after it.
   void CopyInput(const float* input, int n);
   // Runs the n images in host_in_ (under mutex_): sets up the run size, replays or enqueues, waits.
   void RunStagedInput(int n, std::vector<float>* output);
-  // The input copy + conversion (main stream), then the fork of the other streams.
-  void EnqueueInput(int n);
-  // Joins the other streams into the main stream, then the output conversion + copy.
-  void EnqueueOutput(int n);
+  // host_in_[0] -> io_in_ on the main stream.
+  void EnqueueUpload(int n);
+  // io_in_ -> the plan's input tensor (main stream).
+  void EnqueueInputConvert(int n);
+  // The fork of the other streams from the main stream (after the input conversion).
+  void EnqueueFork();
+  // Every step on its stream, with its waits.
+  void EnqueueSteps(int n, Batch& batch);
+  // Joins the other streams into the main stream, then the output conversion into io_out_.
+  void EnqueueJoinAndOutputConvert(int n);
+  // io_out_ -> host_out_[0] on the main stream.
+  void EnqueueDownload(int n);
+  // The compute part of a run (fork, steps, join, output conversion): the graph of overlap mode.
+  void EnqueueCompute(int n, Batch& batch);
   cudaStream_t StreamOf(size_t step) const { return streams_[static_cast<size_t>(plan_.steps[step].stream)]->get(); }
   void SynchronizeAll();
   // Puts one whole batch-n run on the stream: host_in_ -> device .. device -> host_out_ (no sync).
   void EnqueueRun(int n, Batch& batch);
-  // Replays (capturing first when due) the graph of batch n; false when n runs eagerly.
+  // Replays (capturing first when due) the graph of batch n; false when n runs eagerly. The graph
+  // holds EnqueueRun (overlap off) or EnqueueCompute (overlap on).
   bool RunGraph(int n, Batch& batch);
+  // Overlap mode (see the header comment).
+  static constexpr int kSlots = 2;
+  class SlotLease;
+  // A free slot, marked in use; wait: block until one is free, else -1 when none is.
+  int TakeSlot(bool wait);
+  void GiveSlot(int slot) noexcept;
+  // Runs the n images in host_in_[slot] (overlap mode): lock, enqueue, unlock, wait for the download.
+  void RunInSlot(int slot, int n, std::vector<float>* output);
+  // Under mutex_: upload, input conversion, compute, download of slot's batch (no waiting).
+  void EnqueueOverlapped(int slot, int n, Batch& batch);
+  // Under mutex_: waits until every stream (copy streams included) has finished its work.
+  void DrainStreams();
   void DropGraphs(const char* why);
   TensorView View(int tensor, int n) const;
 
@@ -197,7 +239,20 @@ class Program {
   std::unique_ptr<Event> fork_event_;
   std::vector<std::unique_ptr<Event>> join_events_;  // per stream (index 0 unused)
   DeviceBuffer weights_, arena_, io_in_, io_out_;
-  PinnedBuffer host_in_, host_out_;
+  // Pinned staging per slot; only slot 0 is allocated unless options.overlap_transfers.
+  PinnedBuffer host_in_[kSlots], host_out_[kSlots];
+  // Overlap mode only: the copy streams and the events that order them against the main stream.
+  std::unique_ptr<Stream> upload_stream_, download_stream_;
+  std::unique_ptr<Event> uploaded_, input_free_, computed_, output_free_;
+  std::unique_ptr<Event> downloaded_[kSlots];
+  bool input_free_recorded_ = false, output_free_recorded_ = false;  // under mutex_
+  struct SlotState {
+    bool busy = false;
+    int staged_n = 0;  // images Stage() left in the slot for RunStaged(); 0 when none
+  };
+  SlotState slots_[kSlots];  // under slots_mutex_
+  std::mutex slots_mutex_;
+  std::condition_variable slot_freed_;
   // Per step: device pointers into weights_ (conv: w, bias, bias_f32; linear: w, b; affine: scale, shift).
   struct StepWeights {
     const void* w = nullptr;
@@ -218,7 +273,7 @@ class Program {
   std::map<int, GraphState> graphs_;
   int input_channels_ = 0, input_h_ = 0, input_w_ = 0, output_features_ = 0;
   mutable std::mutex mutex_;
-  int staged_n_ = 0;  // images Stage() left in host_in_ for RunStaged(); 0 when none
+  int staged_n_ = 0;  // overlap off: images Stage() left in host_in_[0] for RunStaged(); 0 when none
 };
 
 Precision ParsePrecision(const std::string& name);

@@ -99,6 +99,19 @@ export interface NativeCudaCompileOptions {
   readonly batchSizes?: readonly number[];
   /** Most threads of the staging input copy (1..8); absent: the hardware's count, at most 8. */
   readonly copyThreads?: number;
+  /** Two staging slots and copy streams: back-to-back runs overlap (native/cuda/program.h). */
+  readonly overlapTransfers?: boolean;
+}
+
+/** What the module's copyBandwidth() returns: a device-to-device copy (native/cuda/copy_bandwidth.h). */
+export interface CudaCopyBandwidth {
+  /** Bytes one copy reads plus the bytes it writes. */
+  readonly bytesPerCopy: number;
+  /** The best trial's time of one copy. */
+  readonly bestMs: number;
+  readonly gbPerS: number;
+  readonly repeats: number;
+  readonly trials: number;
 }
 
 /** Free and total memory of one CUDA device (cudaMemGetInfo). */
@@ -122,11 +135,15 @@ export interface NativeCudaProgram {
   readonly workspaceBytes: number;
   readonly weightBytes: number;
   readonly arenaBytes: number;
+  /** Whether the program was compiled with overlapTransfers (absent in builds before it existed). */
+  readonly overlapsTransfers?: boolean;
 }
 
 export interface NativeCudaModule extends NativeModuleBase {
   info(): NativeCudaInfo;
   memoryInfo(deviceIndex: number): CudaDeviceMemory;
+  /** Absent in builds before it existed. */
+  copyBandwidth?(deviceIndex: number, bytes: number, repeats: number, trials: number): CudaCopyBandwidth;
   compile(plan: Plan, options: NativeCudaCompileOptions): Promise<NativeCudaProgram>;
 }
 
@@ -189,8 +206,26 @@ export function cudaMemoryInfo(deviceIndex = 0): CudaDeviceMemory {
   }
 }
 
+/**
+ * The device-to-device copy bandwidth of a CUDA device (the memory roof of the per-layer profile):
+ * a `bytes` buffer copied `repeats` times per trial, best of `trials`; (read + written) / time.
+ * Allocates 2 x bytes of device memory for the call. Throws BackendUnavailableError where the
+ * module lacks it or no GPU is usable, DeviceError for a device that does not exist.
+ */
+export function cudaCopyBandwidth(deviceIndex = 0, bytes = 1 << 30, repeats = 10, trials = 5): CudaCopyBandwidth {
+  const native = loadCudaModule();
+  if (native.copyBandwidth === undefined) throw new BackendUnavailableError('this build of inception_cuda.node has no copyBandwidth(): rebuild it (npm run build:native)');
+  try {
+    return native.copyBandwidth(deviceIndex, bytes, repeats, trials);
+  } catch (error) {
+    throw fromNativeError(error);
+  }
+}
+
 /** A Program that also reports the cuDNN algorithm and path chosen per conv, and its CUDA graphs. */
 export interface CudaProgram extends Program {
+  /** Whether back-to-back runs overlap their transfers with compute (CompileOptions.overlapTransfers). */
+  readonly overlapsTransfers: boolean;
   choices(): CudaConvChoice[];
   /** One entry per batch size set up so far (ascending n); [] after dispose(). */
   graphs(): CudaGraphState[];
@@ -204,6 +239,16 @@ export interface CudaProgram extends Program {
 class CudaProgramImpl extends QueuedProgram<NativeCudaProgram> implements CudaProgram {
   /** Program::Run checks every value while copying the batch into pinned memory (native/cuda/program.cc). */
   readonly checksInputValues = true;
+
+  constructor(native: NativeCudaProgram, plan: Plan) {
+    // Overlapping programs have two staging slots: two runs may be in flight (one computing, one copying).
+    super(native, plan, native.overlapsTransfers === true ? 2 : 1);
+  }
+
+  /** Whether this program overlaps back-to-back runs' transfers with compute (CompileOptions.overlapTransfers). */
+  get overlapsTransfers(): boolean {
+    return this.native.overlapsTransfers === true;
+  }
 
   /**
    * Program::Stage copies and checks the batch into the pinned staging memory before this returns
@@ -239,6 +284,19 @@ export function cudaGraphsEnabled(option: boolean | undefined, envValue: string 
   return envValue === '0' ? false : (option ?? true);
 }
 
+/**
+ * Whether programs overlap back-to-back runs' transfers: options.overlapTransfers (default false),
+ * unless the environment variable INCEPTION_CUDA_OVERLAP is '0' or '1' (an A/B switch). Any other
+ * value is an error rather than a guess.
+ */
+export function cudaOverlapEnabled(option: boolean | undefined, envValue: string | undefined): boolean {
+  if (option !== undefined && typeof option !== 'boolean') throw invalidParam('overlapTransfers', 'a boolean', option);
+  if (envValue !== undefined && envValue !== '' && envValue !== '0' && envValue !== '1') {
+    throw new InvalidArgumentError(`Expected '0' or '1' for the environment variable INCEPTION_CUDA_OVERLAP but received '${envValue}': set INCEPTION_CUDA_OVERLAP=1 to overlap transfers with compute, 0 to not, or unset it`);
+  }
+  return envValue === '1' ? true : envValue === '0' ? false : (option ?? false);
+}
+
 /** Throws InvalidArgumentError unless `sizes` ascends strictly through integers in 1..maxBatch and ends at maxBatch. */
 export function checkBatchSizes(sizes: unknown, maxBatch: number): readonly number[] {
   const ok =
@@ -262,7 +320,8 @@ export function cudaNativeOptions(options: CompileOptions, deviceCount: number, 
   const graphs = cudaGraphsEnabled(options.cudaGraphs, env.INCEPTION_CUDA_GRAPHS);
   const copyThreads = options.copyThreads;
   if (copyThreads !== undefined && (!Number.isInteger(copyThreads) || copyThreads < 1 || copyThreads > 8)) throw invalidParam('copyThreads', 'an integer in [1, 8]', copyThreads);
-  const base = { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs, ...(copyThreads === undefined ? {} : { copyThreads }) };
+  const overlapTransfers = cudaOverlapEnabled(options.overlapTransfers, env.INCEPTION_CUDA_OVERLAP);
+  const base = { precision: options.precision, deviceIndex, benchmark: options.benchmark ?? false, graphs, ...(copyThreads === undefined ? {} : { copyThreads }), ...(overlapTransfers ? { overlapTransfers } : {}) };
   return options.batchSizes === undefined ? base : { ...base, batchSizes: checkBatchSizes(options.batchSizes, maxBatch) };
 }
 

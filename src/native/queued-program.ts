@@ -1,11 +1,13 @@
 /**
  * What the CPU and CUDA programs share on the TypeScript side: argument checks before native
- * code sees a batch, and one queue per program so overlapping calls run one after another (a
- * caller that forgets to await gets a queue, not an error; a rejected call does not stop the next).
+ * code sees a batch, and one queue per program so overlapping calls run one after another, or at
+ * most `runsInFlight` at a time where the native program overlaps runs (a caller that forgets to
+ * await gets a queue, not an error; a rejected call does not stop the next).
  */
 import { DisposedError, type InceptionError, InvalidInputError, invalidParam } from '../errors';
 import type { Plan } from '../plan/types';
 import type { Program } from '../runtime/backend';
+import { SerialQueue } from '../runtime/queue';
 import { fromNativeError } from './native-errors';
 
 /** The native half every backend's compiled program has. */
@@ -20,9 +22,7 @@ export interface NativeProgramHandle {
 }
 
 export abstract class QueuedProgram<N extends NativeProgramHandle> implements Program {
-  private tail: Promise<unknown> = Promise.resolve();
-  /** Calls queued or running. */
-  private pending = 0;
+  private readonly queue: SerialQueue;
   private disposedHere = false;
   protected readonly inputElementsPerImage: number;
   protected readonly maxBatch: number;
@@ -30,10 +30,17 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
   constructor(
     protected readonly native: N,
     plan: Plan,
+    runsInFlight = 1,
   ) {
+    this.queue = new SerialQueue(runsInFlight);
     const input = plan.tensors[plan.input];
     this.inputElementsPerImage = input === undefined ? 0 : input.c * input.h * input.w;
     this.maxBatch = plan.batch;
+  }
+
+  /** How many runs this program lets its callers have in flight at once (Program.runsInFlight). */
+  get runsInFlight(): number {
+    return this.queue.depth;
   }
 
   get workspaceBytes(): number {
@@ -87,27 +94,26 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
     return this.enqueue(call);
   }
 
-  /** Runs `call` after every earlier call of this program has settled; native errors come back typed (fromNativeError). */
+  /** Runs `call` in call order, at most runsInFlight at a time (one after another by default); native errors come back typed (fromNativeError). */
   protected enqueue<T>(call: () => Promise<T>): Promise<T> {
-    return this.track(
-      this.tail.then(async () => {
-        try {
-          return await call();
-        } catch (error) {
-          throw fromNativeError(error);
-        }
-      }),
-    );
+    return this.queue.push(async () => {
+      try {
+        return await call();
+      } catch (error) {
+        throw fromNativeError(error);
+      }
+    });
   }
 
   /**
    * For a call that must start on this turn of the event loop (it reads the caller's array now):
-   * `start()` is called synchronously when nothing of this program is queued or running, after the
-   * batch checks, and its promise becomes the queue's tail. undefined (start not called) when
-   * calls are pending or `start()` returns null (the native side is still busy).
+   * `start()` is called synchronously when the queue would start a call at once (nothing waiting,
+   * fewer than runsInFlight running), after the batch checks, and its promise takes a place in the
+   * queue. undefined (start not called) when calls are waiting or the queue is full, or when
+   * `start()` returns null (the native side is still busy).
    */
   protected startIfIdle<T>(method: string, input: Float32Array, n: number, start: () => Promise<T> | null): Promise<T> | undefined {
-    if (this.pending > 0) return undefined;
+    if (!this.queue.canStartNow) return undefined;
     const problem = this.checkBatch(method, input, n);
     if (problem !== undefined) return Promise.reject(problem);
     let started: Promise<T> | null;
@@ -117,15 +123,7 @@ export abstract class QueuedProgram<N extends NativeProgramHandle> implements Pr
       return Promise.reject(fromNativeError(error));
     }
     if (started === null) return undefined;
-    return this.track(started.catch((error: unknown) => Promise.reject(fromNativeError(error))));
-  }
-
-  private track<T>(result: Promise<T>): Promise<T> {
-    this.pending++;
-    const settled = (): void => {
-      this.pending--;
-    };
-    this.tail = result.then(settled, settled);
-    return result;
+    const running = started;
+    return this.queue.push(() => running.catch((error: unknown) => Promise.reject(fromNativeError(error))));
   }
 }

@@ -51,6 +51,12 @@ export interface CompileOptions {
    */
   readonly cudaGraphs?: boolean;
   /**
+   * CUDA only: two pinned staging slots and two copy streams, so back-to-back runs overlap the
+   * upload, compute and download of different batches (Program.runsInFlight becomes 2). Default
+   * false; the environment variable INCEPTION_CUDA_OVERLAP=1 (or 0) sets it for every program.
+   */
+  readonly overlapTransfers?: boolean;
+  /**
    * CUDA only: the batch sizes the program runs at, ascending, the last = plan.batch. A run of n
    * images executes at the smallest listed size >= n and returns n rows, so at most this many
    * sizes are ever set up (algorithm timing, graph capture). Default: every size, run exactly.
@@ -74,7 +80,8 @@ export interface BackendInfo {
 export interface Program {
   /**
    * Runs n images. `input` is plain NCHW float32 [n,3,H,W] (length n*3*H*W), n in 1..plan.batch.
-   * Resolves to plain float32 [n,K]. Runs off the JS thread; calls on one Program are serialised by the caller.
+   * Resolves to plain float32 [n,K]. Runs off the JS thread; the caller has at most runsInFlight
+   * calls of one Program running at a time (one unless the program says more).
    * The backend reads `input` in place while the run executes (no copy on the JS thread): the caller
    * leaves it unchanged until the promise settles (Session.run copies its caller's input first).
    */
@@ -96,6 +103,12 @@ export interface Program {
    * or a native failure is the returned promise's rejection. Optional.
    */
   runCopyingNow?(input: Float32Array, n: number): Promise<Float32Array> | undefined;
+  /**
+   * How many runs may be in flight at once (absent: 1). 2 where the program overlaps one run's
+   * host<->device transfers with another's compute (CUDA, CompileOptions.overlapTransfers): the
+   * session then starts a second run while the first computes.
+   */
+  readonly runsInFlight?: number;
   /** Bytes of the backend's scratch/workspace memory (max over steps). */
   readonly workspaceBytes: number;
   /** Bytes of prepared weights held by the backend (after any reorder/cast). */

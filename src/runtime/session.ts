@@ -1,6 +1,7 @@
 /**
  * The public Session: options -> backend -> weights -> graph -> optimise -> plan -> compiled
- * Program; then run / classify / embed, serialised on one queue, and dispose.
+ * Program; then run / classify / embed, on one queue (one run at a time, or two where the program
+ * overlaps transfers: Program.runsInFlight), and dispose.
  */
 import { DeviceError, DisposedError, InvalidArgumentError, PlanError, WeightsError, describe, invalidParam } from '../errors';
 import type { WeightStore } from '../graph/ir';
@@ -219,7 +220,8 @@ function checkOptionKeys(options: unknown, known: readonly string[], method: str
 }
 
 class CompiledSession implements Session {
-  private readonly queue = new SerialQueue();
+  /** Runs in call order; as many at once as the program lets run (Program.runsInFlight, default 1). */
+  private readonly queue: SerialQueue;
   private readonly inputCopies = new InputCopies();
   private disposal: Promise<void> | undefined;
   private labelsCache: readonly string[] | undefined;
@@ -236,6 +238,7 @@ class CompiledSession implements Session {
     readonly threads: CpuThreadChoice,
   ) {
     this.scansValues = program.checksInputValues !== true;
+    this.queue = new SerialQueue(program.runsInFlight ?? 1);
   }
 
   run(input: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> {
@@ -247,10 +250,10 @@ class CompiledSession implements Session {
     } catch (error) {
       return Promise.reject(error);
     }
-    // Nothing queued: a backend that can copies the batch into its own staging memory right now
-    // (Program.runCopyingNow), and the caller's array is free again when this returns.
-    // (It never throws: a failure, e.g. a NaN, comes back as its rejection.)
-    const started = this.queue.pending === 0 ? this.program.runCopyingNow?.(input, n) : undefined;
+    // Nothing waiting and room to run now: a backend that can copies the batch into its own staging
+    // memory right now (Program.runCopyingNow), and the caller's array is free again when this
+    // returns. (It never throws: a failure, e.g. a NaN, comes back as its rejection.)
+    const started = this.queue.canStartNow ? this.program.runCopyingNow?.(input, n) : undefined;
     if (started !== undefined) {
       return this.queue.push(() => this.checkedOutput(callNative('run', () => started, callerStack), n));
     }

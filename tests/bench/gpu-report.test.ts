@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildPerfReport, evaluateGoals, type Goal, joinPerf, perfMarkdown, perfSvg, type PerfRow } from '../../bench/gpu/report-perf';
-import { PERF_BATCHES, PERF_GROUPS, type OursBench, type OursRow, type TorchBench, type TorchRow } from '../../bench/gpu/perf-rows';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PERF_BATCHES, PERF_GROUPS, PERF_ROWS, type OursBench, type OursRow, type TorchBench, type TorchCompile, type TorchRow } from '../../bench/gpu/perf-rows';
 
 const MIB = 1024 * 1024;
 const IV4_FLOPS = 2 * 12_253_974_624;
@@ -95,18 +97,39 @@ describe('GPU performance report', () => {
     expect(PERF_BATCHES[0]).toBe(256);
   });
 
-  it('joins the engines per model/precision/batch in benchmark order, with ratios and TFLOP/s', () => {
+  it('PERF_ROWS is every group at every batch once, throughput goal rows first, then the batch-1 rows of all three networks', () => {
+    const keys = PERF_ROWS.map((r) => `${r.model}@${r.size}/${r.precision}/${r.batch}`);
+    const expected = PERF_GROUPS.flatMap((g) => PERF_BATCHES.map((b) => `${g.model}@${g.size}/${g.precision}/${b}`));
+    expect([...keys].sort()).toEqual([...expected].sort());
+    expect(keys.slice(0, 5)).toEqual([
+      'inception_v4@299/fp16/256',
+      'inception_resnet_v2@299/fp16/256',
+      'inception_v4@299/fp16/1',
+      'inception_resnet_v2@299/fp16/1',
+      'inception_resnet_v1@160/fp16/1',
+    ]);
+  });
+
+  it("torch_bench.py's PERF_ROWS lists the same rows in the same order", () => {
+    const source = readFileSync(join(__dirname, '../../bench/gpu/torch_bench.py'), 'utf8');
+    const block = source.slice(source.indexOf('PERF_ROWS = ['), source.indexOf(']]', source.indexOf('PERF_ROWS = [')));
+    const rows = [...block.matchAll(/\("(\w+)", "(fp16|fp32)", (\d+)\)/g)].map((m) => `${m[1]}/${m[2]}/${m[3]}`);
+    expect(rows).toEqual(PERF_ROWS.map((r) => `${r.model}/${r.precision}/${r.batch}`));
+  });
+
+  it('joins the engines per model/precision/batch in benchmark order (PERF_ROWS: goal rows first), with ratios and TFLOP/s', () => {
     const rows = joinPerf(oursBench, torchBench);
     expect(rows.map((r) => `${r.model}/${r.precision}/${r.batch}`)).toEqual([
       'inception_v4/fp16/256',
+      'inception_resnet_v2/fp16/256',
       'inception_v4/fp16/1',
+      'inception_resnet_v2/fp16/1',
+      'inception_resnet_v1/fp16/1',
       'inception_v4/fp16/8',
       'inception_v4/fp16/64',
-      'inception_resnet_v2/fp16/256',
-      'inception_resnet_v2/fp16/1',
       'inception_resnet_v2/fp16/8',
-      'inception_resnet_v1/fp16/1',
     ]);
+    const byKey = (key: string): PerfRow => rows.find((r) => `${r.model}/${r.precision}/${r.batch}` === key)!;
     const b256 = rows[0]!;
     expect(b256.oursOverEager).toBeCloseTo(4500 / 2800, 10);
     expect(b256.oursOverGraphs).toBeCloseTo(4500 / 4000, 10);
@@ -114,12 +137,12 @@ describe('GPU performance report', () => {
     expect(b256.fractionOfPeak).toBeCloseTo((4500 * IV4_FLOPS) / 1e12 / 300, 10);
     expect(b256.torchDeviceBytes).toBe(1000 * MIB); // the smaller of eager (1000) and graphs (1100)
     expect(b256.memoryOverTorch).toBeCloseTo(0.9, 10);
-    expect(rows[1]!.latencyOverGraphs).toBeCloseTo(5 / 8, 10);
+    expect(byKey('inception_v4/fp16/1').latencyOverGraphs).toBeCloseTo(5 / 8, 10);
     expect(b256.latencyOverGraphs).toBeUndefined(); // latency is a batch-1 measure only
-    const failed = rows[6]!;
+    const failed = byKey('inception_resnet_v2/fp16/8');
     expect(failed.oursOverEager).toBeUndefined();
     expect(failed.torchNote).toBe('no PyTorch row');
-    expect(rows[7]!.torchNote).toContain('facenet_pytorch does not import');
+    expect(byKey('inception_resnet_v1/fp16/1').torchNote).toContain('facenet_pytorch does not import');
   });
 
   it('marks each goal met, missed or not measured, saying why', () => {
@@ -153,6 +176,36 @@ describe('GPU performance report', () => {
     const rows: PerfRow[] = PERF_BATCHES.map((batch) => ({ model: 'inception_v4', size: 299, precision: 'fp32', batch, memoryOverTorch: 1, ours: undefined, torchDeviceBytes: MIB }));
     expect(goalOf(evaluateGoals(rows, {}), 'inception_v4 fp32: peak device memory').status).toBe('met');
     expect(goalOf(evaluateGoals(rows.slice(1), {}), 'inception_v4 fp32: peak device memory').status).toBe('not measured');
+  });
+
+  it("marks issue 18's goals: 35% of the peak and 2 x CUDA graphs at fp16 batch 256, batch-1 p50 <= 0.5 x", () => {
+    const goals = buildPerfReport(oursBench, torchBench).issue18Goals;
+    expect(goalOf(goals, 'inception_v4 fp16 batch 256: >= 35%').status).toBe('met'); // 36.8%
+    const v4Graphs = goalOf(goals, 'inception_v4 fp16 batch 256: ours >= 2 x');
+    expect(v4Graphs.status).toBe('missed'); // 4500 / 4000 = 1.125
+    expect(v4Graphs.detail).toContain('1.13 x');
+    expect(goalOf(goals, 'inception_resnet_v2 fp16 batch 256: >= 35%').status).toBe('missed'); // 2600 x 26.3 GFLOP = 68.4 TFLOP/s = 22.8%
+    expect(goalOf(goals, 'inception_v4 fp32 batch 256: ours >= 1.2 x').status).toBe('not measured');
+    expect(goalOf(goals, 'inception_v4 fp16 batch 1: p50 latency <= 0.5 x').status).toBe('missed'); // 5 / 8 = 0.625
+    expect(goalOf(goals, 'inception_resnet_v1 fp32 batch 1: p50 latency <= 0.5 x').status).toBe('not measured');
+    expect(goals.filter((g) => g.goal.includes('batch 1: p50'))).toHaveLength(6); // three networks, fp16 and fp32
+  });
+
+  it('adds torch.compile as a third PyTorch column with its compile time, and the copy roof', () => {
+    const compiled: TorchCompile = {
+      results: [
+        { model: 'inception_v4', size: 299, precision: 'fp16', batch: 256, mode: 'inductor, default', compileS: 61.5, status: 'done', compiled: { imagesPerSecond: 5000, msPerBatch: 51.2, iterations: 10, deviceUsedBytes: 1200 * MIB } },
+      ],
+    };
+    const report = buildPerfReport(oursBench, { ...torchBench, copyRoof: { gbPerS: 3012.4, bestMs: 0.71, bytesPerCopy: 2 * 2 ** 30 } }, compiled);
+    const row = report.rows.find((r) => r.model === 'inception_v4' && r.precision === 'fp16' && r.batch === 256)!;
+    expect(row.oursOverCompiled).toBeCloseTo(4500 / 5000, 10);
+    expect(report.copyRoofGbPerS).toBeCloseTo(3012.4, 10);
+    const md = perfMarkdown(report).join('\n');
+    expect(md).toContain('### torch.compile (inductor, default mode)');
+    expect(md).toContain('| inception_v4 | fp16 | 256 | 4500.0 | 4000.0 | 5000.0 | 0.90 | 61.5 | 1200 |');
+    expect(md).toContain('Device-to-device copy: 3012 GB/s');
+    expect(perfMarkdown(buildPerfReport(oursBench, torchBench)).join('\n')).not.toContain('torch.compile');
   });
 
   it('the fraction-of-peak goal is not measured without a matmul peak, and says so', () => {

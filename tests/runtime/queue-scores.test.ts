@@ -25,6 +25,49 @@ describe('SerialQueue', () => {
     expect(queue.pending).toBe(0);
     expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   });
+
+  it('with depth 2 runs at most two tasks at once, starts them in call order, and drains all', async () => {
+    const queue = new SerialQueue(2);
+    let running = 0;
+    let most = 0;
+    const started: string[] = [];
+    const task = (name: string, ms: number, fail = false) => () =>
+      new Promise<string>((resolve, reject) => {
+        started.push(name);
+        running++;
+        most = Math.max(most, running);
+        setTimeout(() => {
+          running--;
+          if (fail) reject(new Error(name));
+          else resolve(name);
+        }, ms);
+      });
+    expect(queue.canStartNow).toBe(true);
+    const results = [queue.push(task('a', 30)), queue.push(task('b', 5, true)), queue.push(task('c', 5)), queue.push(task('d', 5))];
+    expect(queue.canStartNow).toBe(false); // two running, two waiting
+    expect(queue.pending).toBe(4);
+    const outcomes = await Promise.allSettled(results);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    await queue.drained();
+    expect(most).toBe(2);
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
+    expect(queue.pending).toBe(0);
+    expect(queue.canStartNow).toBe(true);
+  });
+
+  it('drained() waits for a long first task even when later ones finish first', async () => {
+    const queue = new SerialQueue(2);
+    let longDone = false;
+    void queue.push(() => new Promise<void>((resolve) => setTimeout(() => { longDone = true; resolve(); }, 30)));
+    void queue.push(() => Promise.resolve());
+    await queue.drained();
+    expect(longDone).toBe(true);
+  });
+
+  it('rejects a depth that is not a positive integer', () => {
+    expect(() => new SerialQueue(0)).toThrow(RangeError);
+    expect(() => new SerialQueue(1.5)).toThrow(RangeError);
+  });
 });
 
 describe('softmax / topK', () => {

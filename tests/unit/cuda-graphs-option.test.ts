@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DeviceError, InvalidArgumentError } from '../../src/errors';
-import { cudaGraphsEnabled, cudaNativeOptions } from '../../src/native/cuda-backend';
+import { cudaGraphsEnabled, cudaNativeOptions, cudaOverlapEnabled } from '../../src/native/cuda-backend';
 
 describe('cudaGraphsEnabled', () => {
   it('defaults to true and follows the option when the environment does not say 0', () => {
@@ -59,5 +59,24 @@ describe('cudaNativeOptions', () => {
     for (const bad of [[], [1, 2, 4], [2, 1, 8], [1, 1, 8], [0, 8], [1, 2.5, 8], [1, 9], 'all']) {
       expect(() => cudaNativeOptions({ precision: 'fp16', batchSizes: bad as never }, 1, 8, {})).toThrow(/batchSizes/);
     }
+  });
+});
+
+describe('overlapTransfers and INCEPTION_CUDA_OVERLAP', () => {
+  it('is off by default and leaves the native options as before; the option or the variable turns it on', () => {
+    expect(cudaOverlapEnabled(undefined, undefined)).toBe(false);
+    expect(cudaNativeOptions({ precision: 'fp16' }, 1, 8, {})).not.toHaveProperty('overlapTransfers');
+    expect(cudaNativeOptions({ precision: 'fp16', overlapTransfers: true }, 1, 8, {}).overlapTransfers).toBe(true);
+    expect(cudaNativeOptions({ precision: 'fp16' }, 1, 8, { INCEPTION_CUDA_OVERLAP: '1' }).overlapTransfers).toBe(true);
+  });
+  it('the variable wins both ways (an A/B switch); empty means unset', () => {
+    expect(cudaOverlapEnabled(true, '0')).toBe(false);
+    expect(cudaOverlapEnabled(false, '1')).toBe(true);
+    expect(cudaOverlapEnabled(true, '')).toBe(true);
+  });
+  it('rejects a non-boolean option and an unknown value instead of guessing', () => {
+    expect(() => cudaOverlapEnabled('yes' as never, undefined)).toThrow("Expected a boolean for overlapTransfers but received 'yes' of type string");
+    expect(() => cudaNativeOptions({ precision: 'fp16' }, 1, 8, { INCEPTION_CUDA_OVERLAP: 'on' })).toThrow(InvalidArgumentError);
+    expect(() => cudaNativeOptions({ precision: 'fp16' }, 1, 8, { INCEPTION_CUDA_OVERLAP: 'on' })).toThrow("received 'on': set INCEPTION_CUDA_OVERLAP=1");
   });
 });
