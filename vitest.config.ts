@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SUITE_ENV } from './tests/helpers/suite-env';
 import CostliestFirstSequencer from './tests/setup/sequencer';
 
 export default defineConfig({
@@ -17,5 +18,7 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     sequence: { sequencer: CostliestFirstSequencer },
+    // Unpinned oneDNN threads that sleep at barriers: two files' sessions share the two cores (tests/helpers/suite-env.ts).
+    env: { ...SUITE_ENV },
   },
 });

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { productEnv } from '../helpers/suite-env';
 import { cpuBackend, cpuSuiteName } from './cpu-harness';
 import type { TeamSnapshot } from './thread-team-child';
 
@@ -29,7 +30,8 @@ async function runChild(threads: readonly number[], env: Record<string, string> 
   expect(existsSync(viteNode), `${viteNode} (a dev dependency of vitest) is missing`).toBe(true);
   const { stdout } = await promisify(execFile)(viteNode, [join(__dirname, 'thread-team-child.ts')], {
     cwd: root,
-    env: { ...process.env, ...env, INCEPTION_TEAM_CHILD: '1', INCEPTION_TEAM_THREADS: threads.join(',') },
+    // The product's pinning defaults, not the suite's (tests/helpers/suite-env.ts).
+    env: productEnv({ ...env, INCEPTION_TEAM_CHILD: '1', INCEPTION_TEAM_THREADS: threads.join(',') }),
     maxBuffer: 16 << 20,
   });
   return JSON.parse(stdout.trim().split('\n').pop()!) as ChildReport;

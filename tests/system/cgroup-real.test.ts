@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuBackendInfo } from '../../src/native/cpu-backend';
 import { cgroupLevels, parseMountInfo, parseProcCgroup } from '../../src/system/cgroup';
 import { readAffinityCpus } from '../../src/system/cpu-threads';
+import { productEnv } from '../helpers/suite-env';
 
 const REPO = resolve(__dirname, '../..');
 const CLI = resolve(REPO, 'lib/cli.js');
@@ -85,7 +86,7 @@ const memory = findSkipReason('memory');
 /** Runs `node args` in a shell that first moves itself into the cgroup (so node starts inside it). */
 function runInCgroup(dir: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
   const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-  const result = spawnSync('sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec '${process.execPath}' ${quoted}`], { cwd: REPO, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync('sh', ['-c', `echo $$ > '${dir}/cgroup.procs' && exec '${process.execPath}' ${quoted}`], { cwd: REPO, encoding: 'utf8', timeout: 120_000, env: productEnv() });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
