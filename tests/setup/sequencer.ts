@@ -2,8 +2,9 @@
  * Runs the costliest test files first. vitest orders files by its own cache of last durations,
  * which a fresh clone (and so CI) does not have; it then falls back to file size, which here says
  * little (a short file can build three networks). With two workers, a 30 s file picked last keeps
- * one core busy alone at the end. The table holds the files that took 8 s or more in a quiet
- * `npm test` on the 2-core machine kind (2026-12-07, per-file wall seconds); a file missing from
+ * one core busy alone at the end. The table holds the files that took 8 s or more in an
+ * `npm test` on the 2-core machine kind (2026-12-07, other jobs running beside it, so the seconds
+ * are high but their order holds; per-file wall seconds); a file missing from
  * it keeps vitest's order after them. Only the order changes: stale numbers cost time, not results.
  */
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
