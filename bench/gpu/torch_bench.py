@@ -351,26 +351,43 @@ def measure_roofs(out, args):
     out.save()
 
 
+def prepare_row(dev, models, row):
+    """The CPU copy of row's network, its dtype and the batch to run (capped in a CPU dry run, noted
+    as dryRunBatch); None, with row["error"] set, when the network is not available."""
+    cpu_net, source = models.get(row["model"])
+    if cpu_net is None:
+        row["error"] = source
+        return None
+    row["source"] = source
+    dtype = torch.float16 if row["precision"] == "fp16" and dev.name == "cuda" else torch.float32
+    batch = row["batch"]
+    run_batch = batch if dev.name == "cuda" else min(batch, DRY_RUN_MAX_BATCH)
+    if run_batch != batch:
+        row["dryRunBatch"] = run_batch
+    return cpu_net, dtype, run_batch
+
+
+def on_device(dev, cpu_net, dtype, batch, size):
+    """A channels-last copy of the network on the device and a random channels-last input batch."""
+    net = copy.deepcopy(cpu_net).to(device=dev.name, dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, size, size, device=dev.name, dtype=dtype).contiguous(memory_format=torch.channels_last)
+    return net, x
+
+
 def run_row(dev, models, out, args, model_name, size, precision, batch):
     row = {"engine": "pytorch", "model": model_name, "size": size, "precision": precision, "batch": batch}
     if out.elapsed() > args.budget_s:
         row["skipped"] = f"time budget ({args.budget_s:g} s) spent"
         return row
-    cpu_net, source = models.get(model_name)
-    if cpu_net is None:
-        row["error"] = source
+    prepared = prepare_row(dev, models, row)
+    if prepared is None:
         return row
-    row["source"] = source
-    dtype = torch.float16 if precision == "fp16" and dev.name == "cuda" else torch.float32
-    run_batch = batch if dev.name == "cuda" else min(batch, DRY_RUN_MAX_BATCH)
-    if run_batch != batch:
-        row["dryRunBatch"] = run_batch
+    cpu_net, dtype, run_batch = prepared
     net = x = None
     try:
         dev.reset_memory()
         free0 = dev.free_bytes()
-        net = copy.deepcopy(cpu_net).to(device=dev.name, dtype=dtype, memory_format=torch.channels_last)
-        x = torch.randn(run_batch, 3, size, size, device=dev.name, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        net, x = on_device(dev, cpu_net, dtype, run_batch, size)
         for mode, fn in (("eager", run_eager), ("graphs", run_graphs)):
             try:
                 row[mode] = fn(dev, net, x, run_batch, args, free0)

@@ -17,7 +17,6 @@ starts, so a compile killed by the timeout still leaves a row saying so.
 Writes <WORK>/results/torch_compile.json.
 """
 import argparse
-import copy
 import os
 import sys
 import time
@@ -45,21 +44,15 @@ def compile_row(dev, models, out, args, model_name, size, precision, batch):
     if left < args.min_s:
         row["skipped"] = f"time budget: {left:.0f} s left of {args.budget_s:g} s, a compile needs at least {args.min_s:g} s here"
         return row
-    cpu_net, source = models.get(model_name)
-    if cpu_net is None:
-        row["error"] = source
+    prepared = tb.prepare_row(dev, models, row)
+    if prepared is None:
         return row
-    row["source"] = source
-    dtype = torch.float16 if precision == "fp16" and dev.name == "cuda" else torch.float32
-    if dev.name != "cuda":
-        batch = min(batch, tb.DRY_RUN_MAX_BATCH)
-        row["dryRunBatch"] = batch
+    cpu_net, dtype, batch = prepared
     net = compiled = x = None
     try:
         dev.reset_memory()
         free0 = dev.free_bytes()
-        net = copy.deepcopy(cpu_net).to(device=dev.name, dtype=dtype, memory_format=torch.channels_last)
-        x = torch.randn(batch, 3, size, size, device=dev.name, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        net, x = tb.on_device(dev, cpu_net, dtype, batch, size)
         if not hasattr(torch, "compile"):
             raise RuntimeError(f"torch {torch.__version__} has no torch.compile (PyTorch 2.0 or later)")
         compiled = torch.compile(net)
