@@ -10,6 +10,7 @@
  * writing its output (a real kernel could not rely on more).
  */
 import type { Plan, PlanStep, PlanTensor } from '../../src/plan/types';
+import { convOutputSize, convPlanes } from './conv-planes';
 
 class Arena {
   readonly f32: Float32Array;
@@ -58,27 +59,14 @@ function runStep(step: PlanStep, plan: Plan, arena: Arena, n: number): void {
       const yt = tensor(step.output);
       const x = arena.read(xt, n);
       const residual = step.residual >= 0 ? arena.read(tensor(step.residual), n) : null;
-      const [kh, kw] = step.kernel;
-      const y = new Float64Array(n * yt.c * yt.h * yt.w);
-      let k = 0;
-      for (let i = 0; i < n; i++)
-        for (let o = 0; o < yt.c; o++)
-          for (let oy = 0; oy < yt.h; oy++)
-            for (let ox = 0; ox < yt.w; ox++) {
-              let acc = w[step.bias.offset + o]!;
-              for (let c = 0; c < xt.c; c++)
-                for (let ky = 0; ky < kh; ky++) {
-                  const iy = oy * step.stride[0] - step.pad[0] + ky;
-                  if (iy < 0 || iy >= xt.h) continue;
-                  for (let kx = 0; kx < kw; kx++) {
-                    const ix = ox * step.stride[1] - step.pad[1] + kx;
-                    if (ix < 0 || ix >= xt.w) continue;
-                    acc += w[step.weight.offset + ((o * xt.c + c) * kh + ky) * kw + kx]! * x[((i * xt.c + c) * xt.h + iy) * xt.w + ix]!;
-                  }
-                }
-              if (residual !== null) acc += residual[k]!;
-              y[k++] = step.relu ? relu(acc) : acc;
-            }
+      const geometry = { batch: n, inChannels: xt.c, height: xt.h, width: xt.w, outChannels: yt.c, kernel: step.kernel, stride: step.stride, pad: step.pad };
+      const [oh, ow] = convOutputSize(geometry);
+      if (oh !== yt.h || ow !== yt.w) throw new Error(`interpreter: conv2d output ${yt.h}x${yt.w} does not match its geometry (${oh}x${ow})`);
+      const y = convPlanes(x, geometry, w, step.weight.offset, w, step.bias.offset);
+      for (let k = 0; k < y.length; k++) {
+        const acc = residual === null ? y[k]! : y[k]! + residual[k]!;
+        y[k] = step.relu ? relu(acc) : acc;
+      }
       arena.write(yt, n, y);
       return;
     }

@@ -4,6 +4,7 @@
  * in src/graph/ir.ts. Too slow for the real networks at full size; meant for tests.
  */
 import type { Graph, Node, Pair, WeightStore } from '../../src/graph/ir';
+import { convOutputSize, convPlanes } from './conv-planes';
 
 /** A dense float64 tensor, row-major in `shape` ([N,C,H,W] or [N,F]). */
 export interface RefTensor {
@@ -43,29 +44,14 @@ export function refConv2d(
   residual: { tensor: RefTensor; scale: number } | null = null,
 ): RefTensor {
   const [n, c, h, w] = dims4(x);
-  const [kh, kw] = kernel;
-  const oh = Math.floor((h + 2 * pad[0] - kh) / stride[0]) + 1;
-  const ow = Math.floor((w + 2 * pad[1] - kw) / stride[1]) + 1;
+  const geometry = { batch: n, inChannels: c, height: h, width: w, outChannels, kernel, stride, pad };
+  const [oh, ow] = convOutputSize(geometry);
   const y = refTensor([n, outChannels, oh, ow]);
-  for (let b = 0; b < n; b++)
-    for (let o = 0; o < outChannels; o++)
-      for (let yy = 0; yy < oh; yy++)
-        for (let xx = 0; xx < ow; xx++) {
-          let acc = bias === null ? 0 : bias[o]!;
-          for (let i = 0; i < c; i++)
-            for (let ky = 0; ky < kh; ky++) {
-              const iy = yy * stride[0] - pad[0] + ky;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < kw; kx++) {
-                const ix = xx * stride[1] - pad[1] + kx;
-                if (ix < 0 || ix >= w) continue;
-                acc += weight[((o * c + i) * kh + ky) * kw + kx]! * x.data[((b * c + i) * h + iy) * w + ix]!;
-              }
-            }
-          const at = ((b * outChannels + o) * oh + yy) * ow + xx;
-          if (residual !== null) acc = residual.tensor.data[at]! + residual.scale * acc;
-          y.data[at] = relu_ ? relu(acc) : acc;
-        }
+  const sums = convPlanes(x.data, geometry, weight, 0, bias, 0);
+  for (let at = 0; at < sums.length; at++) {
+    const acc = residual === null ? sums[at]! : residual.tensor.data[at]! + residual.scale * sums[at]!;
+    y.data[at] = relu_ ? relu(acc) : acc;
+  }
   return y;
 }
 
