@@ -44,10 +44,14 @@ describe.each(['inception_v4', 'inception_resnet_v2', 'inception_resnet_v1'] as 
     const graph = model.build({ batch: 2, height: 75, width: 75 });
     const weights = randomWeights(graph, 1);
     const input = randomInput(graph, 1, 1);
+    // Each phase takes seconds (more at the suite's start, when the type-check and three workers
+    // share two cores): let the worker answer vitest's RPC between them.
+    await yieldToEventLoop();
     const expected = referenceForward(single(graph), weights, input);
-    await yieldToEventLoop(); // each phase takes seconds: let the worker answer vitest's RPC between them
+    await yieldToEventLoop();
     for (const [label, options] of variantsOf(name)) {
       const opt = optimize(graph, weights, { mergeSiblingConvs: options });
+      await yieldToEventLoop();
       validateGraph(opt.graph);
       const merged = opt.graph.nodes.filter((n) => n.name.endsWith(':merged'));
       const sliceCount = opt.graph.nodes.filter((n) => n.op === 'channel_slice').length;
