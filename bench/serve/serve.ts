@@ -370,15 +370,17 @@ async function latencyPhase(rows: Row[]): Promise<void> {
   await withServer(oneModelArgs(LATENCY_MAX_BATCH, QUEUE_DELAY_US), true, async (server) => {
     log(`serve, HTTP 1-image requests, ${LATENCY_CONNECTIONS} connections, max batch ${LATENCY_MAX_BATCH} ...`);
     rows.push(await servedRow('latency', `HTTP binary 1-image, ${LATENCY_CONNECTIONS} connections`, server, 1, LATENCY_CONNECTIONS, (warm) => httpLoad(server.url, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : undefined, SECONDS)));
-    log(`serve, gRPC 1-image calls, ${LATENCY_CONNECTIONS} in flight, max batch ${LATENCY_MAX_BATCH} ...`);
-    rows.push(
-      // The @grpc/grpc-js client here: with 64 streams open at once the prepared node:http2 client
-      // saw some streams reset with ENHANCE_YOUR_CALM (a bare grpc-js echo server too; not the
-      // grpc-js client), and at about 100 small calls a second its lower cost matters little.
-      await withClient(grpcJsClient(server.grpcPort as number), (client) =>
-        servedRow('latency', `gRPC 1-image, ${LATENCY_CONNECTIONS} in flight, @grpc/grpc-js client`, server, 1, LATENCY_CONNECTIONS, (warm) => grpcLoad(client, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : amount, SECONDS)),
-      ),
-    );
+    for (const [label, makeClient] of [
+      ['prepared client', preparedClient],
+      ['@grpc/grpc-js client', grpcJsClient],
+    ] as const) {
+      log(`serve, gRPC 1-image calls, ${LATENCY_CONNECTIONS} in flight, max batch ${LATENCY_MAX_BATCH}, ${label} ...`);
+      rows.push(
+        await withClient(makeClient(server.grpcPort as number), (client) =>
+          servedRow('latency', `gRPC 1-image, ${LATENCY_CONNECTIONS} in flight, ${label}`, server, 1, LATENCY_CONNECTIONS, (warm) => grpcLoad(client, MODEL, 1, LATENCY_CONNECTIONS, warm ? 128 : amount, SECONDS)),
+        ),
+      );
+    }
   });
   log(`in-process session.run, batch ${LATENCY_MAX_BATCH}, again ...`);
   rows.push({ ...(await inProcess(LATENCY_MAX_BATCH, SECONDS, runs, `in-process session.run, batch ${LATENCY_MAX_BATCH} (again, at the end)`)), phase: 'latency' });
