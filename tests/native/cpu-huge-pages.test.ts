@@ -3,8 +3,9 @@
  * the kernel as transparent huge pages (native/cpu/alignment.h, MADV_HUGEPAGE). In THP's default
  * `madvise` mode nothing else in a Node process asks for them (V8 and glibc do not by default), so
  * a child running one session with the product's environment (productEnv: without the suite's
- * glibc huge-page tunable, which would give huge pages on its own) has AnonHugePages > 0 only if
- * the module's advice took effect; before it, the same child had 0 kB. Skipped where THP is off
+ * glibc huge-page tunable, which advises malloc's own mappings) has mappings flagged 'hg' in
+ * /proc/self/smaps only through the module's advice: before it, the same child had none (and 0 kB
+ * of AnonHugePages, 70 MiB after). Skipped where THP is off
  * (`[never]`) or absent, and without the compiled lib/ and CPU module. No timings here: the README
  * gives the measured effect on session creation and the first run.
  */
@@ -37,34 +38,41 @@ const { readFileSync } = require('node:fs');
   const session = await createSession({ model: 'inception_resnet_v1', weights: 'synthetic:plain', device: 'cpu', maxBatch: 8, inputSize: 160, benchmark: false });
   await session.run(new Float32Array(8 * 3 * 160 * 160).fill(0.1), [8, 3, 160, 160]);
   const kb = /AnonHugePages:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
-  process.stdout.write(JSON.stringify({ anonHugePagesKb: kb === null ? null : Number(kb[1]) }));
+  // Mappings the process advised MADV_HUGEPAGE: the 'hg' flag of smaps' VmFlags lines.
+  const advised = readFileSync('/proc/self/smaps', 'utf8').split('\\n').filter((line) => line.startsWith('VmFlags:') && line.split(' ').includes('hg')).length;
+  process.stdout.write(JSON.stringify({ anonHugePagesKb: kb === null ? null : Number(kb[1]), advisedMappings: advised }));
   await session.dispose();
 })().catch((error) => { process.stderr.write(String(error && error.stack)); process.exit(1); });
 `;
 
 const reason = skipReason();
 
-/** AnonHugePages of a child that built a session and ran it once. */
-function childHugePagesKb(extraEnv: Readonly<Record<string, string>>): number | null {
-  const result = spawnSync(process.execPath, ['-e', CHILD], { cwd: REPO, encoding: 'utf8', timeout: 120_000, env: productEnv(extraEnv) });
-  expect(result.status, result.stderr).toBe(0);
-  return (JSON.parse(result.stdout) as { anonHugePagesKb: number | null }).anonHugePagesKb;
+interface ChildPages {
+  /** Anonymous memory backed by huge pages (smaps_rollup), kB. */
+  anonHugePagesKb: number | null;
+  /** Mappings advised MADV_HUGEPAGE (VmFlags 'hg'). */
+  advisedMappings: number;
 }
 
-const madviseMode = reason === undefined && readFileSync(THP_MODE, 'utf8').includes('[madvise]');
+/** What a child that built a session and ran it once reports about its pages. */
+function childPages(extraEnv: Readonly<Record<string, string>>): ChildPages {
+  const result = spawnSync(process.execPath, ['-e', CHILD], { cwd: REPO, encoding: 'utf8', timeout: 120_000, env: productEnv(extraEnv) });
+  expect(result.status, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as ChildPages;
+}
 
 describe('CPU module and transparent huge pages', () => {
-  it.skipIf(reason !== undefined)(`a session's large blocks are backed by huge pages${reason === undefined ? '' : ` (skipped: ${reason})`}`, () => {
-    const kb = childHugePagesKb({});
-    console.log(`AnonHugePages after one batch-8 run: ${kb} kB`);
-    // At least one 2 MiB page: the arena alone spans over a dozen.
-    expect(kb).toBeGreaterThanOrEqual(2048);
+  // The advice is the module's part and is exact: the kernel may still not find a free 2 MiB page
+  // (fragmented memory), so the huge pages it then backs the blocks with are printed, not asserted.
+  it.skipIf(reason !== undefined)(`a session's large blocks are advised MADV_HUGEPAGE${reason === undefined ? '' : ` (skipped: ${reason})`}`, () => {
+    const pages = childPages({});
+    console.log(`after one batch-8 run: ${pages.advisedMappings} mappings advised, AnonHugePages ${pages.anonHugePagesKb} kB`);
+    expect(pages.advisedMappings).toBeGreaterThan(0);
   });
 
-  // Only in `madvise` mode is the module the one asking: with `[always]` every large region gets them.
-  it.skipIf(!madviseMode)(`INCEPTION_CPU_HUGE_PAGES=0 leaves them out${madviseMode ? '' : ' (skipped: THP is not in madvise mode, or unavailable)'}`, () => {
-    const kb = childHugePagesKb({ INCEPTION_CPU_HUGE_PAGES: '0' });
-    console.log(`AnonHugePages with INCEPTION_CPU_HUGE_PAGES=0: ${kb} kB`);
-    expect(kb).toBe(0);
+  it.skipIf(reason !== undefined)(`INCEPTION_CPU_HUGE_PAGES=0 leaves them unadvised${reason === undefined ? '' : ` (skipped: ${reason})`}`, () => {
+    const pages = childPages({ INCEPTION_CPU_HUGE_PAGES: '0' });
+    console.log(`with INCEPTION_CPU_HUGE_PAGES=0: ${pages.advisedMappings} mappings advised, AnonHugePages ${pages.anonHugePagesKb} kB`);
+    expect(pages.advisedMappings).toBe(0);
   });
 });
