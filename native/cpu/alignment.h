@@ -24,8 +24,6 @@ struct AlignedFree {
 template <typename T>
 using AlignedPtr = std::unique_ptr<T, AlignedFree>;
 
-// bytes (rounded up to kAlignment) at a kAlignment-aligned address; throws E_NATIVE ENOMEM naming
-// `what` when the allocation fails.
 // Blocks of at least kHugePageBytes are aligned to it and offered to the kernel as transparent huge
 // pages (MADV_HUGEPAGE; THP's default `madvise` mode uses them only when asked). Arenas and
 // scratchpads are first touched in the first run, and where a 4 KiB page fault is slow (~12 us on
@@ -38,6 +36,10 @@ inline bool HugePagesWanted() {
   const char* setting = std::getenv("INCEPTION_CPU_HUGE_PAGES");
   return setting == nullptr || std::string(setting) != "0";
 }
+
+// bytes (rounded up to the block's alignment) at a kAlignment-aligned address, 2 MiB aligned and
+// advised as above for blocks of kHugePageBytes or more; throws E_NATIVE ENOMEM naming `what` when
+// the allocation fails.
 inline uint8_t* AlignedAlloc(int64_t bytes, const char* what) {
   const bool huge = bytes >= kHugePageBytes && HugePagesWanted();
   const int64_t alignment = huge ? kHugePageBytes : kAlignment;
