@@ -124,20 +124,26 @@ export function checkShape(shape: unknown, model: ModelSignature): number {
   return n;
 }
 
+/** Whether readFloat32 can view `bytes` in place (little-endian machine, 4-byte aligned address). */
+export function float32ViewPossible(bytes: Buffer): boolean {
+  return LITTLE_ENDIAN && bytes.byteOffset % 4 === 0;
+}
+
 /**
- * The binary tensor as float32: a view on the body itself when its address is 4-byte aligned
- * (readBody arranges that), one copy otherwise. The view shares the body's memory, so the body
- * must stay unchanged while the tensor is used.
+ * The binary tensor (little-endian float32) as float32: a view on the bytes themselves where
+ * float32ViewPossible (readBody arranges that), else one copy into `out` (a new array unless
+ * given; `count` floats). The view shares the bytes' memory, so they must stay unchanged while
+ * the tensor is used.
  */
-export function readFloat32(bytes: Buffer, count: number): Float32Array {
-  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
-  const out = new Float32Array(count);
+export function readFloat32(bytes: Buffer, count: number, out?: Float32Array): Float32Array {
+  if (float32ViewPossible(bytes)) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+  const target = out ?? new Float32Array(count);
   if (LITTLE_ENDIAN) {
-    new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4));
+    new Uint8Array(target.buffer, target.byteOffset, count * 4).set(bytes.subarray(0, count * 4));
   } else {
-    for (let i = 0; i < count; i++) out[i] = bytes.readFloatLE(i * 4);
+    for (let i = 0; i < count; i++) target[i] = bytes.readFloatLE(i * 4);
   }
-  return out;
+  return target;
 }
 
 /**

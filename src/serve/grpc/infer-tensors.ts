@@ -5,7 +5,7 @@
  */
 import { endianness } from 'node:os';
 import { type BodyPool, HttpError } from '../http';
-import { checkShape, type ModelSignature } from '../v2-tensors';
+import { checkShape, float32ViewPossible, readFloat32, type ModelSignature } from '../v2-tensors';
 
 /** The fields of a decoded ModelInferRequest that this server reads (proto-loader with defaults: true). */
 export interface ModelInferRequestMessage {
@@ -73,13 +73,9 @@ export function parseModelInfer(request: ModelInferRequestMessage, model: ModelS
 }
 
 function rawInput(bytes: Buffer, images: number, count: number, pool: BodyPool): ModelInferInput {
-  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
-    return { images, input: new Float32Array(bytes.buffer, bytes.byteOffset, count), release: NOTHING_TO_RELEASE };
-  }
+  if (float32ViewPossible(bytes)) return { images, input: readFloat32(bytes, count), release: NOTHING_TO_RELEASE };
   const copy = pool.acquire(count * 4);
-  if (LITTLE_ENDIAN) bytes.copy(copy, 0, 0, count * 4);
-  else for (let i = 0; i < count; i++) copy.writeFloatLE(bytes.readFloatLE(i * 4), i * 4);
-  return { images, input: new Float32Array(copy.buffer, copy.byteOffset, count), release: () => pool.release(copy) };
+  return { images, input: readFloat32(bytes, count, new Float32Array(copy.buffer, copy.byteOffset, count)), release: () => pool.release(copy) };
 }
 
 /** The ModelInferResponse of `rows` ([images, outputSize]). */
