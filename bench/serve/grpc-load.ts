@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ROOT } from './child-server';
+// Compiled to lib/bench/grpc-load.js: '../../lib/...' resolves to the package's lib/ from both places.
+import { CORE_PROTO, PROTO_DIR, PROTO_OPTIONS } from '../../lib/serve/grpc/load';
 import { randomInput } from './samples';
 
 /** One kind of ModelInfer call, ready to send again and again. */
@@ -50,7 +51,8 @@ let method: InferMethod | undefined;
 /** ModelInfer as @grpc/proto-loader generates it from the committed proto. */
 function inferMethod(): InferMethod {
   if (method !== undefined) return method;
-  const definition = protoLoader.loadSync(join(ROOT, 'data', 'grpc', 'open_inference_grpc.proto'), { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
+  // The server's own proto file and loader options (lib/serve/grpc/load): the same field names and defaults.
+  const definition = protoLoader.loadSync(join(PROTO_DIR, CORE_PROTO), PROTO_OPTIONS);
   const loaded = grpc.loadPackageDefinition(definition) as unknown as { inference: { GRPCInferenceService: { service: Record<string, InferMethod> } } };
   method = loaded.inference.GRPCInferenceService.service.ModelInfer;
   return method;
