@@ -18,16 +18,15 @@
  */
 const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
 
-/** GLIBC_TUNABLES with the huge-page tunable added to what the caller's environment already sets. */
-function tunablesWithHugePages(existing: string | undefined): string {
-  const items = (existing ?? '').split(':').filter((item) => item !== '' && item !== HUGE_PAGES_TUNABLE);
-  return [...items, HUGE_PAGES_TUNABLE].join(':');
+/** The tunables of a GLIBC_TUNABLES value other than the suite's huge-page one. */
+function otherTunables(value: string | undefined): string[] {
+  return (value ?? '').split(':').filter((item) => item !== '' && item !== HUGE_PAGES_TUNABLE);
 }
 
 export const SUITE_ENV: Readonly<Record<string, string>> = {
   INCEPTION_CPU_PIN_THREADS: '0',
   OMP_WAIT_POLICY: 'PASSIVE',
-  GLIBC_TUNABLES: tunablesWithHugePages(process.env.GLIBC_TUNABLES),
+  GLIBC_TUNABLES: [...otherTunables(process.env.GLIBC_TUNABLES), HUGE_PAGES_TUNABLE].join(':'),
 };
 
 /** process.env without the suite's overrides: what a user's process has, for children that test those defaults. */
@@ -35,7 +34,7 @@ export function productEnv(extra: Readonly<Record<string, string>> = {}): NodeJS
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.INCEPTION_CPU_PIN_THREADS;
   delete env.OMP_WAIT_POLICY;
-  const tunables = (env.GLIBC_TUNABLES ?? '').split(':').filter((item) => item !== '' && item !== HUGE_PAGES_TUNABLE);
+  const tunables = otherTunables(env.GLIBC_TUNABLES);
   if (tunables.length > 0) env.GLIBC_TUNABLES = tunables.join(':');
   else delete env.GLIBC_TUNABLES;
   return { ...env, ...extra };
