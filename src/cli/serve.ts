@@ -1,6 +1,7 @@
 /** `serve`: the HTTP (and gRPC) inference server until SIGTERM/SIGINT, then a graceful drain. */
 import { createServer, type InferenceServer, type ServeOptions } from '../serve';
 import { GRPC_HINT, grpcAvailable } from '../serve/grpc/load';
+import { setServeHeapGrowth } from '../serve/heap-growth';
 import { readModelConfigFile } from '../serve/model-config';
 import { describeMemoryFit } from '../system/memory-fit';
 import { getModel } from '../models/registry';
@@ -101,6 +102,7 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
     warmup: parsed.values['no-warmup'] === true ? false : undefined,
   });
   const models = modelOptions(parsed, io);
+  const heapGrowth = setServeHeapGrowth();
   // The server's own option errors (e.g. --preferred-batch-sizes over --max-batch) are command-line errors.
   const server = await createServer({ ...common, ...models }).catch((error: unknown) => {
     throw flagTermsError(error, 'serve');
@@ -114,6 +116,7 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
     if (server.warmup.sizes > 0) io.stderr(`warmed ${server.warmup.sizes} batch size(s) (${server.warmup.runs} runs) in ${(server.warmup.ms / 1000).toFixed(1)} s\n`);
     const { url, host, grpcPort } = await server.listen();
     printServing(server, url, token !== undefined, io);
+    io.stderr(`${heapGrowth}\n`);
     io.stderr(grpcPort === undefined ? `${grpc.line ?? 'gRPC: not served'}\n` : `gRPC: serving inference.GRPCInferenceService on ${host.includes(':') ? `[${host}]` : host}:${grpcPort}\n`);
   } catch (error) {
     await server.close();
