@@ -178,7 +178,7 @@ async function pipelining(): Promise<Scenario> {
           `closed by the server after ${rounds.map((r) => r.deepAnswered).join(' / ')} answers): RSS ${(startRss / MIB).toFixed(0)} MiB at the start, ` +
           `peak ${(peakRss / MIB).toFixed(0)} MiB, ${(endRss / MIB).toFixed(0)} MiB 10 s after the last close (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB); ` +
           `${open} requests still open, ${dropped} counted as dropped (499) in the warm-up round and the three; ` +
-          `V8 heap used ${(startHeap / MIB).toFixed(0)} MiB at the start, ${(endHeap / MIB).toFixed(0)} MiB after (garbage stays until V8's next major GC, which an idle server does not run)`,
+          `V8 heap used ${(startHeap / MIB).toFixed(0)} MiB at the start, ${(endHeap / MIB).toFixed(0)} MiB after (serve runs a full collection once idle for 2 s, src/serve/heap-growth.ts; before it, garbage stayed until V8's next major GC)`,
         target: 'RSS back within 50 MB of the start',
         met: Math.abs(endRss - startRss) <= 50e6 && open === 0,
         details: { listeningRssBytes: listeningRss, startRssBytes: startRss, peakRssBytes: peakRss, endRssBytes: endRss, startHeapBytes: startHeap, endHeapBytes: endHeap, after, rounds, openAfterClose: open, dropped },

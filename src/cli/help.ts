@@ -177,9 +177,9 @@ ${SESSION_HELP}
       --no-warmup             cuda: skip setting up every run batch size before listening
                               (each size's first requests then wait for its algorithm timing)
 
-Environment: INCEPTION_SERVE_TOKEN (as --token), INCEPTION_SERVE_HEAP_GROWING_PERCENT=N (V8's
-heap growing factor for the server process, 1 + N/100; default 400, 0 keeps V8's own: fewer
-full garbage collections under requests of megabytes).
+Environment: INCEPTION_SERVE_TOKEN (as --token), INCEPTION_SERVE_GC_HEADROOM_MB=N (the server
+keeps V8's heap limit about N MiB over its live heap, for fewer full garbage collections under
+requests of megabytes; default 48, 0 keeps V8's own growing factor).
 `,
   'export-onnx': `usage: inception-cudnn export-onnx --model NAME --weights W --output FILE.onnx [options]
 

@@ -1,7 +1,7 @@
 /** `serve`: the HTTP (and gRPC) inference server until SIGTERM/SIGINT, then a graceful drain. */
 import { createServer, type InferenceServer, type ServeOptions } from '../serve';
 import { GRPC_HINT, grpcAvailable } from '../serve/grpc/load';
-import { setServeHeapGrowth } from '../serve/heap-growth';
+import { gcHeadroomSetting, startGcHeadroom } from '../serve/heap-growth';
 import { readModelConfigFile } from '../serve/model-config';
 import { describeMemoryFit } from '../system/memory-fit';
 import { getModel } from '../models/registry';
@@ -102,11 +102,12 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
     warmup: parsed.values['no-warmup'] === true ? false : undefined,
   });
   const models = modelOptions(parsed, io);
-  const heapGrowth = setServeHeapGrowth();
+  const gcSetting = gcHeadroomSetting();
   // The server's own option errors (e.g. --preferred-batch-sizes over --max-batch) are command-line errors.
   const server = await createServer({ ...common, ...models }).catch((error: unknown) => {
     throw flagTermsError(error, 'serve');
   });
+  const gc = startGcHeadroom(gcSetting, () => serverBusy(server));
   const stop = stopSignal ?? processStopSignal(io);
   try {
     for (const model of server.models) {
@@ -116,10 +117,11 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
     if (server.warmup.sizes > 0) io.stderr(`warmed ${server.warmup.sizes} batch size(s) (${server.warmup.runs} runs) in ${(server.warmup.ms / 1000).toFixed(1)} s\n`);
     const { url, host, grpcPort } = await server.listen();
     printServing(server, url, token !== undefined, io);
-    io.stderr(`${heapGrowth}\n`);
+    io.stderr(`${gcSetting.line}\n`);
     io.stderr(grpcPort === undefined ? `${grpc.line ?? 'gRPC: not served'}\n` : `gRPC: serving inference.GRPCInferenceService on ${host.includes(':') ? `[${host}]` : host}:${grpcPort}\n`);
   } catch (error) {
     await server.close();
+    gc.stop();
     throw error;
   }
   const signal = await stop;
@@ -132,8 +134,18 @@ export async function serveCommand(argv: readonly string[], io: CliIo, stopSigna
   }
   io.stderr(`${signal}: no longer accepting; finishing ${queuedRequests} queued request(s) and ${runningBatches} running batch(es)\n`);
   await server.close();
+  gc.stop();
   io.stderr('stopped\n');
   return EXIT_OK;
+}
+
+/** Whether the server has work: an HTTP request not yet answered, or a queued or running batch (gRPC calls included). */
+function serverBusy(server: InferenceServer): boolean {
+  if (server.requests.open > 0) return true;
+  return server.models.some((model) => {
+    const stats = model.loaded?.batcher.stats;
+    return stats !== undefined && stats.queuedRequests + stats.runningBatches > 0;
+  });
 }
 
 /** The models: --config FILE, or the one-model options (--model, --weights, ...). */
