@@ -15,6 +15,7 @@ const SECONDS: Readonly<Record<string, number>> = {
   'tests/cli/main.test.ts': 16,
   'tests/native/cpu-isa-avx2.test.ts': 11,
   'tests/onnx/export-vs-onnxruntime.test.ts': 11,
+  'tests/serve/heap-growth.test.ts': 11,
   'tests/cli/readme-pretrained.test.ts': 9,
   'tests/bench/cli.test.ts': 8,
   'tests/scripts/build-native.test.ts': 8,
