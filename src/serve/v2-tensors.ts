@@ -28,9 +28,11 @@ export interface InferRequest {
   readonly binaryOutput: boolean;
 }
 
-const LITTLE_ENDIAN = endianness() === 'LE';
+/** Whether this machine stores numbers little-endian, as the protocol's binary tensors are. */
+export const LITTLE_ENDIAN = endianness() === 'LE';
 
-function bad(message: string): HttpError {
+/** A 400 answer (HTTP) or INVALID_ARGUMENT (gRPC, src/serve/grpc/status.ts) with this message. */
+export function bad(message: string): HttpError {
   return new HttpError(400, message);
 }
 

@@ -3,9 +3,8 @@
  * (little-endian bytes) or as contents.fp32_contents, one FP32 output [N,K] answered as
  * raw_output_contents (what Triton answers and its clients read).
  */
-import { endianness } from 'node:os';
-import { type BodyPool, HttpError } from '../http';
-import { checkShape, float32ViewPossible, readFloat32, type ModelSignature } from '../v2-tensors';
+import type { BodyPool } from '../http';
+import { bad, checkShape, float32ViewPossible, LITTLE_ENDIAN, readFloat32, type ModelSignature } from '../v2-tensors';
 
 /** The fields of a decoded ModelInferRequest that this server reads (proto-loader with defaults: true). */
 export interface ModelInferRequestMessage {
@@ -20,12 +19,6 @@ export interface ModelInferRequestMessage {
   }[];
   readonly outputs: readonly { readonly name: string }[];
   readonly raw_input_contents: readonly Buffer[];
-}
-
-const LITTLE_ENDIAN = endianness() === 'LE';
-
-function bad(message: string): HttpError {
-  return new HttpError(400, message);
 }
 
 /** A parsed ModelInfer input; `release()` hands any pooled memory under `input` back once the batcher is done with it. */
