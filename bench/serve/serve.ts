@@ -483,9 +483,8 @@ async function rssPhase(size: number, requests: number, connections: number): Pr
 /** A row's mode, with its round when it has one. */
 const label = (r: Row): string => (r.round === undefined ? r.mode : `${r.mode} (round ${r.round})`);
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
-const ratio = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
-/** Ratios against the 0.9 target, to 3 places so that one just below it does not print as 0.90. */
-const ratio3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+/** A ratio to `places` decimals; those against the 0.9 target take 3, so that one just below it does not print as 0.90. */
+const ratio = (x: number, places = 2): string => (Number.isFinite(x) ? x.toFixed(places) : 'n/a');
 
 /** The issue's ratios and bounds, from the rows present. */
 function checks(rows: readonly Row[]): { lines: string[]; values: Record<string, unknown> } {
@@ -502,8 +501,9 @@ function checks(rows: readonly Row[]): { lines: string[]; values: Record<string,
     );
     const served = rows.filter((x) => x.phase === 'throughput' && !x.mode.startsWith('in-process'));
     for (const mode of [...new Set(served.map((r) => r.mode))]) {
+      const ofMode = served.filter((x) => x.mode === mode);
       const perRound: number[] = [];
-      for (const r of served.filter((x) => x.mode === mode)) {
+      for (const r of ofMode) {
         const before = r.round === undefined ? undefined : peerOfRound(r.round);
         const after = r.round === undefined ? undefined : peerOfRound(r.round + 1);
         perRound.push(r.imagesPerSecond / (before !== undefined && after !== undefined ? (before + after) / 2 : peerRate));
@@ -512,8 +512,10 @@ function checks(rows: readonly Row[]): { lines: string[]; values: Record<string,
       const median = sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
       values[`${mode} / in-process`] = median;
       values[`${mode} / in-process, per round`] = perRound;
-      const detail = perRound.length > 1 ? ` (median of rounds: ${perRound.map(ratio3).join(', ')})` : served.find((x) => x.mode === mode)?.round === undefined ? ` (against the mean of the ${peers.length} in-process windows, ${peerRate.toFixed(1)} images/s)` : '';
-      lines.push(`- ${mode}: ${ratio3(median)}${detail}${median >= 0.9 ? '' : ' (below 0.9)'}`);
+      let detail = '';
+      if (perRound.length > 1) detail = ` (median of rounds: ${perRound.map((x) => ratio(x, 3)).join(', ')})`;
+      else if (ofMode[0].round === undefined) detail = ` (against the mean of the ${peers.length} in-process windows, ${peerRate.toFixed(1)} images/s)`;
+      lines.push(`- ${mode}: ${ratio(median, 3)}${detail}${median >= 0.9 ? '' : ' (below 0.9)'}`);
     }
     const oneImage = rows.find((r) => r.phase === 'throughput' && r.imagesPerRequest === 1);
     if (oneImage !== undefined) {
